@@ -1,0 +1,117 @@
+"""CheckpointWriter: the one writer of a store, committing in groups.
+
+Owns: the store's write side and the queue of writes not yet committed.
+Takes: Persist, CreateExecution, BeginInvocation, Flush (from itself).
+Sends: each Persist's answer (its future, or Committed to `notify`);
+AlarmCommitted to the AlarmClient after a commit that changed a stored alarm;
+ExecutionEnded to the CompletionBoard after a commit that ended an execution.
+
+Group commit: a Persist is queued and, if no flush is pending, a Flush is
+told to self.  The Flush lands behind every Persist already in the mailbox,
+so everything that arrived while the previous transaction ran is committed
+in the next single transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from actors.messages import (
+    AlarmCommitted,
+    BeginInvocation,
+    Committed,
+    CreateExecution,
+    ExecutionEnded,
+    Flush,
+    Persist,
+    WriterStats,
+)
+from actors.replies import reject, resolve
+from actors.topology import Topology, TrackedActor
+from durable.clock import Clock
+from durable.exceptions import CheckpointRejectedError
+from durable.stores.base import UNCHANGED, CommitResult, Store
+
+
+class CheckpointWriter(TrackedActor):
+    def __init__(self, topology: Topology, store: Store, clock: Clock) -> None:
+        super().__init__(topology, store.url)
+        self.store = store
+        self.clock = clock
+        self.pending: list[Persist] = []
+        self.flush_scheduled = False
+        self.transactions = 0
+        self.alarm_client: pykka.ActorRef[Any] | None = None
+        self.completions: pykka.ActorRef[Any] | None = None
+
+    def connect(self, alarm_client: pykka.ActorRef[Any], completions: pykka.ActorRef[Any]) -> None:
+        self.alarm_client = alarm_client
+        self.completions = completions
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case Persist():
+                self.pending.append(message)
+                if not self.flush_scheduled:
+                    self.flush_scheduled = True
+                    self.actor_ref.tell(Flush())
+            case Flush():
+                self.flush_scheduled = False
+                self._flush()
+            case CreateExecution():
+                try:
+                    resolve(
+                        message.reply_to,
+                        self.store.create_execution(
+                            message.execution_id, message.function_name, message.input, message.name,
+                            message.deadline, self.clock.now(), message.start_event,
+                        ),
+                    )
+                except Exception as error:
+                    reject(message.reply_to, error)
+            case BeginInvocation():
+                try:
+                    resolve(message.reply_to, self.store.begin_invocation(message.execution_id, self.clock.now()))
+                except Exception as error:
+                    reject(message.reply_to, error)
+            case WriterStats():
+                return self.transactions
+            case _:
+                raise TypeError(f"CheckpointWriter got an unexpected message {message!r}")
+        return None
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        try:
+            results = self.store.commit([p.writeset for p in batch])
+            self.transactions += 1
+        except Exception as error:
+            logger.opt(exception=error).error("checkpoint commit of {} write sets failed", len(batch))
+            for request in batch:
+                reject(request.reply_to, error)
+                if request.notify is not None:
+                    self.send(request.notify, Committed(request.tag, CommitResult(False, str(error))))
+            return
+        for request, result in zip(batch, results, strict=True):
+            self._answer(request, result)
+
+    def _answer(self, request: Persist, result: CommitResult) -> None:
+        ws = request.writeset
+        if result.ok:
+            if ws.alarm is not UNCHANGED and self.alarm_client is not None:
+                self.send(self.alarm_client, AlarmCommitted(ws.execution_id, ws.alarm))
+            if ws.execution is not None and ws.execution.status is not None and self.completions is not None:
+                self.send(self.completions, ExecutionEnded(ws.execution_id))
+            resolve(request.reply_to, result)
+        else:
+            reject(
+                request.reply_to,
+                CheckpointRejectedError(f"checkpoint for execution {ws.execution_id} rejected: {result.reason}"),
+            )
+        if request.notify is not None:
+            self.send(request.notify, Committed(request.tag, result))

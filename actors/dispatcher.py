@@ -1,0 +1,183 @@
+"""Dispatcher: which execution runs next, and on which worker.
+
+Owns: the ready queue, the running table (execution -> worker, token,
+deadline) and the pool of workers.  Takes: Ready, InvocationStarted,
+InvocationEnded, Tick, Committed (a fence it asked for), DispatcherStats.
+Sends: Invoke to a free worker; a fencing Persist to the CheckpointWriter
+when an invocation outlives its deadline; DispatcherIdle to the AlarmManager
+when the engine goes idle or busy.
+
+Invariants: an execution runs on at most one worker at a time (a Ready for a
+running execution is remembered and served when it ends); a worker holds at
+most the one invocation it runs, so no backlog builds behind a slow worker.
+A fenced invocation's worker is abandoned (its thread cannot be killed) and
+replaced; its late writes are rejected by the token.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pykka
+from loguru import logger
+
+from actors.messages import (
+    Committed,
+    DispatcherIdle,
+    DispatcherStats,
+    InvocationEnded,
+    InvocationStarted,
+    Invoke,
+    Persist,
+    Ready,
+    Tick,
+)
+from actors.topology import Topology, TrackedActor
+from durable.engine.history import HistoryEvent
+from durable.stores.base import ExecutionChange, WriteSet
+
+WorkerFactory = Callable[[pykka.ActorRef[Any], int], pykka.ActorRef[Any]]
+
+
+@attrs.define(slots=True)
+class Running:
+    worker: str
+    alarm: bool
+    token: int | None = None
+    deadline: float | None = None
+    started: float | None = None
+    fencing: bool = False
+
+
+class Dispatcher(TrackedActor):
+    def __init__(
+        self,
+        topology: Topology,
+        writer: pykka.ActorRef[Any],
+        alarm_manager: pykka.ActorRef[Any],
+        make_worker: WorkerFactory,
+        workers: int,
+    ) -> None:
+        super().__init__(topology, "engine")
+        self.writer = writer
+        self.alarm_manager = alarm_manager
+        self.make_worker = make_worker
+        self.worker_count = workers
+        self.workers: dict[str, pykka.ActorRef[Any]] = {}
+        self.free: list[str] = []
+        self.queue: collections.deque[tuple[str, bool]] = collections.deque()
+        self.queued: set[str] = set()
+        self.running: dict[str, Running] = {}
+        self.again: dict[str, bool] = {}
+        self.idle = True
+        self.serial = 0
+        self.counters = {"dispatched": 0, "fenced": 0, "replaced_workers": 0}
+
+    def on_start(self) -> None:
+        for _ in range(self.worker_count):
+            self._add_worker()
+
+    def on_stop(self) -> None:
+        for ref in self.workers.values():
+            ref.stop(block=False)
+        super().on_stop()
+
+    def _add_worker(self) -> None:
+        self.serial += 1
+        ref = self.make_worker(self.actor_ref, self.serial)
+        self.workers[ref.actor_urn] = ref
+        self.free.append(ref.actor_urn)
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case Ready(execution_ids, alarm):
+                for eid in execution_ids:
+                    if eid in self.running:
+                        self.again[eid] = self.again.get(eid, True) and alarm
+                    elif eid not in self.queued:
+                        self.queued.add(eid)
+                        self.queue.append((eid, alarm))
+            case InvocationStarted(eid, token, worker, deadline):
+                run = self.running.get(eid)
+                if run is not None and run.worker == worker:
+                    run.token, run.deadline = token, deadline
+            case InvocationEnded(eid, _token, worker):
+                self._ended(eid, worker)
+            case Tick(now):
+                self._fence_overdue(now)
+            case Committed(("fence", eid, token), result):
+                self._fenced(eid, token, result.ok)
+            case DispatcherStats():
+                return {
+                    **self.counters,
+                    "running": len(self.running),
+                    "queued": len(self.queue),
+                    "workers": len(self.workers),
+                }
+            case _:
+                raise TypeError(f"Dispatcher got an unexpected message {message!r}")
+        self._pump()
+        return None
+
+    def _pump(self) -> None:
+        while self.queue and self.free:
+            eid, alarm = self.queue.popleft()
+            self.queued.discard(eid)
+            worker = self.free.pop()
+            self.running[eid] = Running(worker, alarm)
+            self.counters["dispatched"] += 1
+            self.send(self.workers[worker], Invoke(eid, alarm))
+        idle = not self.running and not self.queue
+        if idle != self.idle:
+            self.idle = idle
+            self.send(self.alarm_manager, DispatcherIdle(idle))
+
+    def _ended(self, eid: str, worker: str) -> None:
+        run = self.running.get(eid)
+        if run is None or run.worker != worker:
+            abandoned = self.workers.pop(worker, None)
+            if abandoned is not None:
+                abandoned.stop(block=False)
+            return
+        del self.running[eid]
+        self.free.append(worker)
+        if eid in self.again:
+            alarm = self.again.pop(eid)
+            self.queued.add(eid)
+            self.queue.append((eid, alarm))
+
+    def _fence_overdue(self, now: float) -> None:
+        for eid, run in self.running.items():
+            if run.fencing or run.token is None or run.deadline is None or now < run.deadline:
+                continue
+            run.fencing = True
+            error = {
+                "ErrorType": "Sandbox.Timedout",
+                "ErrorMessage": f"invocation {run.token} of {eid} timed out",
+            }
+            ws = WriteSet(
+                eid,
+                run.token,
+                events=(HistoryEvent("InvocationCompleted", now, {"RequestId": str(run.token),
+                                                                   "Error": {"Payload": error}}),),
+                execution=ExecutionChange(invocation_open=False, bump_token=True),
+            )
+            self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=("fence", eid, run.token)))
+
+    def _fenced(self, eid: str, token: int, ok: bool) -> None:
+        run = self.running.get(eid)
+        if run is None or run.token != token:
+            return
+        if not ok:
+            run.fencing = False
+            return
+        logger.warning("invocation {} of {} timed out; re-invoking from its last checkpoint", token, eid)
+        self.counters["fenced"] += 1
+        self.counters["replaced_workers"] += 1
+        del self.running[eid]
+        self._add_worker()
+        self.queued.add(eid)
+        self.queue.append((eid, False))

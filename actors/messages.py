@@ -1,0 +1,233 @@
+"""Every message the actors exchange: the whole protocol on one screen.
+
+`reply_to` is a pykka future that a non-actor thread (a handler, the engine
+facade) waits on; actors never wait on each other, they tell and are told.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from pykka import ActorRef, Future
+
+from durable.engine.history import HistoryEvent
+from durable.lambda_service import ErrorObject, OperationUpdate
+from durable.stores.base import CommitResult, WriteSet
+
+Reply = Future[Any] | None
+
+
+@attrs.frozen(slots=True)
+class Tick:
+    """Time passed; sent by the Ticker to the AlarmManager and the Dispatcher."""
+
+    now: float
+
+
+# --- CheckpointWriter
+
+
+@attrs.frozen(slots=True)
+class Persist:
+    """Commit one WriteSet; answer the future, and/or tell `notify` a Committed(tag)."""
+
+    writeset: WriteSet
+    reply_to: Reply = None
+    notify: ActorRef[Any] | None = None
+    tag: Any = None
+
+
+@attrs.frozen(slots=True)
+class Flush:
+    """The writer's note to itself: commit everything queued so far in one transaction."""
+
+
+@attrs.frozen(slots=True)
+class Committed:
+    tag: Any
+    result: CommitResult
+
+
+@attrs.frozen(slots=True)
+class WriterStats:
+    """Ask the CheckpointWriter how many transactions it has committed."""
+
+
+@attrs.frozen(slots=True)
+class CreateExecution:
+    execution_id: str
+    function_name: str
+    input: str | None
+    name: str | None
+    deadline: float | None
+    start_event: HistoryEvent
+    reply_to: Reply
+
+
+@attrs.frozen(slots=True)
+class BeginInvocation:
+    execution_id: str
+    reply_to: Reply
+
+
+# --- ExecutionState
+
+
+@attrs.frozen(slots=True)
+class Lookup:
+    operation_id: str
+
+
+@attrs.frozen(slots=True)
+class Snapshot:
+    """Ask for every operation as it is now (frozen records; the map stays with the actor)."""
+
+
+@attrs.frozen(slots=True)
+class Checkpoint:
+    updates: tuple[OperationUpdate, ...]
+    reply_to: Reply = None
+
+
+@attrs.frozen(slots=True)
+class FireDueTimers:
+    """Refresh: let every due wait succeed and every due retry become ready, in one write."""
+
+    reply_to: Reply = None
+
+
+@attrs.frozen(slots=True)
+class InvocationOutcome:
+    status: str  # SUCCEEDED | FAILED | PENDING
+    result: str | None = None
+    error: ErrorObject | None = None
+    started: float = 0.0
+
+
+@attrs.frozen(slots=True)
+class EndInvocation:
+    outcome: InvocationOutcome
+    reply_to: Reply = None
+
+
+# --- AlarmClient and AlarmManager
+
+
+@attrs.frozen(slots=True)
+class PrepareAlarm:
+    """Before a commit that changes the stored alarm: send a move-earlier now, then forward `then`."""
+
+    execution_id: str
+    due: float | None
+    then: Persist
+
+
+@attrs.frozen(slots=True)
+class AlarmCommitted:
+    """After the commit: a move-later or delete may go to the manager now."""
+
+    execution_id: str
+    due: float | None
+
+
+@attrs.frozen(slots=True)
+class SetAlarm:
+    execution_id: str
+    due: float
+
+
+@attrs.frozen(slots=True)
+class DeleteAlarm:
+    execution_id: str
+
+
+@attrs.frozen(slots=True)
+class AlarmFired:
+    execution_id: str
+    due: float
+
+
+@attrs.frozen(slots=True)
+class DispatcherIdle:
+    """No invocation runs and none is ready: a virtual clock may skip to the next alarm."""
+
+    idle: bool
+
+
+@attrs.frozen(slots=True)
+class NextAlarm:
+    """Ask the AlarmManager for its earliest alarm (tests and the progress line)."""
+
+
+# --- Dispatcher and workers
+
+
+@attrs.frozen(slots=True)
+class Ready:
+    """These executions have work; `alarm` marks a wake-up that must be checked against the store."""
+
+    execution_ids: tuple[str, ...]
+    alarm: bool = False
+
+
+@attrs.frozen(slots=True)
+class Invoke:
+    execution_id: str
+    alarm: bool = False
+
+
+@attrs.frozen(slots=True)
+class InvocationStarted:
+    execution_id: str
+    token: int
+    worker: str
+    deadline: float
+
+
+@attrs.frozen(slots=True)
+class InvocationEnded:
+    execution_id: str
+    token: int | None
+    worker: str
+
+
+@attrs.frozen(slots=True)
+class DispatcherStats:
+    """Ask the Dispatcher for its counters."""
+
+
+# --- Completion
+
+
+@attrs.frozen(slots=True)
+class AwaitEnd:
+    execution_id: str
+    reply_to: Reply
+
+
+@attrs.frozen(slots=True)
+class ExecutionEnded:
+    execution_id: str
+
+
+# --- Timers inside one invocation (map/parallel branches)
+
+
+@attrs.frozen(slots=True)
+class ScheduleResume:
+    key: str
+    due: float
+
+
+@attrs.frozen(slots=True)
+class CancelResume:
+    key: str
+
+
+@attrs.frozen(slots=True)
+class ResumeWave:
+    """Every timer that came due at one tick, delivered together: one refresh serves them all."""
+
+    keys: tuple[str, ...]
+    now: float

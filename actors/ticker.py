@@ -1,0 +1,42 @@
+"""Ticker: the engine's one source of time passing.
+
+A plain daemon thread (not an actor: it owns nothing and takes no messages)
+that tells `Tick(now)` to its subscribers every `interval` seconds.  Timers
+are data in the actors; this thread only nudges them.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pykka
+
+from durable.clock import Clock
+
+
+class Ticker:
+    def __init__(self, clock: Clock, subscribers: list[pykka.ActorRef[Any]], interval: float = 0.01) -> None:
+        self.clock = clock
+        self.subscribers = subscribers
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="durable-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        from actors.messages import Tick
+
+        while not self._stop.wait(self.interval):
+            tick = Tick(self.clock.now())
+            for ref in self.subscribers:
+                try:
+                    ref.tell(tick)
+                except pykka.ActorDeadError:
+                    return

@@ -1,0 +1,123 @@
+"""Who exists and who talks to whom: a registry of actors and per-edge message counts.
+
+Counting is cheap enough to stay on: each actor counts what it sends in its
+own dict, touched only by its own thread; the registry keeps a reference to
+that dict and copies it (one C-level copy) when a picture is asked for.
+`TrackedActor` is the base every runtime actor derives from.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import pykka
+from loguru import logger
+
+CALLER = "caller"
+
+
+@attrs.frozen(slots=True)
+class ActorInfo:
+    urn: str
+    kind: str
+    name: str
+    parent: str | None
+    sent: dict[str, int] = attrs.field(eq=False, hash=False, repr=False)
+
+
+class Topology:
+    """The registry; one per engine."""
+
+    def __init__(self) -> None:
+        self._actors: dict[str, ActorInfo] = {}
+        self._stopped: dict[str, bool] = {}
+        self._caller_edges: dict[str, itertools.count[int]] = {}
+
+    def register(self, info: ActorInfo) -> None:
+        self._actors[info.urn] = info
+
+    def unregister(self, urn: str) -> None:
+        self._stopped[urn] = True
+
+    def tell(self, ref: pykka.ActorRef[Any], message: Any) -> None:
+        """Send from a non-actor thread (a handler, the engine facade), counted as 'caller'."""
+        counter = self._caller_edges.get(ref.actor_urn)
+        if counter is None:
+            counter = self._caller_edges.setdefault(ref.actor_urn, itertools.count(1))
+        next(counter)
+        ref.tell(message)
+
+    def actors(self) -> list[ActorInfo]:
+        return list(self._actors.values())
+
+    def edges(self) -> Iterator[tuple[str, str, int]]:
+        for info in self.actors():
+            for target, count in dict(info.sent).items():
+                yield info.urn, target, count
+        for target, counter in list(self._caller_edges.items()):
+            yield CALLER, target, int(repr(counter)[6:-1]) - 1
+
+    def to_dot(self) -> str:
+        """Graphviz DOT: one node per actor (many actors of a kind collapse into one node)."""
+        infos = self.actors()
+        by_kind: dict[str, int] = {}
+        for info in infos:
+            by_kind[info.kind] = by_kind.get(info.kind, 0) + 1
+        collapse = {kind for kind, n in by_kind.items() if n > 12}
+
+        def node(urn: str) -> str:
+            info = self._actors.get(urn)
+            if info is None:
+                return CALLER if urn == CALLER else urn
+            return f"{info.kind} (x{by_kind[info.kind]})" if info.kind in collapse else f"{info.kind}\\n{info.name}"
+
+        nodes = {node(info.urn) for info in infos} | {CALLER}
+        weights: dict[tuple[str, str], int] = {}
+        for source, target, count in self.edges():
+            key = (node(source), node(target))
+            weights[key] = weights.get(key, 0) + count
+        lines = ["digraph durable {", '  rankdir=LR; node [shape=box, fontname="Helvetica"];']
+        lines += [f'  "{name}";' for name in sorted(nodes)]
+        lines += [f'  "{a}" -> "{b}" [label="{n}"];' for (a, b), n in sorted(weights.items())]
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+class TrackedActor(pykka.ThreadingActor):
+    """Base of every runtime actor: registers itself, counts what it sends, contains stray signals.
+
+    Subclasses implement `handle(message)`.  A BaseException that is not an
+    Exception escaping a pykka handler would stop every actor in the process,
+    so it is caught here and logged; handlers turn such signals into messages.
+    """
+
+    kind = "Actor"
+
+    def __init__(self, topology: Topology, name: str, parent: str | None = None) -> None:
+        super().__init__()
+        self.topology = topology
+        self.sent: dict[str, int] = {}
+        self.topology.register(ActorInfo(self.actor_urn, type(self).__name__, name, parent, self.sent))
+
+    def send(self, ref: pykka.ActorRef[Any], message: Any) -> None:
+        urn = ref.actor_urn
+        self.sent[urn] = self.sent.get(urn, 0) + 1
+        ref.tell(message)
+
+    def on_receive(self, message: Any) -> Any:
+        try:
+            return self.handle(message)
+        except Exception:
+            raise
+        except BaseException as signal:  # noqa: BLE001 - see class docstring
+            logger.opt(exception=signal).error("{} swallowed a stray {}", self.kind, type(signal).__name__)
+            return None
+
+    def handle(self, message: Any) -> Any:
+        raise NotImplementedError
+
+    def on_stop(self) -> None:
+        self.topology.unregister(self.actor_urn)

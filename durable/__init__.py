@@ -1,0 +1,68 @@
+"""Durable executions for Python on actors.
+
+Write an ordinary function `handler(event, context)`, decorate it with
+`@durable_execution`, and call operations on the context: `step`, `wait`,
+`run_in_child_context`.  Every operation is checkpointed; after a
+suspension, a timeout or a crash the runtime re-invokes the handler, which
+replays from the checkpoints and continues where it left off.
+"""
+
+from loguru import logger as _logger
+
+from durable.context import DurableContext, StepContext, durable_step, durable_with_child_context
+from durable.exceptions import (
+    CallbackError,
+    CallbackExternalError,
+    CallbackSubmitterError,
+    CallbackTimeoutError,
+    ChildContextError,
+    DurableExecutionsError,
+    DurableOperationError,
+    ExecutionError,
+    InvalidStateError,
+    InvocationError,
+    InvokeError,
+    NonDeterministicExecutionError,
+    SerDesError,
+    StepError,
+    StepInterruptedError,
+    UnrecoverableError,
+    ValidationError,
+    WaitForConditionError,
+)
+from durable.execution import durable_execution
+from durable.retries import WithRetryConfig, with_retry
+
+__version__ = "0.1.0"
+
+_logger.disable("durable")
+_logger.disable("actors")
+
+__all__ = [
+    "CallbackError",
+    "CallbackExternalError",
+    "CallbackSubmitterError",
+    "CallbackTimeoutError",
+    "ChildContextError",
+    "DurableContext",
+    "DurableExecutionsError",
+    "DurableOperationError",
+    "ExecutionError",
+    "InvalidStateError",
+    "InvocationError",
+    "InvokeError",
+    "NonDeterministicExecutionError",
+    "SerDesError",
+    "StepContext",
+    "StepError",
+    "StepInterruptedError",
+    "UnrecoverableError",
+    "ValidationError",
+    "WaitForConditionError",
+    "WithRetryConfig",
+    "__version__",
+    "durable_execution",
+    "durable_step",
+    "durable_with_child_context",
+    "with_retry",
+]

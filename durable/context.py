@@ -1,0 +1,113 @@
+"""DurableContext: the front users call; each operation lives in `durable.operations`.
+
+A context knows its invocation, its parent operation id (None at the top)
+and a counter: the n-th operation of a context gets id `n` at the top level
+and `<parent>-n` below, so the same code path always asks for the same ids.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from durable.config import ChildConfig, Duration, StepConfig
+from durable.invocation import Invocation
+from durable.logger import DurableLogger
+from durable.operations.child import run_child
+from durable.operations.step import run_step
+from durable.operations.wait import run_wait
+from durable.types import StepContext, WaitForCallbackContext
+
+T = TypeVar("T")
+
+__all__ = [
+    "DurableContext",
+    "StepContext",
+    "WaitForCallbackContext",
+    "durable_step",
+    "durable_with_child_context",
+]
+
+
+class DurableContext:
+    """What a durable handler receives as its second argument."""
+
+    def __init__(
+        self,
+        invocation: Invocation,
+        parent_id: str | None = None,
+        log_during_replay: bool = False,
+    ) -> None:
+        self.invocation = invocation
+        self.parent_id = parent_id
+        self._counter = itertools.count(1)
+        self._log_during_replay = log_during_replay
+        self.logger = self._make_logger()
+
+    def _make_logger(self) -> DurableLogger:
+        extra = {"parent_id": self.parent_id} if self.parent_id else {}
+        return DurableLogger(
+            self.invocation.execution_arn, self.invocation.is_replaying, self._log_during_replay, **extra
+        )
+
+    @property
+    def execution_arn(self) -> str:
+        return self.invocation.execution_arn
+
+    def next_operation_id(self) -> str:
+        n = next(self._counter)
+        return f"{self.parent_id}-{n}" if self.parent_id else str(n)
+
+    def child(self, operation_id: str) -> DurableContext:
+        return DurableContext(self.invocation, operation_id, self._log_during_replay)
+
+    def configure_logger(self, log_during_replay: bool = False) -> None:
+        """Emit this context's (and its children's) log lines during replay too, or not (the default)."""
+        self._log_during_replay = log_during_replay
+        self.logger = self._make_logger()
+
+    def step(
+        self, func: Callable[[StepContext], T], name: str | None = None, config: StepConfig | None = None
+    ) -> T:
+        return run_step(self, func, name, config)
+
+    def wait(self, duration: Duration, name: str | None = None) -> None:
+        run_wait(self, duration, name)
+
+    def run_in_child_context(
+        self,
+        func: Callable[[DurableContext], T],
+        name: str | None = None,
+        config: ChildConfig[Any] | None = None,
+    ) -> T:
+        return run_child(self, func, name, config)
+
+
+def durable_step(func: Callable[..., T]) -> Callable[..., Callable[[StepContext], T]]:
+    """Turn `f(step_context, *args)` into `f(*args)` returning a step named after `f`."""
+
+    @functools.wraps(func)
+    def bind(*args: Any, **kwargs: Any) -> Callable[[StepContext], T]:
+        def step(step_context: StepContext) -> T:
+            return func(step_context, *args, **kwargs)
+
+        step._durable_step_name = func.__name__  # type: ignore[attr-defined]
+        return step
+
+    return bind
+
+
+def durable_with_child_context(func: Callable[..., T]) -> Callable[..., Callable[[DurableContext], T]]:
+    """Turn `f(child_context, *args)` into `f(*args)` returning a child function named after `f`."""
+
+    @functools.wraps(func)
+    def bind(*args: Any, **kwargs: Any) -> Callable[[DurableContext], T]:
+        def child(child_context: DurableContext) -> T:
+            return func(child_context, *args, **kwargs)
+
+        child._durable_child_name = func.__name__  # type: ignore[attr-defined]
+        return child
+
+    return bind

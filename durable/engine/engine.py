@@ -1,0 +1,274 @@
+"""Engine: the in-process durable-execution service, as one object.
+
+It wires the actors (CheckpointWriter, AlarmManager, AlarmClient,
+Dispatcher with its InvocationWorkers, CompletionBoard), starts the Ticker,
+and recovers what a previous process left: stored alarms are armed again,
+invocations that never closed are recorded as ended by a process exit and
+re-invoked, executions that never got an invocation are dispatched.
+
+Every public method is called from ordinary (non-actor) threads.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from actors.alarm_client import AlarmClient
+from actors.alarm_manager import AlarmManager
+from actors.checkpoint_writer import CheckpointWriter
+from actors.completion_board import CompletionBoard
+from actors.dispatcher import Dispatcher
+from actors.messages import (
+    AlarmCommitted,
+    AwaitEnd,
+    CreateExecution,
+    DispatcherStats,
+    NextAlarm,
+    Persist,
+    Ready,
+    WriterStats,
+)
+from actors.ticker import Ticker
+from actors.topology import Topology
+from actors.worker import InvocationWorker
+from durable.clock import Clock, RealClock
+from durable.engine.history import HistoryEvent
+from durable.engine.invoker import Invoker
+from durable.engine.registry import FunctionRegistry, RegisteredFunction
+from durable.exceptions import CheckpointRejectedError, ValidationError
+from durable.execution import DurableHandler
+from durable.lambda_service import ErrorObject, Operation
+from durable.stores import open_store
+from durable.stores.base import (
+    ExecutionChange,
+    ExecutionRecord,
+    ExecutionStatus,
+    Store,
+    WriteSet,
+)
+
+DEFAULT_WORKERS = 4
+
+
+class Engine:
+    def __init__(
+        self,
+        store: str | Store | None = None,
+        functions: dict[str, Any] | Iterable[Any] | None = None,
+        clock: Clock | None = None,
+        workers: int = DEFAULT_WORKERS,
+        tick_interval: float = 0.01,
+        recover: bool = True,
+    ) -> None:
+        if workers < 1:
+            raise ValidationError(f"workers must be at least 1, got {workers}")
+        self.store = store if isinstance(store, Store) else open_store(store)
+        self.store.acquire_engine_lock()
+        self.clock = clock or RealClock()
+        self.registry = FunctionRegistry()
+        self.topology = Topology()
+        self.writer = CheckpointWriter.start(self.topology, self.store, self.clock)
+        self.alarm_manager = AlarmManager.start(self.topology, self.clock)
+        self.alarm_client = AlarmClient.start(self.topology, self.alarm_manager, self.writer)
+        self.completions = CompletionBoard.start(self.topology, self.store)
+        self.writer.proxy().connect(self.alarm_client, self.completions).get()
+        self.invoker = Invoker(
+            self.store, self.registry, self.topology, self.clock, self.writer, self.alarm_client, self
+        )
+        self.dispatcher = Dispatcher.start(
+            self.topology, self.writer, self.alarm_manager, self._make_worker, workers
+        )
+        self.alarm_manager.proxy().connect(self.dispatcher, self.alarm_client).get()
+        self.ticker = Ticker(self.clock, [self.alarm_manager, self.dispatcher], tick_interval)
+        self.ticker.start()
+        self._closed = False
+        for entry in _function_entries(functions):
+            self.register(*entry)
+        if recover:
+            self.recover()
+
+    def _make_worker(self, dispatcher: pykka.ActorRef[Any], serial: int) -> pykka.ActorRef[Any]:
+        return InvocationWorker.start(self.topology, dispatcher, self.invoker, f"worker-{serial}")
+
+    # ----- functions
+
+    def register(
+        self,
+        name_or_handler: str | DurableHandler[Any],
+        handler: Any = None,
+        invocation_timeout: float | None = None,
+    ) -> RegisteredFunction:
+        """Register `handler` under a name (default: the handler's own name)."""
+        if isinstance(name_or_handler, str):
+            name, target = name_or_handler, handler
+        else:
+            target = name_or_handler
+            name = getattr(target, "name", None) or getattr(target, "__name__", "")
+        return self.registry.register(name, target, invocation_timeout)
+
+    # ----- executions
+
+    def start(
+        self,
+        function: str | DurableHandler[Any],
+        input: Any = None,
+        execution_name: str | None = None,
+        execution_timeout: float | None = None,
+    ) -> str:
+        """Start an execution and return its id; a repeated `execution_name` returns the first one's id."""
+        name = function if isinstance(function, str) else getattr(function, "name", "")
+        if self.registry.get(name) is None:
+            if isinstance(function, DurableHandler):
+                self.register(function)
+            else:
+                known = ", ".join(self.registry.names()) or "none"
+                raise ValidationError(f"unknown function {name!r} (registered: {known})")
+        if execution_timeout is not None and execution_timeout <= 0:
+            raise ValidationError(f"execution_timeout must be positive, got {execution_timeout}")
+        try:
+            payload = json.dumps(input, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ValidationError(f"execution input is not JSON-serializable: {error}") from error
+        now = self.clock.now()
+        execution_id = uuid.uuid4().hex
+        deadline = now + execution_timeout if execution_timeout else None
+        details: dict[str, Any] = {"Input": {"Payload": payload}}
+        if execution_timeout:
+            details["ExecutionTimeout"] = execution_timeout
+        started = HistoryEvent("ExecutionStarted", now, details)
+        record, created = self._ask(
+            self.writer,
+            lambda f: CreateExecution(execution_id, name, payload, execution_name, deadline, started, f),
+        )
+        if created:
+            logger.debug("started execution {} of {}", record.execution_id, name)
+            self.topology.tell(self.dispatcher, Ready((record.execution_id,)))
+        return str(record.execution_id)
+
+    def stop(self, execution_id: str, error: ErrorObject | None = None) -> ExecutionRecord:
+        """End a running execution as STOPPED; its running invocation's later writes are rejected."""
+        record = self._require(execution_id)
+        if record.status.is_terminal:
+            return record
+        now = self.clock.now()
+        details = {"Error": {"Payload": error.to_dict()}} if error else {}
+        ws = WriteSet(
+            execution_id,
+            None,
+            events=(HistoryEvent("ExecutionStopped", now, details),),
+            execution=ExecutionChange(
+                ExecutionStatus.STOPPED, error=error, ended=now, invocation_open=False, bump_token=True
+            ),
+            alarm=None,
+        )
+        try:
+            self.invoker.end_with(ws)
+        except CheckpointRejectedError:
+            pass
+        return self._require(execution_id)
+
+    def wait(self, execution_id: str, timeout: float | None = None) -> ExecutionRecord:
+        """Block until the execution ends; TimeoutError if it has not by `timeout` seconds."""
+        self._require(execution_id)
+        future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
+        self.topology.tell(self.completions, AwaitEnd(execution_id, future))
+        try:
+            return future.get(timeout=timeout)  # type: ignore[no-any-return]
+        except pykka.Timeout as error:
+            raise TimeoutError(f"execution {execution_id} did not end within {timeout} s") from error
+
+    def status(self, execution_id: str) -> ExecutionRecord:
+        return self._require(execution_id)
+
+    def result(self, execution_id: str) -> Any:
+        record = self._require(execution_id)
+        return json.loads(record.result) if record.result is not None else None
+
+    def error(self, execution_id: str) -> ErrorObject | None:
+        return self._require(execution_id).error
+
+    def history(self, execution_id: str) -> list[dict[str, Any]]:
+        self._require(execution_id)
+        return self.store.history(execution_id)
+
+    def operations(self, execution_id: str) -> list[Operation]:
+        return self.store.load_operations(execution_id)
+
+    def list(self, status: ExecutionStatus | None = None, limit: int = 100) -> list[ExecutionRecord]:
+        return self.store.list_executions(status, limit)
+
+    def stats(self) -> dict[str, Any]:
+        dispatcher = self.dispatcher.ask(DispatcherStats())
+        return {
+            **dispatcher,
+            "transactions": self.writer.ask(WriterStats()),
+            "next_alarm": self.alarm_manager.ask(NextAlarm()),
+        }
+
+    def _require(self, execution_id: str) -> ExecutionRecord:
+        record = self.store.get_execution(execution_id)
+        if record is None:
+            raise ValidationError(f"unknown execution {execution_id!r}")
+        return record
+
+    def _ask(self, ref: pykka.ActorRef[Any], make: Callable[[pykka.ThreadingFuture[Any]], Any]) -> Any:
+        return self.invoker.ask(ref, make)
+
+    # ----- recovery and shutdown
+
+    def recover(self) -> None:
+        """Pick up what a previous engine process on this store left unfinished."""
+        now = self.clock.now()
+        crashed = set(self.store.open_invocations())
+        for execution_id in crashed:
+            error = {"ErrorType": "Runtime.ExitError", "ErrorMessage": "the process running the invocation exited"}
+            ws = WriteSet(
+                execution_id,
+                None,
+                events=(HistoryEvent("InvocationCompleted", now, {"Error": {"Payload": error}}),),
+                execution=ExecutionChange(invocation_open=False, bump_token=True),
+            )
+            self._ask(self.writer, lambda f, ws=ws: Persist(ws, f))
+        alarms = dict(self.store.stored_alarms())
+        for execution_id, due in alarms.items():
+            self.topology.tell(self.alarm_client, AlarmCommitted(execution_id, due))
+        ready = [
+            r.execution_id
+            for r in self.store.list_executions(ExecutionStatus.RUNNING, limit=1_000_000)
+            if r.execution_id not in alarms or r.execution_id in crashed
+        ]
+        if ready:
+            logger.info("recovering {} execution(s) left running by a previous engine", len(ready))
+            self.topology.tell(self.dispatcher, Ready(tuple(ready)))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.ticker.stop()
+        for ref in (self.dispatcher, self.alarm_client, self.alarm_manager, self.completions, self.writer):
+            try:
+                ref.stop(timeout=5)
+            except pykka.ActorDeadError:
+                pass
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _function_entries(functions: dict[str, Any] | Iterable[Any] | None) -> list[tuple[Any, ...]]:
+    if functions is None:
+        return []
+    if isinstance(functions, dict):
+        return [(name, handler) for name, handler in functions.items()]
+    return [(handler,) for handler in functions]

@@ -1,0 +1,108 @@
+"""History events in the conformance schema, and their readable table.
+
+Events are built as data (`HistoryEvent`) by the transitions and numbered by
+the store when they are committed, so EventIds follow commit order.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+import attrs
+
+from durable.lambda_service import ErrorObject, Operation
+
+
+@attrs.frozen(slots=True)
+class HistoryEvent:
+    event_type: str
+    timestamp: float
+    details: dict[str, Any] = attrs.field(factory=dict)
+    operation_id: str | None = None
+    name: str | None = None
+    parent_id: str | None = None
+    sub_type: str | None = None
+
+    def to_dict(self, event_id: int) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "EventType": self.event_type,
+            "EventId": event_id,
+            "EventTimestamp": iso_timestamp(self.timestamp),
+        }
+        if self.operation_id is not None:
+            out["Id"] = self.operation_id
+        if self.name is not None:
+            out["Name"] = self.name
+        if self.parent_id is not None:
+            out["ParentId"] = self.parent_id
+        if self.sub_type is not None:
+            out["SubType"] = self.sub_type
+        out[f"{self.event_type}Details"] = self.details
+        return out
+
+
+def iso_timestamp(when: float) -> str:
+    moment = datetime.datetime.fromtimestamp(when, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def operation_event(op: Operation, event_type: str, when: float, details: dict[str, Any]) -> HistoryEvent:
+    return HistoryEvent(
+        event_type=event_type,
+        timestamp=when,
+        details=details,
+        operation_id=op.operation_id,
+        name=op.name,
+        parent_id=op.parent_id,
+        sub_type=op.sub_type.value if op.sub_type else None,
+    )
+
+
+def result_details(payload: str | None) -> dict[str, Any]:
+    if payload is None:
+        return {}
+    return {"Result": {"Payload": payload, "Truncated": False}}
+
+
+def error_details(error: ErrorObject | None) -> dict[str, Any]:
+    return {"Error": {"Payload": (error or ErrorObject()).to_dict()}}
+
+
+def format_table(events: list[dict[str, Any]]) -> str:
+    """A fixed-width table of events: id, time, type, operation, name and the gist of the details."""
+    rows = [("#", "time", "event", "operation", "name", "details")]
+    for event in events:
+        details = event.get(f"{event['EventType']}Details") or {}
+        rows.append(
+            (
+                str(event["EventId"]),
+                event["EventTimestamp"][11:23],
+                event["EventType"],
+                event.get("Id", ""),
+                event.get("Name", "") or "",
+                _gist(details),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = []
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(5)]
+        lines.append("  ".join(cells + [row[5]]).rstrip())
+    return "\n".join(lines)
+
+
+def _gist(details: dict[str, Any], limit: int = 70) -> str:
+    if not details:
+        return ""
+    parts = []
+    for key, value in details.items():
+        if isinstance(value, dict) and "Payload" in value:
+            value = value["Payload"]
+        if isinstance(value, dict) and "ErrorType" in value:
+            value = f"{value.get('ErrorType')}: {value.get('ErrorMessage', '')}"
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        parts.append(f"{key}={text}")
+    joined = " ".join(parts)
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"

@@ -1,0 +1,65 @@
+"""One invocation, as the handler's thread sees it: lookups, checkpoints, the replay flag.
+
+Reads come from a snapshot taken when the invocation starts: a terminal
+record never changes, and an operation id that was not there cannot appear
+later except by this invocation's own hand, so only non-terminal records are
+asked of the ExecutionState again.  Writes are Checkpoint messages; a
+blocking one waits on a future that the CheckpointWriter resolves after the
+commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pykka
+
+from actors.messages import Checkpoint, Lookup
+from actors.topology import Topology
+from durable.clock import Clock
+from durable.lambda_service import Operation, OperationUpdate
+
+
+class Invocation:
+    def __init__(
+        self,
+        execution_arn: str,
+        state: pykka.ActorRef[Any],
+        snapshot: dict[str, Operation],
+        topology: Topology,
+        clock: Clock,
+        engine: Any = None,
+    ) -> None:
+        self.execution_arn = execution_arn
+        self.state = state
+        self.snapshot = snapshot
+        self.topology = topology
+        self.clock = clock
+        self.engine = engine
+        self.replaying = bool(snapshot)
+        self.resume_at: float | None = None
+
+    def is_replaying(self) -> bool:
+        return self.replaying
+
+    def lookup(self, operation_id: str) -> Operation | None:
+        """The recorded operation at this id, or None for new work (which ends the replay)."""
+        op = self.snapshot.get(operation_id)
+        if op is not None and not op.status.is_terminal:
+            op = self.state.ask(Lookup(operation_id))
+        if op is None or not op.status.is_terminal:
+            self.replaying = False
+        return op
+
+    def checkpoint(self, update: OperationUpdate, wait: bool = True) -> None:
+        if not wait:
+            self.topology.tell(self.state, Checkpoint((update,)))
+            return
+        future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
+        self.topology.tell(self.state, Checkpoint((update,), future))
+        future.get()
+
+    def suspend_until(self, when: float | None) -> None:
+        """Note a wake-up time wanted by the operation that is about to suspend."""
+        if when is not None and (self.resume_at is None or when < self.resume_at):
+            self.resume_at = when

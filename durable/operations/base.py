@@ -1,0 +1,38 @@
+"""What every operation shares: determinism checks and raising recorded errors."""
+
+from __future__ import annotations
+
+from durable.exceptions import DurableOperationError, NonDeterministicExecutionError
+from durable.lambda_service import ErrorObject, Operation, OperationSubType, OperationType
+
+
+def check_replay(
+    recorded: Operation | None,
+    operation_id: str,
+    operation_type: OperationType,
+    name: str | None,
+    sub_type: OperationSubType | None = None,
+) -> Operation | None:
+    """Return the recorded operation if it is the one asked for; raise if the handler diverged."""
+    if recorded is None:
+        return None
+    same_type = recorded.operation_type is operation_type and (
+        sub_type is None or recorded.sub_type is None or recorded.sub_type is sub_type
+    )
+    if not same_type or recorded.name != name:
+        raise NonDeterministicExecutionError(
+            f"operation {operation_id}: the handler asked for {_describe(operation_type, sub_type, name)} "
+            f"but the history has {_describe(recorded.operation_type, recorded.sub_type, recorded.name)} there; "
+            "the handler is not deterministic"
+        )
+    return recorded
+
+
+def _describe(operation_type: OperationType, sub_type: OperationSubType | None, name: str | None) -> str:
+    kind = sub_type.value if sub_type else operation_type.value.lower()
+    return f"{kind} {name!r}" if name else f"an unnamed {kind}"
+
+
+def recorded_error(error_class: type[DurableOperationError], error: ErrorObject | None) -> DurableOperationError:
+    error = error or ErrorObject(message="operation failed", type="Unknown")
+    return error_class(error.message or "", error.type, error.data, error.stack_trace)

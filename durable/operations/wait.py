@@ -1,0 +1,47 @@
+"""context.wait: a durable timer.
+
+The wait checkpoints its start with the duration; the invocation suspends and
+the service marks the wait SUCCEEDED when it is due, before re-invoking.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from durable.config import Duration
+from durable.exceptions import SuspendExecution, ValidationError
+from durable.lambda_service import (
+    OperationAction,
+    OperationStatus,
+    OperationSubType,
+    OperationType,
+    OperationUpdate,
+)
+from durable.operations.base import check_replay
+
+if TYPE_CHECKING:
+    from durable.context import DurableContext
+
+
+def run_wait(context: DurableContext, duration: Duration, name: str | None) -> None:
+    if not isinstance(duration, Duration):
+        raise ValidationError(f"wait takes a Duration, got {type(duration).__name__}")
+    if duration.seconds < 1:
+        raise ValidationError(f"wait duration must be at least 1 second, got {duration.seconds} s")
+    invocation = context.invocation
+    operation_id = context.next_operation_id()
+    recorded = check_replay(invocation.lookup(operation_id), operation_id, OperationType.WAIT, name)
+    if recorded is not None:
+        if recorded.status.is_terminal:
+            return
+        if recorded.status is OperationStatus.STARTED:
+            invocation.suspend_until(recorded.scheduled_end_timestamp)
+            raise SuspendExecution(f"wait {operation_id} is not due yet")
+    invocation.checkpoint(
+        OperationUpdate(
+            operation_id, OperationType.WAIT, OperationAction.START, context.parent_id, name,
+            OperationSubType.WAIT, wait_seconds=duration.seconds,
+        )
+    )
+    invocation.suspend_until(invocation.clock.now() + duration.seconds)
+    raise SuspendExecution(f"wait {operation_id} started for {duration.seconds} s")

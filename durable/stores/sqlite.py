@@ -1,0 +1,365 @@
+"""SQLite store (WAL): the embedded default, one file, many readers, one writer thread.
+
+Writes come only from the CheckpointWriter, so one connection serves them;
+each reading thread gets its own connection, which WAL lets run beside the
+writer.  A marker row in `durable_meta` tells our files from any other
+SQLite file, so pointing the engine at the wrong file fails before it writes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from durable.engine.history import HistoryEvent
+from durable.lambda_service import ErrorObject, Operation
+from durable.stores.base import (
+    CommitResult,
+    ExecutionRecord,
+    ExecutionStatus,
+    Store,
+    StoreError,
+    WriteSet,
+    UNCHANGED,
+    operation_from_json,
+    operation_to_json,
+)
+
+SCHEMA_MARKER = "durable-store/1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS durable_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS executions (
+    execution_id TEXT PRIMARY KEY,
+    function_name TEXT NOT NULL,
+    name TEXT UNIQUE,
+    status TEXT NOT NULL,
+    input TEXT,
+    result TEXT,
+    error TEXT,
+    created REAL NOT NULL,
+    ended REAL,
+    token INTEGER NOT NULL DEFAULT 0,
+    invocations INTEGER NOT NULL DEFAULT 0,
+    invocation_open INTEGER NOT NULL DEFAULT 0,
+    deadline REAL,
+    next_event_id INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status, created);
+CREATE TABLE IF NOT EXISTS operations (
+    execution_id TEXT NOT NULL,
+    operation_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (execution_id, operation_id)
+);
+CREATE TABLE IF NOT EXISTS events (
+    execution_id TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (execution_id, event_id)
+);
+CREATE TABLE IF NOT EXISTS alarms (execution_id TEXT PRIMARY KEY, due REAL NOT NULL);
+"""
+
+_EXEC_COLUMNS = (
+    "execution_id, function_name, name, status, input, result, error, created, ended, "
+    "token, invocations, invocation_open, deadline"
+)
+
+
+def path_from_url(url: str) -> Path:
+    if not url.startswith("sqlite:///"):
+        raise StoreError(f"not a SQLite store URL: {url!r} (expected sqlite:///path/to/file.db)")
+    return Path(url[len("sqlite:///"):])
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.url = f"sqlite:///{self.path}"
+        self._local = threading.local()
+        self._check_file()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the store directory {self.path.parent}: {error.strerror}") from error
+        self._writer = self._connect()
+        self._init_schema()
+
+    def _check_file(self) -> None:
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a directory, not a durable store file")
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            parent = self.path.parent
+            while not parent.exists():
+                parent = parent.parent
+            if not os.access(parent, os.W_OK):
+                raise StoreError(f"cannot write the store at {self.path}: {parent} is not writable")
+            return
+        with open(self.path, "rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                raise StoreError(f"{self.path} is not a durable store (not a SQLite database)")
+        try:
+            probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            try:
+                tables = {row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                marker = None
+                if "durable_meta" in tables:
+                    row = probe.execute("SELECT value FROM durable_meta WHERE key='schema'").fetchone()
+                    marker = row[0] if row else None
+            finally:
+                probe.close()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path} is not a durable store: {error}") from error
+        if tables and marker != SCHEMA_MARKER:
+            raise StoreError(
+                f"{self.path} is a SQLite database but not a durable store "
+                f"(schema marker {marker!r}, expected {SCHEMA_MARKER!r})"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open the store {self.path}: {error}") from error
+        return conn
+
+    def _init_schema(self) -> None:
+        try:
+            self._writer.executescript(_SCHEMA)
+            self._writer.execute(
+                "INSERT OR IGNORE INTO durable_meta(key, value) VALUES ('schema', ?)", (SCHEMA_MARKER,)
+            )
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot initialise the store {self.path}: {error}") from error
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    # ----- reads
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        conn = self._reader()
+        row = conn.execute(f"SELECT {_EXEC_COLUMNS} FROM executions WHERE execution_id=?", (execution_id,)).fetchone()
+        if row is None:
+            return None
+        alarm = conn.execute("SELECT due FROM alarms WHERE execution_id=?", (execution_id,)).fetchone()
+        return _record(row, alarm[0] if alarm else None)
+
+    def list_executions(self, status: ExecutionStatus | None = None, limit: int = 100) -> list[ExecutionRecord]:
+        conn = self._reader()
+        if status is None:
+            rows = conn.execute(
+                f"SELECT {_EXEC_COLUMNS} FROM executions ORDER BY created DESC LIMIT ?", (limit,)
+            ).fetchall()
+        else:
+            rows = conn.execute(
+                f"SELECT {_EXEC_COLUMNS} FROM executions WHERE status=? ORDER BY created DESC LIMIT ?",
+                (status.value, limit),
+            ).fetchall()
+        return [_record(row, None) for row in rows]
+
+    def load_operations(self, execution_id: str) -> list[Operation]:
+        rows = self._reader().execute(
+            "SELECT operation_id, body FROM operations WHERE execution_id=? ORDER BY rowid", (execution_id,)
+        ).fetchall()
+        return [operation_from_json(op_id, body) for op_id, body in rows]
+
+    def history(self, execution_id: str) -> list[dict[str, Any]]:
+        rows = self._reader().execute(
+            "SELECT body FROM events WHERE execution_id=? ORDER BY event_id", (execution_id,)
+        ).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
+    def stored_alarms(self) -> list[tuple[str, float]]:
+        return [(eid, due) for eid, due in self._reader().execute("SELECT execution_id, due FROM alarms")]
+
+    def open_invocations(self) -> list[str]:
+        rows = self._reader().execute(
+            "SELECT execution_id FROM executions WHERE invocation_open=1 AND status='RUNNING'"
+        ).fetchall()
+        return [eid for (eid,) in rows]
+
+    # ----- writes (CheckpointWriter thread only)
+
+    def create_execution(
+        self,
+        execution_id: str,
+        function_name: str,
+        input: str | None,
+        name: str | None,
+        deadline: float | None,
+        now: float,
+        start_event: HistoryEvent,
+    ) -> tuple[ExecutionRecord, bool]:
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if name is not None:
+                row = conn.execute(f"SELECT {_EXEC_COLUMNS} FROM executions WHERE name=?", (name,)).fetchone()
+                if row is not None:
+                    conn.execute("COMMIT")
+                    return _record(row, None), False
+            conn.execute(
+                "INSERT INTO executions(execution_id, function_name, name, status, input, created, deadline, "
+                "next_event_id) VALUES (?,?,?,?,?,?,?,2)",
+                (execution_id, function_name, name, "RUNNING", input, now, deadline),
+            )
+            conn.execute(
+                "INSERT INTO events(execution_id, event_id, body) VALUES (?,?,?)",
+                (execution_id, 1, json.dumps(start_event.to_dict(1))),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        record = self.get_execution(execution_id)
+        assert record is not None
+        return record, True
+
+    def begin_invocation(self, execution_id: str, now: float) -> CommitResult:
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT status, token FROM executions WHERE execution_id=?", (execution_id,)
+            ).fetchone()
+            if row is None or row[0] != "RUNNING":
+                conn.execute("COMMIT")
+                return CommitResult(False, "execution is not running" if row else "unknown execution")
+            token = row[1] + 1
+            conn.execute(
+                "UPDATE executions SET token=?, invocations=invocations+1, invocation_open=1 WHERE execution_id=?",
+                (token, execution_id),
+            )
+            conn.execute("COMMIT")
+            return CommitResult(True, token=token)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def commit(self, batch: list[WriteSet]) -> list[CommitResult]:
+        conn = self._writer
+        results: list[CommitResult] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for ws in batch:
+                results.append(self._apply(conn, ws))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return results
+
+    def _apply(self, conn: sqlite3.Connection, ws: WriteSet) -> CommitResult:
+        row = conn.execute(
+            "SELECT status, token, next_event_id FROM executions WHERE execution_id=?", (ws.execution_id,)
+        ).fetchone()
+        if row is None:
+            return CommitResult(False, "unknown execution")
+        status, token, next_event_id = row
+        if ws.token is not None and ws.token != token:
+            return CommitResult(False, f"invocation token {ws.token} is fenced (current {token})")
+        if status != "RUNNING":
+            return CommitResult(False, f"execution already {status}")
+        if ws.operations:
+            conn.executemany(
+                "INSERT INTO operations(execution_id, operation_id, body) VALUES (?,?,?) "
+                "ON CONFLICT(execution_id, operation_id) DO UPDATE SET body=excluded.body",
+                [(ws.execution_id, op.operation_id, operation_to_json(op)) for op in ws.operations],
+            )
+        if ws.events:
+            conn.executemany(
+                "INSERT INTO events(execution_id, event_id, body) VALUES (?,?,?)",
+                [
+                    (ws.execution_id, next_event_id + i, json.dumps(event.to_dict(next_event_id + i)))
+                    for i, event in enumerate(ws.events)
+                ],
+            )
+        change = ws.execution
+        new_token = token + 1 if change is not None and change.bump_token else token
+        sets = ["next_event_id=?", "token=?"]
+        args: list[Any] = [next_event_id + len(ws.events), new_token]
+        if change is not None:
+            if change.status is not None:
+                sets.append("status=?")
+                args.append(change.status.value)
+            if change.result is not None:
+                sets.append("result=?")
+                args.append(change.result)
+            if change.error is not None:
+                sets.append("error=?")
+                args.append(json.dumps(change.error.to_dict()))
+            if change.ended is not None:
+                sets.append("ended=?")
+                args.append(change.ended)
+            if change.invocation_open is not None:
+                sets.append("invocation_open=?")
+                args.append(int(change.invocation_open))
+        conn.execute(f"UPDATE executions SET {', '.join(sets)} WHERE execution_id=?", (*args, ws.execution_id))
+        if ws.alarm is not UNCHANGED:
+            if ws.alarm is None:
+                conn.execute("DELETE FROM alarms WHERE execution_id=?", (ws.execution_id,))
+            else:
+                conn.execute(
+                    "INSERT INTO alarms(execution_id, due) VALUES (?,?) "
+                    "ON CONFLICT(execution_id) DO UPDATE SET due=excluded.due",
+                    (ws.execution_id, ws.alarm),
+                )
+        return CommitResult(True, token=new_token)
+
+    def acquire_engine_lock(self) -> None:
+        """An OS file lock beside the database: released by the kernel when the process dies."""
+        lock_path = self.path.with_name(self.path.name + ".engine-lock")
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the engine's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            handle.close()
+            raise StoreError(
+                f"another engine process is already running on {self.path}; stop it or use another store"
+            ) from error
+        self._engine_lock = handle
+
+    def close(self) -> None:
+        lock = getattr(self, "_engine_lock", None)
+        if lock is not None:
+            lock.close()
+            self._engine_lock = None
+        self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _record(row: tuple[Any, ...], alarm: float | None) -> ExecutionRecord:
+    (eid, function_name, name, status, input_, result, error, created, ended, token, invocations, open_, deadline) = row
+    return ExecutionRecord(
+        execution_id=eid,
+        function_name=function_name,
+        name=name,
+        status=ExecutionStatus(status),
+        input=input_,
+        result=result,
+        error=ErrorObject.from_dict(json.loads(error)) if error else None,
+        created=created,
+        ended=ended,
+        token=token,
+        invocations=invocations,
+        invocation_open=bool(open_),
+        deadline=deadline,
+        alarm=alarm,
+    )

@@ -1,0 +1,370 @@
+"""Local test runner, mirroring the AWS testing library's `runner` module.
+
+`DurableFunctionTestRunner` runs a handler on a private engine with a
+virtual clock: while the caller is blocked in `run()` or `wait_for_result()`
+and nothing is running, time jumps to the next due timer, so a handler that
+waits an hour finishes in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+from loguru import logger
+
+from durable.clock import VirtualClock
+from durable.engine import Engine
+from durable.execution import DurableHandler
+from durable.lambda_service import (
+    ErrorObject,
+    InvocationStatus,
+    Operation as OperationRecord,
+    OperationStatus,
+    OperationSubType,
+    OperationType,
+)
+from durable.logger import LOG_EXTRA_KEY
+from durable.stores.base import ExecutionRecord
+
+__all__ = [
+    "CallbackOperation",
+    "ContextOperation",
+    "DurableFunctionTestResult",
+    "DurableFunctionTestRunner",
+    "InvocationRecord",
+    "InvokeOperation",
+    "LogEntry",
+    "Operation",
+    "StepOperation",
+    "WaitOperation",
+]
+
+
+@attrs.frozen(slots=True)
+class LogEntry:
+    level: str
+    message: str
+    execution_arn: str
+    operation_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"[{self.level}] {self.message}"
+
+
+@attrs.frozen(slots=True)
+class InvocationRecord:
+    start: Any
+    end: Any
+    outcome: str
+    error: dict[str, Any] | None = None
+
+
+@attrs.define
+class Operation:
+    operation_id: str
+    operation_type: OperationType
+    status: OperationStatus
+    parent_id: str | None
+    name: str | None
+    sub_type: OperationSubType | None
+    start_timestamp: float | None
+    end_timestamp: float | None
+    child_operations: list[Operation] = attrs.field(factory=list)
+
+    def _find(self, name: str, kind: type[Operation]) -> Any:
+        return _find_by_name(self.child_operations, name, kind)
+
+
+@attrs.define
+class StepOperation(Operation):
+    attempt: int = 0
+    next_attempt_timestamp: float | None = None
+    result: Any = None
+    error: ErrorObject | None = None
+
+
+@attrs.define
+class WaitOperation(Operation):
+    scheduled_end_timestamp: float | None = None
+
+
+@attrs.define
+class ContextOperation(Operation):
+    result: Any = None
+    error: ErrorObject | None = None
+
+    def get_step(self, name: str) -> StepOperation:
+        return self._find(name, StepOperation)  # type: ignore[no-any-return]
+
+    def get_wait(self, name: str) -> WaitOperation:
+        return self._find(name, WaitOperation)  # type: ignore[no-any-return]
+
+    def get_context(self, name: str) -> ContextOperation:
+        return self._find(name, ContextOperation)  # type: ignore[no-any-return]
+
+    def get_callback(self, name: str) -> CallbackOperation:
+        return self._find(name, CallbackOperation)  # type: ignore[no-any-return]
+
+    def get_invoke(self, name: str) -> InvokeOperation:
+        return self._find(name, InvokeOperation)  # type: ignore[no-any-return]
+
+
+@attrs.define
+class CallbackOperation(Operation):
+    callback_id: str | None = None
+    result: Any = None
+    error: ErrorObject | None = None
+
+
+@attrs.define
+class InvokeOperation(Operation):
+    result: Any = None
+    error: ErrorObject | None = None
+
+
+_VIEW_BY_TYPE: dict[OperationType, type[Operation]] = {
+    OperationType.STEP: StepOperation,
+    OperationType.WAIT: WaitOperation,
+    OperationType.CONTEXT: ContextOperation,
+    OperationType.CALLBACK: CallbackOperation,
+    OperationType.CHAINED_INVOKE: InvokeOperation,
+}
+
+
+def _view(record: OperationRecord) -> Operation:
+    kind = _VIEW_BY_TYPE.get(record.operation_type, Operation)
+    fields: dict[str, Any] = {
+        "operation_id": record.operation_id,
+        "operation_type": record.operation_type,
+        "status": record.status,
+        "parent_id": record.parent_id,
+        "name": record.name,
+        "sub_type": record.sub_type,
+        "start_timestamp": record.start_timestamp,
+        "end_timestamp": record.end_timestamp,
+    }
+    if kind is StepOperation:
+        fields.update(attempt=record.attempt, next_attempt_timestamp=record.next_attempt_timestamp)
+    if kind is WaitOperation:
+        fields["scheduled_end_timestamp"] = record.scheduled_end_timestamp
+    if kind is CallbackOperation:
+        fields["callback_id"] = (record.extra or {}).get("callback_id")
+    if kind in (StepOperation, ContextOperation, CallbackOperation, InvokeOperation):
+        fields.update(result=record.result, error=record.error)
+    return kind(**fields)
+
+
+def _find_by_name(operations: list[Operation], name: str, kind: type[Operation] = Operation) -> Operation:
+    for op in operations:
+        if op.name == name and isinstance(op, kind):
+            return op
+    raise KeyError(f"no {kind.__name__} named {name!r}")
+
+
+def _flatten(operations: list[Operation]) -> list[Operation]:
+    out: list[Operation] = []
+    for op in operations:
+        out.append(op)
+        out.extend(_flatten(op.child_operations))
+    return out
+
+
+@attrs.define
+class DurableFunctionTestResult:
+    status: InvocationStatus
+    result: str | None
+    error: ErrorObject | None
+    operations: list[Operation]
+    history: list[dict[str, Any]]
+    invocations: list[InvocationRecord]
+    logs: list[LogEntry]
+    execution_arn: str = ""
+
+    def get_step(self, name: str) -> StepOperation:
+        return _find_by_name(self.get_all_operations(), name, StepOperation)  # type: ignore[return-value]
+
+    def get_wait(self, name: str) -> WaitOperation:
+        return _find_by_name(self.get_all_operations(), name, WaitOperation)  # type: ignore[return-value]
+
+    def get_context(self, name: str) -> ContextOperation:
+        return _find_by_name(self.get_all_operations(), name, ContextOperation)  # type: ignore[return-value]
+
+    def get_callback(self, name: str) -> CallbackOperation:
+        return _find_by_name(self.get_all_operations(), name, CallbackOperation)  # type: ignore[return-value]
+
+    def get_invoke(self, name: str) -> InvokeOperation:
+        return _find_by_name(self.get_all_operations(), name, InvokeOperation)  # type: ignore[return-value]
+
+    def get_operation_by_name(self, name: str) -> Operation:
+        return _find_by_name(self.get_all_operations(), name)
+
+    def get_all_operations(self) -> list[Operation]:
+        return _flatten(self.operations)
+
+
+def normalize_input(value: Any) -> Any:
+    """As AWS does: a string that parses as JSON is that JSON; any other string is itself."""
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode()
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+_STATUS = {
+    "SUCCEEDED": InvocationStatus.SUCCEEDED,
+    "FAILED": InvocationStatus.FAILED,
+    "TIMED_OUT": InvocationStatus.TIMED_OUT,
+    "STOPPED": InvocationStatus.STOPPED,
+    "RUNNING": InvocationStatus.PENDING,
+}
+
+
+class DurableFunctionTestRunner:
+    def __init__(
+        self,
+        handler: DurableHandler[Any],
+        execution_timeout: float = 300,
+        invocation_timeout: float = 900,
+        skip_time: bool = True,
+        store: str | None = None,
+        functions: dict[str, Any] | None = None,
+        workers: int = 4,
+    ) -> None:
+        self.handler = handler
+        self.execution_timeout = execution_timeout
+        self.invocation_timeout = invocation_timeout
+        self.skip_time = skip_time
+        self.store_url = store
+        self.functions = functions or {}
+        self.workers = workers
+        self.clock = VirtualClock()
+        self.engine: Engine | None = None
+        self._tempdir: str | None = None
+        self._logs: list[LogEntry] = []
+        self._sink_id: int | None = None
+        self._arns: set[str] = set()
+
+    def __enter__(self) -> DurableFunctionTestRunner:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self.engine is not None:
+            return
+        url = self.store_url
+        if url is None:
+            self._tempdir = tempfile.mkdtemp(prefix="durable-test-")
+            url = f"sqlite:///{Path(self._tempdir) / 'durable.db'}"
+        self.engine = Engine(store=url, clock=self.clock, workers=self.workers)
+        self.engine.register(self.handler.name, self.handler, self.invocation_timeout)
+        for name, function in self.functions.items():
+            self.engine.register(name, function, self.invocation_timeout)
+        self._sink_id = logger.add(self._capture, level="DEBUG", filter=self._mine, format="{message}")
+
+    def close(self) -> None:
+        if self._sink_id is not None:
+            logger.remove(self._sink_id)
+            self._sink_id = None
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        if self._tempdir is not None:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+            self._tempdir = None
+
+    def _mine(self, record: Any) -> bool:
+        return record["extra"].get(LOG_EXTRA_KEY) in self._arns
+
+    def _capture(self, message: Any) -> None:
+        record = message.record
+        self._logs.append(
+            LogEntry(
+                record["level"].name,
+                record["message"],
+                record["extra"].get(LOG_EXTRA_KEY, ""),
+                record["extra"].get("operation_id"),
+            )
+        )
+
+    @property
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            self.start()
+        assert self.engine is not None
+        return self.engine
+
+    def run(
+        self, input: Any = None, execution_timeout: float | None = None, timeout: float | None = None
+    ) -> DurableFunctionTestResult:
+        """Start an execution and block until it ends (`timeout` is the older spelling of execution_timeout)."""
+        limit = execution_timeout if execution_timeout is not None else timeout
+        arn = self.run_async(input, limit)
+        return self.wait_for_result(arn, timeout=max(60.0, float(limit or 0)))
+
+    def run_async(self, input: Any = None, execution_timeout: float | None = None) -> str:
+        arn = self._engine.start(
+            self.handler.name, normalize_input(input),
+            execution_timeout=execution_timeout if execution_timeout is not None else self.execution_timeout,
+        )
+        self._arns.add(arn)
+        return arn
+
+    def wait_for_result(self, execution_arn: str, timeout: float = 60) -> DurableFunctionTestResult:
+        self.clock.skipping = self.skip_time
+        try:
+            record = self._engine.wait(execution_arn, timeout=timeout)
+        finally:
+            self.clock.skipping = False
+        return self._result(record)
+
+    def get_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        return self._engine.history(execution_arn)
+
+    def get_result(self, execution_arn: str) -> DurableFunctionTestResult:
+        return self._result(self._engine.status(execution_arn))
+
+    def _result(self, record: ExecutionRecord) -> DurableFunctionTestResult:
+        engine = self._engine
+        views = {op.operation_id: _view(op) for op in engine.operations(record.execution_id)}
+        top: list[Operation] = []
+        for view in views.values():
+            parent = views.get(view.parent_id) if view.parent_id else None
+            (parent.child_operations if parent is not None else top).append(view)
+        history = engine.history(record.execution_id)
+        return DurableFunctionTestResult(
+            status=_STATUS[record.status.value],
+            result=record.result,
+            error=record.error,
+            operations=top,
+            history=history,
+            invocations=_invocations(history),
+            logs=[entry for entry in list(self._logs) if entry.execution_arn == record.execution_id],
+            execution_arn=record.execution_id,
+        )
+
+
+def _invocations(history: list[dict[str, Any]]) -> list[InvocationRecord]:
+    out = []
+    for event in history:
+        if event["EventType"] != "InvocationCompleted":
+            continue
+        details = event.get("InvocationCompletedDetails") or {}
+        error = (details.get("Error") or {}).get("Payload")
+        out.append(
+            InvocationRecord(
+                details.get("StartTimestamp"), details.get("EndTimestamp"), "FAILED" if error else "COMPLETED", error
+            )
+        )
+    return out
