@@ -1,7 +1,7 @@
 """CheckpointWriter: the one writer of a store, committing in groups.
 
 Owns: the store's write side and the queue of writes not yet committed.
-Takes: Persist, CreateExecution, BeginInvocation, Flush (from itself).
+Takes: Persist, CreateExecution, BeginInvocation, SaveMeta, WriterStats, Flush (from itself).
 Sends: each Persist's answer (its future, or Committed to `notify`);
 AlarmCommitted to the AlarmClient after a commit that changed a stored alarm;
 ExecutionEnded to the CompletionBoard after a commit that ended an execution.
@@ -27,6 +27,7 @@ from actors.messages import (
     ExecutionEnded,
     Flush,
     Persist,
+    SaveMeta,
     WriterStats,
 )
 from actors.replies import reject, resolve
@@ -77,6 +78,12 @@ class CheckpointWriter(TrackedActor):
                     resolve(message.reply_to, self.store.begin_invocation(message.execution_id, self.clock.now()))
                 except Exception as error:
                     reject(message.reply_to, error)
+            case SaveMeta(key, value, reply_to):
+                try:
+                    self.store.put_meta(key, value)
+                    resolve(reply_to, None)
+                except Exception as error:
+                    reject(reply_to, error)
             case WriterStats():
                 return self.transactions
             case _:

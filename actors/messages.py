@@ -66,6 +66,13 @@ class CreateExecution:
 
 
 @attrs.frozen(slots=True)
+class SaveMeta:
+    key: str
+    value: str
+    reply_to: Reply = None
+
+
+@attrs.frozen(slots=True)
 class BeginInvocation:
     execution_id: str
     reply_to: Reply

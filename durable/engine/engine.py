@@ -32,6 +32,7 @@ from actors.messages import (
     NextAlarm,
     Persist,
     Ready,
+    SaveMeta,
     WriterStats,
 )
 from actors.ticker import Ticker
@@ -252,6 +253,10 @@ class Engine:
             return
         self._closed = True
         self.ticker.stop()
+        try:
+            self._ask(self.writer, lambda f: SaveMeta("topology.dot", self.topology.to_dot(), f))
+        except Exception as error:  # noqa: BLE001 - closing must go on
+            logger.warning("could not save the actor topology: {}", error)
         for ref in (self.dispatcher, self.alarm_client, self.alarm_manager, self.completions, self.writer):
             try:
                 ref.stop(timeout=5)

@@ -148,6 +148,13 @@ class Store(ABC):
     def open_invocations(self) -> list[str]:
         """Executions whose last invocation never closed (its process died)."""
 
+    @abstractmethod
+    def put_meta(self, key: str, value: str) -> None:
+        """Keep a small engine-level value (the last actor topology, for example)."""
+
+    @abstractmethod
+    def get_meta(self, key: str) -> str | None: ...
+
     def acquire_engine_lock(self) -> None:  # noqa: B027 - optional hook
         """Claim the store for this engine process; StoreError if another live engine has it."""
 

@@ -31,6 +31,13 @@ class MemoryStore(Store):
         self._operations: dict[str, dict[str, Operation]] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
         self._alarms: dict[str, float] = {}
+        self._meta: dict[str, str] = {}
+
+    def put_meta(self, key: str, value: str) -> None:
+        self._meta[key] = value
+
+    def get_meta(self, key: str) -> str | None:
+        return self._meta.get(key)
 
     def create_execution(
         self,

@@ -192,7 +192,17 @@ class SQLiteStore(Store):
         ).fetchall()
         return [eid for (eid,) in rows]
 
+    def get_meta(self, key: str) -> str | None:
+        row = self._reader().execute("SELECT value FROM durable_meta WHERE key=?", (f"engine:{key}",)).fetchone()
+        return row[0] if row else None
+
     # ----- writes (CheckpointWriter thread only)
+
+    def put_meta(self, key: str, value: str) -> None:
+        self._writer.execute(
+            "INSERT INTO durable_meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (f"engine:{key}", value),
+        )
 
     def create_execution(
         self,

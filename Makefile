@@ -1,0 +1,32 @@
+# Two commands matter: `make demo` and `make test`. Both create or reuse .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint stress bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/durable --store sqlite:///.durable/demo.db run examples.order:handler --input '{"order_id": "A-1001", "items": 3}'
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not stress"
+
+stress: $(STAMP)
+	$(BIN)/python -m pytest -m stress
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/steps.py
+
+clean:
+	rm -rf $(VENV) .durable build *.egg-info

@@ -1,0 +1,314 @@
+"""`durable`: run, start, inspect and resume durable executions from a shell.
+
+Every failure a user can cause (a bad function name, input that is not JSON,
+a store that cannot be opened) prints one `error:` line and exits non-zero;
+no traceback reaches the terminal unless `-v` asks for detail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from durable.engine.history import format_table
+from durable.engine.registry import resolve_function_spec
+from durable.exceptions import DurableExecutionsError
+from durable.execution import DurableHandler
+from durable.lambda_service import OperationStatus, OperationType
+from durable.stores import default_store_url, open_store
+from durable.stores.base import ExecutionRecord, ExecutionStatus, Store, StoreError
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logger.remove()
+    if args.verbose:
+        logger.enable("durable")
+        logger.enable("actors")
+        logger.add(sys.stderr, level="DEBUG")
+    else:
+        logger.add(sys.stderr, level="INFO", format="{level}: {message}", filter=lambda r: r["name"] is not None
+                   and not r["name"].startswith(("durable", "actors")))
+    try:
+        return int(args.command(args))
+    except (CliError, StoreError, DurableExecutionsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the execution is saved and continues with `durable resume`", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="durable", description="Durable executions on the embedded engine.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    parser.add_argument("--store", default=None, help=f"store URL (default: $DURABLE_STORE or {default_store_url()})")
+    sub = parser.add_subparsers(dest="name", required=True)
+
+    run = sub.add_parser("run", help="run a function to completion and print its result")
+    _function_args(run)
+    run.add_argument("--viz", metavar="FILE", help="also write the actor topology (DOT) when done")
+    run.set_defaults(command=cmd_run)
+
+    start = sub.add_parser("start", help="record a new execution and print its id (`durable resume` runs it)")
+    _function_args(start)
+    start.set_defaults(command=cmd_start)
+
+    status = sub.add_parser("status", help="show an execution")
+    status.add_argument("execution_id")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(command=cmd_status)
+
+    history = sub.add_parser("history", help="show an execution's history")
+    history.add_argument("execution_id")
+    history.add_argument("--json", action="store_true", help="print the events as JSON")
+    history.set_defaults(command=cmd_history)
+
+    listing = sub.add_parser("list", help="list executions, newest first")
+    listing.add_argument("--status", choices=[s.value for s in ExecutionStatus])
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(command=cmd_list)
+
+    resume = sub.add_parser("resume", help="run every unfinished execution in the store until it ends")
+    resume.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    resume.set_defaults(command=cmd_resume)
+
+    viz = sub.add_parser("viz", help="write the actor topology of the last engine run on this store")
+    viz.add_argument("--out", required=True, help="FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz)")
+    viz.set_defaults(command=cmd_viz)
+    return parser
+
+
+def _function_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("function", metavar="MODULE:FUNCTION", help="for example examples.hello:handler")
+    parser.add_argument("--input", default="null", help="the execution input, as JSON (default: null)")
+    parser.add_argument("--name", default=None, help="execution name: an idempotency key")
+    parser.add_argument("--timeout", type=float, default=None, help="execution timeout in seconds")
+
+
+def _load(args: argparse.Namespace) -> tuple[str, DurableHandler[Any], Any]:
+    try:
+        payload = json.loads(args.input)
+    except ValueError as error:
+        raise CliError(f"--input is not JSON ({error.args[0]}): {args.input!r}") from None
+    try:
+        handler = resolve_function_spec(args.function)
+    except DurableExecutionsError as error:
+        raise CliError(str(error)) from None
+    if not isinstance(handler, DurableHandler):
+        raise CliError(f"{args.function} is not decorated with @durable_execution")
+    return args.function, handler, payload
+
+
+def _open_store(args: argparse.Namespace, must_exist: bool = True) -> Store:
+    url = args.store or default_store_url()
+    if must_exist and url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        raise CliError(f"no store at {url[len('sqlite:///'):]} (run something first, or pass --store)")
+    return open_store(url)
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from durable.engine import Engine
+
+    return Engine(store=args.store or default_store_url())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    name, handler, payload = _load(args)
+    engine = _engine(args)
+    try:
+        engine.register(name, handler)
+        execution_id = engine.start(name, payload, execution_name=args.name, execution_timeout=args.timeout)
+        print(f"execution {execution_id}", file=sys.stderr)
+        record = _follow(engine.store, [execution_id], engine)
+        if args.viz:
+            _write_viz(engine.topology.to_dot(), Path(args.viz))
+    finally:
+        engine.close()
+    return _report(record[0])
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    name, _handler, payload = _load(args)
+    from durable.engine import Engine
+
+    engine = Engine(store=args.store or default_store_url(), recover=False, workers=1)
+    try:
+        engine.register(name, _handler)
+        engine.dispatcher.stop()
+        execution_id = engine.start(name, payload, execution_name=args.name, execution_timeout=args.timeout)
+    finally:
+        engine.close()
+    print(execution_id)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    pending = [r.execution_id for r in store.list_executions(ExecutionStatus.RUNNING, limit=1_000_000)]
+    store.close()
+    if not pending:
+        print("nothing to resume", file=sys.stderr)
+        return 0
+    print(f"resuming {len(pending)} execution(s)", file=sys.stderr)
+    engine = _engine(args)
+    try:
+        records = _follow(engine.store, pending, engine, args.timeout)
+    finally:
+        engine.close()
+    for record in records:
+        print(f"{record.execution_id}  {record.status.value}  {record.result or ''}")
+    return 0 if all(r.status is ExecutionStatus.SUCCEEDED for r in records) else 1
+
+
+def _follow(store: Store, execution_ids: list[str], engine: Any, timeout: float | None = None) -> list[ExecutionRecord]:
+    """Wait for the executions to end, drawing one live progress line on stderr."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    live = sys.stderr.isatty()
+    last = ""
+    while True:
+        records = [store.get_execution(eid) for eid in execution_ids]
+        done = [r for r in records if r is not None and r.status.is_terminal]
+        line = _progress(store, records) if len(records) == 1 else f"{len(done)}/{len(records)} executions ended"
+        if line != last:
+            print(("\r\033[K" if live else "") + line, end="" if live else "\n", file=sys.stderr, flush=True)
+            last = line
+        if len(done) == len(records):
+            if live:
+                print(file=sys.stderr)
+            return [r for r in records if r is not None]
+        if deadline is not None and time.monotonic() > deadline:
+            raise CliError(f"gave up after {timeout} s; {len(records) - len(done)} execution(s) still running")
+        _await_any(engine, [r.execution_id for r in records if r is not None and not r.status.is_terminal])
+
+
+def _await_any(engine: Any, running: list[str]) -> None:
+    """Block until the first running execution ends, or 0.2 s pass (the progress line's refresh)."""
+    try:
+        engine.wait(running[0], timeout=0.2)
+    except TimeoutError:
+        pass
+
+
+def _progress(store: Store, records: list[ExecutionRecord | None]) -> str:
+    record = records[0]
+    if record is None:
+        return "unknown execution"
+    ops = store.load_operations(record.execution_id)
+    finished = sum(1 for op in ops if op.status.is_terminal)
+    waiting = ""
+    now = time.time()
+    for op in ops:
+        if op.operation_type is OperationType.WAIT and op.status is OperationStatus.STARTED:
+            left = max(0.0, (op.scheduled_end_timestamp or now) - now)
+            waiting = f"waiting on wait {op.name or op.operation_id} ({left:.0f} s left)"
+        elif op.operation_type is OperationType.STEP and op.status is OperationStatus.PENDING:
+            left = max(0.0, (op.next_attempt_timestamp or now) - now)
+            waiting = f"step {op.name or op.operation_id} retries in {left:.0f} s"
+    state = record.status.value.lower() if record.status.is_terminal else (waiting or "running")
+    return f"invocation {record.invocations} | {finished}/{len(ops)} operations done | {state}"
+
+
+def _report(record: ExecutionRecord) -> int:
+    if record.status is ExecutionStatus.SUCCEEDED:
+        print(record.result)
+        return 0
+    message = f" {record.error.type}: {record.error.message}" if record.error else ""
+    print(f"execution {record.execution_id} {record.status.value}:{message}", file=sys.stderr)
+    return 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    record = store.get_execution(args.execution_id)
+    if record is None:
+        raise CliError(f"unknown execution {args.execution_id!r}")
+    if args.json:
+        print(json.dumps(_record_dict(record), indent=2))
+        return 0
+    for key, value in _record_dict(record).items():
+        if value is not None:
+            print(f"{key:>12}: {value}")
+    return 0
+
+
+def _record_dict(record: ExecutionRecord) -> dict[str, Any]:
+    return {
+        "id": record.execution_id,
+        "function": record.function_name,
+        "name": record.name,
+        "status": record.status.value,
+        "invocations": record.invocations,
+        "created": _when(record.created),
+        "ended": _when(record.ended) if record.ended else None,
+        "result": record.result,
+        "error": record.error.to_dict() if record.error else None,
+        "next alarm": _when(record.alarm) if record.alarm else None,
+    }
+
+
+def _when(value: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    if store.get_execution(args.execution_id) is None:
+        raise CliError(f"unknown execution {args.execution_id!r}")
+    events = store.history(args.execution_id)
+    print(json.dumps(events, indent=2) if args.json else format_table(events))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    status = ExecutionStatus(args.status) if args.status else None
+    records = store.list_executions(status, args.limit)
+    if not records:
+        print("no executions", file=sys.stderr)
+        return 0
+    for record in records:
+        print(f"{record.execution_id}  {record.status.value:<9}  {_when(record.created)}  {record.function_name}")
+    return 0
+
+
+def cmd_viz(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    dot = store.get_meta("topology.dot")
+    if dot is None:
+        raise CliError("no topology recorded yet: run an execution on this store first")
+    _write_viz(dot, Path(args.out))
+    return 0
+
+
+def _write_viz(dot: str, out: Path) -> None:
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt in ("", "dot", "gv"):
+        out.write_text(dot)
+    elif fmt in ("svg", "png"):
+        binary = shutil.which("dot")
+        if binary is None:
+            fallback = out.with_suffix(".dot")
+            fallback.write_text(dot)
+            raise CliError(f"Graphviz `dot` is not installed; wrote DOT to {fallback} instead")
+        subprocess.run([binary, f"-T{fmt}", "-o", str(out)], input=dot.encode(), check=True)
+    else:
+        raise CliError(f"unknown output format {out.suffix!r}: use .dot, .svg or .png")
+    print(f"wrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Runnable examples: `durable run examples.<module>:handler --input ...`."""
