@@ -21,4 +21,4 @@ def reject(reply_to: Reply, error: BaseException) -> None:
 def reject_current(reply_to: Reply) -> None:
     """Reject with the exception being handled."""
     if reply_to is not None:
-        reply_to.set_exception(sys.exc_info())  # type: ignore[arg-type]
+        reply_to.set_exception(sys.exc_info())

@@ -32,10 +32,10 @@ class TimerScheduler(TrackedActor):
             case CancelResume(key):
                 self.timers.remove(key)
             case Tick(now):
-                due = self.timers.pop_due(now)
-                if due:
+                wave = self.timers.pop_due(now)
+                if wave:
                     self.waves += 1
-                    self.send(self.owner, ResumeWave(tuple(key for key, _ in due), now))
+                    self.send(self.owner, ResumeWave(tuple(key for key, _ in wave), now))
             case _:
                 raise TypeError(f"TimerScheduler got an unexpected message {message!r}")
         return None

@@ -112,7 +112,7 @@ class TrackedActor(pykka.ThreadingActor):
             return self.handle(message)
         except Exception:
             raise
-        except BaseException as signal:  # noqa: BLE001 - see class docstring
+        except BaseException as signal:
             logger.opt(exception=signal).error("{} swallowed a stray {}", self.kind, type(signal).__name__)
             return None
 

@@ -41,7 +41,7 @@ class InvocationWorker(TrackedActor):
 
                 try:
                     token = self.invoker.run(execution_id, alarm, started, self.actor_urn)
-                except BaseException as error:  # noqa: BLE001 - a worker must always report back
+                except BaseException as error:
                     logger.opt(exception=error).error("invocation of {} crashed the worker", execution_id)
                 self.send(self.dispatcher, InvocationEnded(execution_id, token, self.actor_urn))
             case _:

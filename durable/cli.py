@@ -8,6 +8,7 @@ no traceback reaches the terminal unless `-v` asks for detail.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
@@ -197,10 +198,8 @@ def _follow(store: Store, execution_ids: list[str], engine: Any, timeout: float 
 
 def _await_any(engine: Any, running: list[str]) -> None:
     """Block until the first running execution ends, or 0.2 s pass (the progress line's refresh)."""
-    try:
+    with contextlib.suppress(TimeoutError):
         engine.wait(running[0], timeout=0.2)
-    except TimeoutError:
-        pass
 
 
 def _progress(store: Store, records: list[ExecutionRecord | None]) -> str:

@@ -103,7 +103,7 @@ class CallbackSubmitterError(CallbackError):
     """The wait_for_callback submitter failed."""
 
 
-class SuspendExecution(BaseException):  # noqa: N818 - the AWS SDK's name
+class SuspendExecution(BaseException):
     """Ends the invocation PENDING: all remaining work waits on a timer or outside event."""
 
     def __init__(self, reason: str) -> None:

@@ -10,7 +10,7 @@ commit.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pykka
 
@@ -46,7 +46,7 @@ class Invocation:
         """The recorded operation at this id, or None for new work (which ends the replay)."""
         op = self.snapshot.get(operation_id)
         if op is not None and not op.status.is_terminal:
-            op = self.state.ask(Lookup(operation_id))
+            op = cast(Operation | None, self.state.ask(Lookup(operation_id)))
         if op is None or not op.status.is_terminal:
             self.replaying = False
         return op

@@ -106,6 +106,7 @@ def create_retry_strategy(config: RetryStrategyConfig | LinearRetryStrategyConfi
             return RetryDecision.no_retry()
         if not _is_retryable(error, config.retryable_errors, config.retryable_error_types):
             return RetryDecision.no_retry()
+        base: float
         if isinstance(config, LinearRetryStrategyConfig):
             base = config.initial_delay.seconds + config.increment.seconds * (attempts_made - 1)
         else:
@@ -185,11 +186,11 @@ def with_retry(config: WithRetryConfig | None = None) -> Callable[[Callable[...,
 
         def build(*args: Any, **kwargs: Any) -> Any:
             step = step_factory(*args, **kwargs)
-            step._durable_retry_strategy = chosen.retry_strategy  # type: ignore[attr-defined]
+            setattr(step, "_durable_retry_strategy", chosen.retry_strategy)  # noqa: B010 - a marker on a callable
             if chosen.name:
-                step._durable_step_name = chosen.name  # type: ignore[attr-defined]
+                setattr(step, "_durable_step_name", chosen.name)  # noqa: B010
             return step
 
-        return build  # type: ignore[return-value]
+        return build
 
     return decorate

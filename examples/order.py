@@ -15,7 +15,7 @@ from durable.config import Duration, StepConfig
 from durable.retries import RetryStrategyConfig, create_retry_strategy
 
 
-class PaymentUnavailable(Exception):
+class PaymentUnavailableError(Exception):
     """The payment service's way of saying 'try again'."""
 
 
@@ -29,7 +29,7 @@ def validate(step_context: StepContext, order: dict[str, Any]) -> dict[str, Any]
 
 def charge(step_context: StepContext) -> str:
     if step_context.attempt == 1:
-        raise PaymentUnavailable("payment service busy")
+        raise PaymentUnavailableError("payment service busy")
     return "receipt-7731"
 
 

@@ -11,10 +11,11 @@ Every public method is called from ordinary (non-actor) threads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import pykka
 from loguru import logger
@@ -110,7 +111,7 @@ class Engine:
             name, target = name_or_handler, handler
         else:
             target = name_or_handler
-            name = getattr(target, "name", None) or getattr(target, "__name__", "")
+            name = str(getattr(target, "name", None) or getattr(target, "__name__", ""))
         return self.registry.register(name, target, invocation_timeout)
 
     # ----- executions
@@ -123,7 +124,7 @@ class Engine:
         execution_timeout: float | None = None,
     ) -> str:
         """Start an execution and return its id; a repeated `execution_name` returns the first one's id."""
-        name = function if isinstance(function, str) else getattr(function, "name", "")
+        name: str = function if isinstance(function, str) else str(getattr(function, "name", ""))
         if self.registry.get(name) is None:
             if isinstance(function, DurableHandler):
                 self.register(function)
@@ -168,10 +169,8 @@ class Engine:
             ),
             alarm=None,
         )
-        try:
+        with contextlib.suppress(CheckpointRejectedError):
             self.invoker.end_with(ws)
-        except CheckpointRejectedError:
-            pass
         return self._require(execution_id)
 
     def wait(self, execution_id: str, timeout: float | None = None) -> ExecutionRecord:
@@ -180,7 +179,7 @@ class Engine:
         future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
         self.topology.tell(self.completions, AwaitEnd(execution_id, future))
         try:
-            return future.get(timeout=timeout)  # type: ignore[no-any-return]
+            return future.get(timeout=timeout)
         except pykka.Timeout as error:
             raise TimeoutError(f"execution {execution_id} did not end within {timeout} s") from error
 
@@ -205,7 +204,7 @@ class Engine:
         return self.store.list_executions(status, limit)
 
     def stats(self) -> dict[str, Any]:
-        dispatcher = self.dispatcher.ask(DispatcherStats())
+        dispatcher: dict[str, Any] = cast(dict[str, Any], self.dispatcher.ask(DispatcherStats()))
         return {
             **dispatcher,
             "transactions": self.writer.ask(WriterStats()),
@@ -235,7 +234,7 @@ class Engine:
                 events=(HistoryEvent("InvocationCompleted", now, {"Error": {"Payload": error}}),),
                 execution=ExecutionChange(invocation_open=False, bump_token=True),
             )
-            self._ask(self.writer, lambda f, ws=ws: Persist(ws, f))
+            self._ask(self.writer, _persist_request(ws))
         alarms = dict(self.store.stored_alarms())
         for execution_id, due in alarms.items():
             self.topology.tell(self.alarm_client, AlarmCommitted(execution_id, due))
@@ -255,13 +254,11 @@ class Engine:
         self.ticker.stop()
         try:
             self._ask(self.writer, lambda f: SaveMeta("topology.dot", self.topology.to_dot(), f))
-        except Exception as error:  # noqa: BLE001 - closing must go on
+        except Exception as error:
             logger.warning("could not save the actor topology: {}", error)
         for ref in (self.dispatcher, self.alarm_client, self.alarm_manager, self.completions, self.writer):
-            try:
+            with contextlib.suppress(pykka.ActorDeadError):
                 ref.stop(timeout=5)
-            except pykka.ActorDeadError:
-                pass
         self.store.close()
 
     def __enter__(self) -> Engine:
@@ -277,3 +274,7 @@ def _function_entries(functions: dict[str, Any] | Iterable[Any] | None) -> list[
     if isinstance(functions, dict):
         return [(name, handler) for name, handler in functions.items()]
     return [(handler,) for handler in functions]
+
+
+def _persist_request(ws: WriteSet) -> Callable[[pykka.ThreadingFuture[Any]], Persist]:
+    return lambda future: Persist(ws, future)

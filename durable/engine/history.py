@@ -44,7 +44,7 @@ class HistoryEvent:
 
 
 def iso_timestamp(when: float) -> str:
-    moment = datetime.datetime.fromtimestamp(when, tz=datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(when, tz=datetime.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -89,7 +89,7 @@ def format_table(events: list[dict[str, Any]]) -> str:
     lines = []
     for row in rows:
         cells = [row[i].ljust(widths[i]) for i in range(5)]
-        lines.append("  ".join(cells + [row[5]]).rstrip())
+        lines.append("  ".join([*cells, row[5]]).rstrip())
     return "\n".join(lines)
 
 

@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pykka
@@ -36,7 +37,7 @@ from durable.engine.registry import FunctionRegistry
 from durable.exceptions import CheckpointRejectedError
 from durable.execution import DurableHandler
 from durable.invocation import Invocation
-from durable.lambda_service import ErrorObject
+from durable.lambda_service import ErrorObject, Operation
 from durable.stores.base import CommitResult, ExecutionChange, ExecutionStatus, Store, WriteSet
 
 EARLY_TOLERANCE = 0.001
@@ -60,7 +61,7 @@ class Invoker:
     def end_with(self, ws: WriteSet) -> CommitResult:
         """Commit a write that changes the stored alarm, through the AlarmClient's ordering."""
         due = ws.alarm if isinstance(ws.alarm, float) else None
-        return self.ask(self.alarm_client, lambda f: PrepareAlarm(ws.execution_id, due, Persist(ws, f)))  # type: ignore[no-any-return]
+        return self.ask(self.alarm_client, lambda f: PrepareAlarm(ws.execution_id, due, Persist(ws, f)))
 
     def run(
         self, execution_id: str, alarm: bool, on_started: Callable[[int, float], None], worker: str
@@ -90,7 +91,7 @@ class Invoker:
         )
         try:
             self.ask(state, lambda f: FireDueTimers(f))
-            snapshot = state.ask(Snapshot())
+            snapshot = cast(dict[str, Operation], state.ask(Snapshot()))
             invocation = Invocation(execution_id, state, snapshot, self.topology, self.clock, self.engine)
             outcome = self._invoke(function, invocation, record.input, now, record.function_name)
             self.ask(state, lambda f: EndInvocation(outcome, f))
@@ -123,7 +124,5 @@ class Invoker:
             ),
             alarm=None,
         )
-        try:
+        with contextlib.suppress(CheckpointRejectedError):
             self.end_with(ws)
-        except CheckpointRejectedError:
-            pass

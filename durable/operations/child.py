@@ -50,7 +50,7 @@ def run_child(
         if recorded.status is OperationStatus.SUCCEEDED:
             if recorded.replay_children:
                 return func(child)
-            return deserialize(config.serdes, recorded.result, serdes_context)  # type: ignore[no-any-return]
+            return deserialize(config.serdes, recorded.result, serdes_context)
         if recorded.status is OperationStatus.FAILED:
             raise recorded_error(ChildContextError, recorded.error)
 
@@ -78,4 +78,4 @@ def run_child(
         invocation.checkpoint(update(OperationAction.SUCCEED, replay_children=True))
         return value
     invocation.checkpoint(update(OperationAction.SUCCEED, payload=payload))
-    return deserialize(config.serdes, payload, serdes_context)  # type: ignore[no-any-return]
+    return deserialize(config.serdes, payload, serdes_context)

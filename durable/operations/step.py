@@ -64,7 +64,7 @@ def run_step(
     if recorded is not None:
         status = recorded.status
         if status is OperationStatus.SUCCEEDED:
-            return deserialize(config.serdes, recorded.result, serdes_context)  # type: ignore[no-any-return]
+            return deserialize(config.serdes, recorded.result, serdes_context)
         if status is OperationStatus.FAILED:
             raise recorded_error(StepError, recorded.error)
         if status is OperationStatus.PENDING:
@@ -101,7 +101,7 @@ def run_step(
         invocation.checkpoint(update(OperationAction.FAIL, error=ErrorObject.from_exception(error)))
         raise
     invocation.checkpoint(update(OperationAction.SUCCEED, payload=payload))
-    return deserialize(config.serdes, payload, serdes_context)  # type: ignore[no-any-return]
+    return deserialize(config.serdes, payload, serdes_context)
 
 
 def _failed(

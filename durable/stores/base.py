@@ -91,7 +91,7 @@ class WriteSet:
     operations: tuple[Operation, ...] = ()
     events: tuple[HistoryEvent, ...] = ()
     execution: ExecutionChange | None = None
-    alarm: float | None | Unchanged = UNCHANGED
+    alarm: float | Unchanged | None = UNCHANGED
 
 
 @attrs.frozen(slots=True)

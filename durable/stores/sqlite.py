@@ -19,13 +19,13 @@ from typing import Any
 from durable.engine.history import HistoryEvent
 from durable.lambda_service import ErrorObject, Operation
 from durable.stores.base import (
+    UNCHANGED,
     CommitResult,
     ExecutionRecord,
     ExecutionStatus,
     Store,
     StoreError,
     WriteSet,
-    UNCHANGED,
     operation_from_json,
     operation_to_json,
 )
@@ -341,13 +341,13 @@ class SQLiteStore(Store):
             raise StoreError(
                 f"another engine process is already running on {self.path}; stop it or use another store"
             ) from error
-        self._engine_lock = handle
+        self._engine_lock: Any = handle
 
     def close(self) -> None:
         lock = getattr(self, "_engine_lock", None)
         if lock is not None:
             lock.close()
-            self._engine_lock = None
+            del self._engine_lock
         self._writer.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:

@@ -12,7 +12,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from loguru import logger
@@ -23,10 +23,12 @@ from durable.execution import DurableHandler
 from durable.lambda_service import (
     ErrorObject,
     InvocationStatus,
-    Operation as OperationRecord,
     OperationStatus,
     OperationSubType,
     OperationType,
+)
+from durable.lambda_service import (
+    Operation as OperationRecord,
 )
 from durable.logger import LOG_EXTRA_KEY
 from durable.stores.base import ExecutionRecord
@@ -43,6 +45,9 @@ __all__ = [
     "StepOperation",
     "WaitOperation",
 ]
+
+
+V = TypeVar("V", bound="Operation")
 
 
 @attrs.frozen(slots=True)
@@ -99,19 +104,19 @@ class ContextOperation(Operation):
     error: ErrorObject | None = None
 
     def get_step(self, name: str) -> StepOperation:
-        return self._find(name, StepOperation)  # type: ignore[no-any-return]
+        return self._find(name, StepOperation)
 
     def get_wait(self, name: str) -> WaitOperation:
-        return self._find(name, WaitOperation)  # type: ignore[no-any-return]
+        return self._find(name, WaitOperation)
 
     def get_context(self, name: str) -> ContextOperation:
-        return self._find(name, ContextOperation)  # type: ignore[no-any-return]
+        return self._find(name, ContextOperation)
 
     def get_callback(self, name: str) -> CallbackOperation:
-        return self._find(name, CallbackOperation)  # type: ignore[no-any-return]
+        return self._find(name, CallbackOperation)
 
     def get_invoke(self, name: str) -> InvokeOperation:
-        return self._find(name, InvokeOperation)  # type: ignore[no-any-return]
+        return self._find(name, InvokeOperation)
 
 
 @attrs.define
@@ -159,7 +164,7 @@ def _view(record: OperationRecord) -> Operation:
     return kind(**fields)
 
 
-def _find_by_name(operations: list[Operation], name: str, kind: type[Operation] = Operation) -> Operation:
+def _find_by_name(operations: list[Operation], name: str, kind: type[V]) -> V:
     for op in operations:
         if op.name == name and isinstance(op, kind):
             return op
@@ -186,22 +191,22 @@ class DurableFunctionTestResult:
     execution_arn: str = ""
 
     def get_step(self, name: str) -> StepOperation:
-        return _find_by_name(self.get_all_operations(), name, StepOperation)  # type: ignore[return-value]
+        return _find_by_name(self.get_all_operations(), name, StepOperation)
 
     def get_wait(self, name: str) -> WaitOperation:
-        return _find_by_name(self.get_all_operations(), name, WaitOperation)  # type: ignore[return-value]
+        return _find_by_name(self.get_all_operations(), name, WaitOperation)
 
     def get_context(self, name: str) -> ContextOperation:
-        return _find_by_name(self.get_all_operations(), name, ContextOperation)  # type: ignore[return-value]
+        return _find_by_name(self.get_all_operations(), name, ContextOperation)
 
     def get_callback(self, name: str) -> CallbackOperation:
-        return _find_by_name(self.get_all_operations(), name, CallbackOperation)  # type: ignore[return-value]
+        return _find_by_name(self.get_all_operations(), name, CallbackOperation)
 
     def get_invoke(self, name: str) -> InvokeOperation:
-        return _find_by_name(self.get_all_operations(), name, InvokeOperation)  # type: ignore[return-value]
+        return _find_by_name(self.get_all_operations(), name, InvokeOperation)
 
     def get_operation_by_name(self, name: str) -> Operation:
-        return _find_by_name(self.get_all_operations(), name)
+        return _find_by_name(self.get_all_operations(), name, Operation)
 
     def get_all_operations(self) -> list[Operation]:
         return _flatten(self.operations)
