@@ -1,0 +1,160 @@
+"""Bad input: one clear error naming the problem, and no data lost or changed."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from durable import DurableContext, durable_execution
+from durable.config import Duration
+from durable.exceptions import ValidationError
+from durable.execution import InvocationStatus
+from durable.lambda_service import OperationStatus
+from durable.retries import LinearRetryStrategyConfig, RetryStrategyConfig
+from durable.testing import DurableFunctionTestRunner
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Widget:
+    pass
+
+
+def test_unserializable_step_result_fails_the_step_and_the_execution_cleanly() -> None:
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        context.step(lambda _: "fine", name="before")
+        return context.step(lambda _: Widget(), name="widget")
+
+    with DurableFunctionTestRunner(handler) as runner:
+        result = runner.run()
+    assert result.status is InvocationStatus.FAILED
+    assert result.error is not None and result.error.type == "SerDesError"
+    assert "Widget" in (result.error.message or "")
+    step = result.get_step("widget")
+    assert step.status is OperationStatus.FAILED and step.error is not None
+    assert step.error.type == "SerDesError"
+    assert result.get_step("before").status is OperationStatus.SUCCEEDED
+    kinds = [e["EventType"] for e in result.history]
+    assert kinds == [
+        "ExecutionStarted", "StepStarted", "StepSucceeded", "StepStarted", "StepFailed",
+        "InvocationCompleted", "ExecutionFailed",
+    ]
+
+
+def test_replay_divergence_is_non_deterministic_and_overwrites_nothing() -> None:
+    invocations: list[int] = []
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        invocations.append(1)
+        if len(invocations) == 1:
+            context.step(lambda _: "charged", name="charge")
+        else:
+            context.wait(Duration.from_seconds(5), name="cool-off")
+        context.wait(Duration.from_seconds(1), name="later")
+        return "done"
+
+    with DurableFunctionTestRunner(handler) as runner:
+        result = runner.run()
+    assert result.status is InvocationStatus.FAILED
+    assert result.error is not None and result.error.type == "NonDeterministicExecutionError"
+    message = result.error.message or ""
+    assert "operation 1" in message and "'charge'" in message and "'cool-off'" in message
+    charge = result.get_step("charge")
+    assert charge.status is OperationStatus.SUCCEEDED and charge.result == '"charged"'
+    assert [op.operation_id for op in result.get_all_operations()] == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("make_call", "field"),
+    [
+        (lambda ctx: ctx.wait(Duration.from_seconds(0.4)), "at least 1 second"),
+        (lambda ctx: ctx.wait(Duration.from_seconds(-5)), "negative"),
+        (lambda ctx: ctx.wait(5), "Duration"),
+        (lambda ctx: RetryStrategyConfig(max_attempts=0), "max_attempts"),
+        (lambda ctx: LinearRetryStrategyConfig(max_attempts=-1), "max_attempts"),
+    ],
+)
+def test_invalid_arguments_raise_validation_error_before_any_checkpoint(make_call: Any, field: str) -> None:
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        make_call(context)
+        return "unreachable"
+
+    with DurableFunctionTestRunner(handler) as runner:
+        result = runner.run()
+    assert result.status is InvocationStatus.FAILED
+    assert result.error is not None and result.error.type == "ValidationError"
+    assert field in (result.error.message or "")
+    assert result.get_all_operations() == []
+    assert [e["EventType"] for e in result.history] == ["ExecutionStarted", "InvocationCompleted", "ExecutionFailed"]
+
+
+def test_validation_errors_are_raised_directly_too() -> None:
+    with pytest.raises(ValidationError, match="negative"):
+        Duration(-1)
+    with pytest.raises(ValidationError, match="max_attempts"):
+        RetryStrategyConfig(max_attempts=0)
+
+
+def _run_cli(*args: str, cwd: Path) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "durable.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "tests.workflows:no_such_function"], "has no function 'no_such_function'"),
+        (["run", "tests.no_such_module:handler"], "cannot import module 'tests.no_such_module'"),
+        (["run", "not-a-spec"], "is not MODULE:FUNCTION"),
+        (["run", "tests.workflows:step_wait_step", "--input", "{not json"], "--input is not JSON"),
+        (["run", "tests.workflows:_mark"], "not decorated with @durable_execution"),
+    ],
+)
+def test_cli_rejects_bad_function_or_input_with_one_line_and_writes_nothing(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    store = tmp_path / "store.db"
+    done = _run_cli("--store", f"sqlite:///{store}", *args, cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
+    assert needle in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not store.exists()
+
+
+def test_cli_store_path_that_cannot_be_written(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    done = _run_cli("--store", f"sqlite:///{blocker}/sub/x.db", "run", "examples.order:handler", cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: cannot create the store directory")
+    assert "Traceback" not in done.stderr
+    assert blocker.read_text() == "not a directory"
+
+
+def test_cli_file_that_is_not_a_durable_store(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE accounts (id INTEGER)")
+    before = other.read_bytes()
+    for path, needle in ((text, "not a SQLite database"), (other, "not a durable store")):
+        done = _run_cli("--store", f"sqlite:///{path}", "list", cwd=REPO)
+        assert done.returncode == 2, done.stderr
+        assert needle in done.stderr and done.stderr.count("\n") == 1
+    assert text.read_text() == "hello"
+    assert other.read_bytes() == before

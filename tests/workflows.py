@@ -1,0 +1,50 @@
+"""Handlers the tests run, importable by name (`tests.workflows:...`) from other processes."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from durable import DurableContext, durable_execution
+from durable.config import Duration
+
+GATES: dict[str, threading.Event] = {}
+
+
+def _mark(path: str, line: str) -> None:
+    with open(path, "a") as handle:
+        handle.write(line + "\n")
+
+
+@durable_execution
+def step_wait_step(event: dict[str, Any], context: DurableContext) -> str:
+    """Records each step run in a file, so a test can count re-runs across processes."""
+    marks = event["marks"]
+    first = context.step(lambda _: _mark(marks, "first") or "one", name="first")
+    context.wait(Duration.from_seconds(event.get("wait", 2)), name="pause")
+    second = context.step(lambda _: _mark(marks, "second") or "two", name="second")
+    return f"{first}-{second}"
+
+
+@durable_execution
+def slow_step(event: dict[str, Any], context: DurableContext) -> str:
+    """A step that blocks on a file appearing: a test kills or fences the process meanwhile."""
+    marks = event["marks"]
+
+    def slow(_: Any) -> str:
+        _mark(marks, "slow-started")
+        release = Path(event["release"])
+        while not release.exists():
+            threading.Event().wait(0.01)
+        return "slow-done"
+
+    done = context.step(lambda _: _mark(marks, "before") or "before", name="before")
+    return done + "/" + context.step(slow, name="slow")
+
+
+@durable_execution
+def exit_in_step(event: Any, context: DurableContext) -> str:
+    """Simulates a crash: the process dies inside a step."""
+    return context.step(lambda _: os._exit(3), name="crash")
