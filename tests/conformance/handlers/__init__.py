@@ -1,0 +1,26 @@
+"""Handlers for the conformance requirements, one per requirement id.
+
+Each suite module exposes `HANDLERS: dict[str, Callable[[], Any]]` mapping a
+requirement id ("1-11") to a factory returning a fresh `@durable_execution`
+handler, so no state leaks from one test to the next.  The handlers follow
+each YAML's `handler` / `invocations` text literally and use only the public
+API of API.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+HandlerFactory = Callable[[], Any]
+
+
+def handler_factory(suite: str, requirement_id: str) -> HandlerFactory:
+    """The factory for `suite/requirement_id`; imported lazily so a broken engine fails per test."""
+    module = importlib.import_module(f"{__name__}.{suite}")
+    handlers: dict[str, HandlerFactory] = module.HANDLERS
+    try:
+        return handlers[requirement_id]
+    except KeyError:
+        raise LookupError(f"no handler written for requirement {suite}/{requirement_id}") from None
