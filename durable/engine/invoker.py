@@ -1,6 +1,7 @@
 """Invoker: what a worker does with one Invoke, from loading state to the closing write.
 
-1. Check the wake-up: an alarm that fired earlier than the stored one is
+1. Check the wake-up: an execution whose function this engine lacks is left
+   for an engine that has it (nothing is written).  An alarm that fired earlier than the stored one is
    spurious; re-arm and stop.  A passed execution deadline ends it TIMED_OUT.
 2. Open the invocation (new fencing token), start an ExecutionState loaded
    from the store, let due timers fire (one write), snapshot.
@@ -77,12 +78,18 @@ class Invoker:
         if record.deadline is not None and now >= record.deadline:
             self.time_out(execution_id, now)
             return None
+        function = self.registry.get(record.function_name)
+        if function is None:
+            logger.warning(
+                "execution {} waits for function {!r}, which this engine does not have; "
+                "an engine that registers it will resume it", execution_id, record.function_name,
+            )
+            return None
         begun: CommitResult = self.ask(self.writer, lambda f: BeginInvocation(execution_id, f))
         if not begun.ok or begun.token is None:
             return None
         token = begun.token
-        function = self.registry.get(record.function_name)
-        timeout = function.invocation_timeout if function else 60.0
+        timeout = function.invocation_timeout
         deadline = now + timeout if record.deadline is None else min(now + timeout, record.deadline)
         on_started(token, deadline)
         state = ExecutionState.start(
@@ -104,13 +111,9 @@ class Invoker:
     def _invoke(
         self, function: Any, invocation: Invocation, input_payload: str | None, now: float, name: str
     ) -> InvocationOutcome:
-        if function is None or not isinstance(function.handler, DurableHandler):
-            why = (
-                f"no function named {name!r} is registered on this engine"
-                if function is None
-                else f"function {name!r} is not a @durable_execution handler"
-            )
-            return InvocationOutcome("FAILED", error=ErrorObject(why, "FunctionNotFound"), started=now)
+        if not isinstance(function.handler, DurableHandler):
+            why = f"function {name!r} is not a @durable_execution handler"
+            return InvocationOutcome("FAILED", error=ErrorObject(why, "InvalidFunction"), started=now)
         return function.handler.invoke(invocation, input_payload, now)
 
     def time_out(self, execution_id: str, now: float) -> None:

@@ -1,0 +1,154 @@
+"""The engine end to end on a real SQLite file: idempotency, stop, timeouts, fencing, crash recovery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from durable import DurableContext, durable_execution
+from durable.config import Duration
+from durable.engine import Engine
+from durable.lambda_service import OperationStatus
+from durable.stores import StoreError
+from durable.stores.base import ExecutionStatus
+from tests.conftest import wait_until
+from tests.workflows import slow_step, step_wait_step
+
+pytestmark = pytest.mark.timeout(60)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _events(engine: Engine, execution_id: str) -> list[str]:
+    return [e["EventType"] for e in engine.history(execution_id)]
+
+
+def test_an_execution_name_is_an_idempotency_key(engine: Engine, tmp_path: Path) -> None:
+    engine.register(step_wait_step)
+    event = {"marks": str(tmp_path / "marks"), "wait": 1}
+    first = engine.start("step_wait_step", event, execution_name="order-1")
+    again = engine.start("step_wait_step", event, execution_name="order-1")
+    assert first == again
+    assert engine.wait(first, timeout=20).status is ExecutionStatus.SUCCEEDED
+    assert len(engine.list()) == 1
+    assert (tmp_path / "marks").read_text().splitlines() == ["first", "second"]
+
+
+def test_stop_ends_the_execution_and_fences_its_running_invocation(engine: Engine, tmp_path: Path) -> None:
+    engine.register(slow_step)
+    marks, release = tmp_path / "marks", tmp_path / "release"
+    eid = engine.start("slow_step", {"marks": str(marks), "release": str(release)})
+    wait_until(lambda: marks.exists() and "slow-started" in marks.read_text(), what="the slow step to start")
+    stopped = engine.stop(eid)
+    assert stopped.status is ExecutionStatus.STOPPED
+    release.touch()
+    wait_until(lambda: engine.stats()["running"] == 0, what="the fenced invocation to end")
+    slow = [op for op in engine.operations(eid) if op.name == "slow"][0]
+    assert slow.status is OperationStatus.STARTED, "a stopped execution's late write must be rejected"
+    events = _events(engine, eid)
+    assert events[-1] == "ExecutionStopped" and events.count("StepSucceeded") == 1
+    assert engine.status(eid).status is ExecutionStatus.STOPPED
+
+
+def test_execution_timeout_ends_the_execution_timed_out(engine: Engine) -> None:
+    @durable_execution
+    def sleepy(event: Any, context: DurableContext) -> str:
+        context.wait(Duration.from_seconds(30))
+        return "never"
+
+    engine.register(sleepy)
+    eid = engine.start("sleepy", None, execution_timeout=0.3)
+    record = engine.wait(eid, timeout=10)
+    assert record.status is ExecutionStatus.TIMED_OUT
+    assert _events(engine, eid)[-1] == "ExecutionTimedOut"
+
+
+def test_a_timed_out_invocation_is_fenced_and_the_execution_reinvoked(store_url: str, tmp_path: Path) -> None:
+    marks, release = tmp_path / "marks", tmp_path / "release"
+    with Engine(store=store_url) as engine:
+        engine.register("slow_step", slow_step, invocation_timeout=0.3)
+        eid = engine.start("slow_step", {"marks": str(marks), "release": str(release)})
+        wait_until(lambda: marks.read_text().count("slow-started") >= 2 if marks.exists() else False,
+                   what="a second invocation to start the slow step")
+        release.touch()
+        record = engine.wait(eid, timeout=20)
+        assert record.status is ExecutionStatus.SUCCEEDED
+        history = engine.history(eid)
+        timed_out = [
+            e for e in history if e["EventType"] == "InvocationCompleted"
+            and e["InvocationCompletedDetails"].get("Error", {}).get("Payload", {}).get("ErrorType") == "Sandbox.Timedout"
+        ]
+        assert timed_out, "the timed-out invocation is recorded"
+        assert marks.read_text().splitlines().count("before") == 1, "completed steps are not re-run"
+        assert engine.stats()["fenced"] >= 1
+
+
+def test_a_second_engine_on_the_same_file_is_refused(engine: Engine, store_url: str) -> None:
+    with pytest.raises(StoreError, match="another engine process"):
+        Engine(store=store_url)
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys
+    from durable.engine import Engine
+    from tests.workflows import {function}
+    engine = Engine(store=sys.argv[1])
+    engine.register({function})
+    print(engine.start("{function}", {event!r}), flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def _spawn(store_url: str, function: str, event: dict[str, Any]) -> tuple[subprocess.Popen[str], str]:
+    script = _CHILD.format(function=function, event=event)
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, store_url], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    return child, child.stdout.readline().strip()
+
+
+def test_an_execution_survives_its_process_being_killed_during_a_wait(store_url: str, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    child, eid = _spawn(store_url, "step_wait_step", {"marks": str(marks), "wait": 2})
+    try:
+        from durable.stores import open_store
+
+        reader = open_store(store_url)
+        wait_until(lambda: "WaitStarted" in [e["EventType"] for e in reader.history(eid)], what="the wait to start")
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    with Engine(store=store_url, functions=[step_wait_step]) as engine:
+        record = engine.wait(eid, timeout=20)
+    assert record.status is ExecutionStatus.SUCCEEDED and record.result == '"one-two"'
+    assert marks.read_text().splitlines() == ["first", "second"]
+
+
+def test_an_invocation_killed_mid_step_is_recorded_and_the_step_rerun(store_url: str, tmp_path: Path) -> None:
+    marks, release = tmp_path / "marks", tmp_path / "release"
+    child, eid = _spawn(store_url, "slow_step", {"marks": str(marks), "release": str(release)})
+    try:
+        wait_until(lambda: marks.exists() and "slow-started" in marks.read_text(), what="the slow step")
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    release.touch()
+    with Engine(store=store_url, functions=[slow_step]) as engine:
+        record = engine.wait(eid, timeout=20)
+        history = engine.history(eid)
+    assert record.status is ExecutionStatus.SUCCEEDED and record.result == '"before/slow-done"'
+    exits = [
+        e for e in history if e["EventType"] == "InvocationCompleted"
+        and e["InvocationCompletedDetails"].get("Error", {}).get("Payload", {}).get("ErrorType") == "Runtime.ExitError"
+    ]
+    assert len(exits) == 1
+    assert marks.read_text().splitlines() == ["before", "slow-started", "slow-started"]
