@@ -48,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, StoreError, DurableExecutionsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        if args.verbose:
+            raise
+        print(f"error: unexpected {type(error).__name__}: {error} (run with -v for details)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted; the execution is saved and continues with `durable resume`", file=sys.stderr)
         return 130
@@ -146,10 +151,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     name, _handler, payload = _load(args)
     from durable.engine import Engine
 
-    engine = Engine(store=args.store or default_store_url(), recover=False, workers=1)
+    engine = Engine(store=args.store or default_store_url(), workers=1, execute=False)
     try:
         engine.register(name, _handler)
-        engine.dispatcher.stop()
         execution_id = engine.start(name, payload, execution_name=args.name, execution_timeout=args.timeout)
     finally:
         engine.close()

@@ -36,11 +36,12 @@ class Invocation:
         self.topology = topology
         self.clock = clock
         self.engine = engine
-        self.replaying = bool(snapshot)
+        self.unreplayed = {op_id for op_id in snapshot if _replayable(op_id, snapshot)}
         self.resume_at: float | None = None
 
     def is_replaying(self) -> bool:
-        return self.replaying
+        """True until the handler has passed every completed operation it will revisit."""
+        return bool(self.unreplayed)
 
     def lookup(self, operation_id: str) -> Operation | None:
         """The recorded operation at this id, or None for new work (which ends the replay)."""
@@ -48,7 +49,9 @@ class Invocation:
         if op is not None and not op.status.is_terminal:
             op = cast(Operation | None, self.state.ask(Lookup(operation_id)))
         if op is None or not op.status.is_terminal:
-            self.replaying = False
+            self.unreplayed.clear()
+        else:
+            self.unreplayed.discard(operation_id)
         return op
 
     def checkpoint(self, update: OperationUpdate, wait: bool = True) -> None:
@@ -63,3 +66,16 @@ class Invocation:
         """Note a wake-up time wanted by the operation that is about to suspend."""
         if when is not None and (self.resume_at is None or when < self.resume_at):
             self.resume_at = when
+
+
+def _replayable(operation_id: str, snapshot: dict[str, Operation]) -> bool:
+    """A completed operation the handler will meet again: none of its enclosing contexts returns a stored result."""
+    op = snapshot[operation_id]
+    if not op.status.is_terminal:
+        return False
+    parent = snapshot.get(op.parent_id) if op.parent_id else None
+    while parent is not None:
+        if parent.status.is_terminal and not parent.replay_children:
+            return False
+        parent = snapshot.get(parent.parent_id) if parent.parent_id else None
+    return True

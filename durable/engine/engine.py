@@ -67,7 +67,9 @@ class Engine:
         workers: int = DEFAULT_WORKERS,
         tick_interval: float = 0.01,
         recover: bool = True,
+        execute: bool = True,
     ) -> None:
+        """`execute=False` makes a record-only engine: `start` writes the execution and runs nothing."""
         if workers < 1:
             raise ValidationError(f"workers must be at least 1, got {workers}")
         self.store = store if isinstance(store, Store) else open_store(store)
@@ -90,9 +92,10 @@ class Engine:
         self.ticker = Ticker(self.clock, [self.alarm_manager, self.dispatcher], tick_interval)
         self.ticker.start()
         self._closed = False
+        self.execute = execute
         for entry in _function_entries(functions):
             self.register(*entry)
-        if recover:
+        if recover and execute:
             self.recover()
 
     def _make_worker(self, dispatcher: pykka.ActorRef[Any], serial: int) -> pykka.ActorRef[Any]:
@@ -148,7 +151,7 @@ class Engine:
             self.writer,
             lambda f: CreateExecution(execution_id, name, payload, execution_name, deadline, started, f),
         )
-        if created:
+        if created and self.execute:
             logger.debug("started execution {} of {}", record.execution_id, name)
             self.topology.tell(self.dispatcher, Ready((record.execution_id,)))
         return str(record.execution_id)

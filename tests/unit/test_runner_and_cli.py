@@ -1,0 +1,106 @@
+"""The test runner (virtual clock, replay-aware logs, operation views) and the CLI's happy paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from durable import DurableContext, durable_execution
+from durable.config import Duration
+from durable.execution import InvocationStatus
+from durable.lambda_service import OperationStatus
+from durable.testing import DurableFunctionTestRunner
+
+pytestmark = pytest.mark.timeout(60)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@durable_execution
+def hour_long(event: Any, context: DurableContext) -> Any:
+    context.logger.info("before the wait {}", event)
+    context.wait(Duration.from_hours(1), name="hour")
+    context.logger.info("after the wait")
+    return context.run_in_child_context(lambda child: child.step(lambda _: event, name="echo"), name="box")
+
+
+def test_a_one_hour_wait_completes_on_the_virtual_clock_and_logs_once() -> None:
+    with DurableFunctionTestRunner(hour_long, execution_timeout=7200) as runner:
+        result = runner.run(input="abc")
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result or "null") == "abc"
+    wait = result.get_wait("hour")
+    assert wait.status is OperationStatus.SUCCEEDED
+    assert wait.end_timestamp is not None and wait.start_timestamp is not None
+    assert wait.end_timestamp - wait.start_timestamp >= 3600
+    assert len(result.invocations) == 2
+    assert [str(entry) for entry in result.logs] == ["[INFO] before the wait abc", "[INFO] after the wait"]
+    box = result.get_context("box")
+    assert [op.name for op in box.child_operations] == ["echo"]
+    assert box.get_step("echo").result == '"abc"'
+    assert [op.name for op in result.get_all_operations()] == ["hour", "box", "echo"]
+
+
+@pytest.mark.parametrize(("raw", "seen"), [("{}", {}), ("test", "test"), ('"x"', "x"), ([1, 2], [1, 2]), (None, None)])
+def test_runner_normalizes_input_like_aws(raw: Any, seen: Any) -> None:
+    @durable_execution
+    def echo(event: Any, context: DurableContext) -> Any:
+        return event
+
+    with DurableFunctionTestRunner(echo) as runner:
+        result = runner.run(input=raw)
+    assert json.loads(result.result or "null") == seen
+
+
+def test_run_async_then_wait_for_result() -> None:
+    with DurableFunctionTestRunner(hour_long, execution_timeout=7200) as runner:
+        arn = runner.run_async(input=1)
+        result = runner.wait_for_result(arn, timeout=30)
+        assert result.status is InvocationStatus.SUCCEEDED
+        assert runner.get_history(arn)[0]["EventType"] == "ExecutionStarted"
+
+
+def _cli(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "durable.cli", "--store", f"sqlite:///{store}", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_cli_run_status_history_list_and_viz(tmp_path: Path) -> None:
+    store = tmp_path / "cli.db"
+    done = _cli("run", "examples.order:handler", "--input", '{"order_id": "A-7", "items": 1}', store=store)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["receipt"] == "receipt-7731"
+    assert "operations done" in done.stderr and "invocation 3" in done.stderr
+    execution_id = done.stderr.splitlines()[0].split()[-1]
+
+    status = _cli("status", execution_id, "--json", store=store)
+    assert json.loads(status.stdout)["status"] == "SUCCEEDED"
+    history = _cli("history", execution_id, "--json", store=store)
+    events = json.loads(history.stdout)
+    assert events[0]["EventType"] == "ExecutionStarted" and events[-1]["EventType"] == "ExecutionSucceeded"
+    table = _cli("history", execution_id, store=store)
+    assert "WaitSucceeded" in table.stdout and "cool-off" in table.stdout
+    assert execution_id in _cli("list", store=store).stdout
+
+    dot = tmp_path / "topology.dot"
+    assert _cli("viz", "--out", str(dot), store=store).returncode == 0
+    text = dot.read_text()
+    assert "CheckpointWriter" in text and "ExecutionState" in text and "->" in text
+
+
+def test_cli_start_then_resume(tmp_path: Path) -> None:
+    store = tmp_path / "cli.db"
+    started = _cli("start", "tests.workflows:step_wait_step", "--input",
+                   json.dumps({"marks": str(tmp_path / "m"), "wait": 1}), store=store)
+    assert started.returncode == 0, started.stderr
+    execution_id = started.stdout.strip()
+    assert json.loads(_cli("status", execution_id, "--json", store=store).stdout)["status"] == "RUNNING"
+    resumed = _cli("resume", store=store)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{execution_id}  SUCCEEDED" in resumed.stdout

@@ -1,0 +1,133 @@
+"""Values and pure pieces: serdes, retry strategies, the due queue, transitions."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from actors.due_queue import DueQueue
+from durable.config import Duration, JitterStrategy
+from durable.engine.transitions import apply_update, fire_due
+from durable.exceptions import InvalidStateError, SerDesError
+from durable.lambda_service import OperationAction, OperationStatus, OperationType, OperationUpdate
+from durable.retries import RetryStrategyConfig, create_retry_strategy
+from durable.serdes import ExtendedTypeSerDes, JsonSerDes, SerDesContext
+
+pytestmark = pytest.mark.timeout(60)
+CTX = SerDesContext("1", "exec")
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+extended_values = st.recursive(
+    json_values | st.binary(max_size=8) | st.uuids() | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.datetimes() | st.dates(),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=4) | st.integers(), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(extended_values)
+def test_extended_serdes_round_trips(value: Any) -> None:
+    serdes = ExtendedTypeSerDes()
+    assert serdes.deserialize(serdes.serialize(value, CTX), CTX) == value
+
+
+@given(json_values)
+def test_plain_json_stays_plain_json(value: Any) -> None:
+    assert ExtendedTypeSerDes().serialize(value, CTX) == JsonSerDes().serialize(value, CTX)
+
+
+def test_a_user_dict_using_the_tag_key_is_not_mistaken_for_a_tagged_value() -> None:
+    serdes = ExtendedTypeSerDes()
+    tricky = {"__durable_type__": "bytes", "v": "AAAA"}
+    assert serdes.deserialize(serdes.serialize(tricky, CTX), CTX) == tricky
+
+
+def test_extended_types_keep_their_type() -> None:
+    serdes = ExtendedTypeSerDes()
+    for value in (b"\x00", uuid.uuid4(), decimal.Decimal("1.10"), datetime.date(2026, 1, 2), (1, "a"), {1: "x"}):
+        back = serdes.deserialize(serdes.serialize(value, CTX), CTX)
+        assert back == value and type(back) is type(value)
+
+
+def test_serialization_error_names_the_type() -> None:
+    class Gadget:
+        pass
+
+    with pytest.raises(SerDesError, match="Gadget"):
+        ExtendedTypeSerDes().serialize({"x": [Gadget()]}, CTX)
+
+
+@given(st.integers(1, 10), st.integers(1, 30), st.sampled_from(list(JitterStrategy)))
+def test_retry_delays_are_whole_seconds_within_backoff(attempt: int, initial: int, jitter: JitterStrategy) -> None:
+    config = RetryStrategyConfig(
+        max_attempts=20, initial_delay=Duration(initial), max_delay=Duration(60), jitter_strategy=jitter
+    )
+    decision = create_retry_strategy(config)(RuntimeError("x"), attempt)
+    assert decision.should_retry
+    ceiling = min(initial * 2 ** (attempt - 1), 60)
+    assert 1 <= decision.delay.seconds <= max(1, ceiling)
+    if jitter is JitterStrategy.NONE:
+        assert decision.delay.seconds == max(1, ceiling)
+
+
+def test_retry_stops_at_max_attempts_and_on_non_retryable_errors() -> None:
+    strategy = create_retry_strategy(RetryStrategyConfig(max_attempts=2, retryable_error_types=[KeyError]))
+    assert strategy(KeyError("k"), 1).should_retry
+    assert not strategy(KeyError("k"), 2).should_retry
+    assert not strategy(ValueError("v"), 1).should_retry
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.sampled_from(["set", "remove", "pop"]), st.integers(0, 5), st.integers(0, 50))))
+def test_due_queue_matches_a_plain_dict(operations: list[tuple[str, int, int]]) -> None:
+    queue: DueQueue[int] = DueQueue()
+    model: dict[int, float] = {}
+    for kind, key, when in operations:
+        if kind == "set":
+            queue.set(key, float(when))
+            model[key] = float(when)
+        elif kind == "remove":
+            queue.remove(key)
+            model.pop(key, None)
+        else:
+            fired = queue.pop_due(float(when))
+            expected = sorted((k, d) for k, d in model.items() if d <= when)
+            assert sorted(fired) == expected
+            assert [d for _, d in fired] == sorted(d for _, d in fired)
+            for k, _ in expected:
+                del model[k]
+        assert len(queue) == len(model)
+        assert queue.earliest() == (min(model.values()) if model else None)
+
+
+def _update(action: OperationAction, **fields: Any) -> OperationUpdate:
+    return OperationUpdate("1", OperationType.STEP, action, name="s", **fields)
+
+
+def test_step_transitions_count_attempts_and_record_retry_details() -> None:
+    op, events = apply_update(None, _update(OperationAction.START), 100.0)
+    assert op.status is OperationStatus.STARTED and op.attempt == 1
+    op, events = apply_update(op, _update(OperationAction.RETRY, next_attempt_delay_seconds=3), 101.0)
+    assert op.status is OperationStatus.PENDING and op.next_attempt_timestamp == 104.0
+    assert events[0].details["RetryDetails"] == {"CurrentAttempt": 1, "NextAttemptDelaySeconds": 3}
+    assert fire_due([op], 103.0) == ([], [])
+    (ready,), _ = fire_due([op], 104.0)
+    assert ready.status is OperationStatus.READY
+    op, _ = apply_update(ready, _update(OperationAction.START), 105.0)
+    assert op.attempt == 2
+    op, events = apply_update(op, _update(OperationAction.SUCCEED, payload='"x"'), 106.0)
+    assert events[0].event_type == "StepSucceeded"
+    assert events[0].details["RetryDetails"] == {"CurrentAttempt": 2}
+    with pytest.raises(InvalidStateError, match="already SUCCEEDED"):
+        apply_update(op, _update(OperationAction.FAIL), 107.0)
