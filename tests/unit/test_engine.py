@@ -29,6 +29,15 @@ def _events(engine: Engine, execution_id: str) -> list[str]:
     return [e["EventType"] for e in engine.history(execution_id)]
 
 
+def _invocation_errors(history: list[dict[str, Any]]) -> list[str]:
+    """The ErrorType of every invocation that ended abnormally."""
+    return [
+        e["InvocationCompletedDetails"]["Error"]["Payload"]["ErrorType"]
+        for e in history
+        if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
+    ]
+
+
 def test_an_execution_name_is_an_idempotency_key(engine: Engine, tmp_path: Path) -> None:
     engine.register(step_wait_step)
     event = {"marks": str(tmp_path / "marks"), "wait": 1}
@@ -49,7 +58,7 @@ def test_stop_ends_the_execution_and_fences_its_running_invocation(engine: Engin
     assert stopped.status is ExecutionStatus.STOPPED
     release.touch()
     wait_until(lambda: engine.stats()["running"] == 0, what="the fenced invocation to end")
-    slow = [op for op in engine.operations(eid) if op.name == "slow"][0]
+    slow = next(op for op in engine.operations(eid) if op.name == "slow")
     assert slow.status is OperationStatus.STARTED, "a stopped execution's late write must be rejected"
     events = _events(engine, eid)
     assert events[-1] == "ExecutionStopped" and events.count("StepSucceeded") == 1
@@ -80,11 +89,7 @@ def test_a_timed_out_invocation_is_fenced_and_the_execution_reinvoked(store_url:
         record = engine.wait(eid, timeout=20)
         assert record.status is ExecutionStatus.SUCCEEDED
         history = engine.history(eid)
-        timed_out = [
-            e for e in history if e["EventType"] == "InvocationCompleted"
-            and e["InvocationCompletedDetails"].get("Error", {}).get("Payload", {}).get("ErrorType") == "Sandbox.Timedout"
-        ]
-        assert timed_out, "the timed-out invocation is recorded"
+        assert "Sandbox.Timedout" in _invocation_errors(history), "the timed-out invocation is recorded"
         assert marks.read_text().splitlines().count("before") == 1, "completed steps are not re-run"
         assert engine.stats()["fenced"] >= 1
 
@@ -146,9 +151,5 @@ def test_an_invocation_killed_mid_step_is_recorded_and_the_step_rerun(store_url:
         record = engine.wait(eid, timeout=20)
         history = engine.history(eid)
     assert record.status is ExecutionStatus.SUCCEEDED and record.result == '"before/slow-done"'
-    exits = [
-        e for e in history if e["EventType"] == "InvocationCompleted"
-        and e["InvocationCompletedDetails"].get("Error", {}).get("Payload", {}).get("ErrorType") == "Runtime.ExitError"
-    ]
-    assert len(exits) == 1
+    assert _invocation_errors(history) == ["Runtime.ExitError"]
     assert marks.read_text().splitlines() == ["before", "slow-started", "slow-started"]
