@@ -89,12 +89,13 @@ class Topology:
 class TrackedActor(pykka.ThreadingActor):
     """Base of every runtime actor: registers itself, counts what it sends, contains stray signals.
 
-    Subclasses implement `handle(message)`.  A BaseException that is not an
+    Subclasses implement `handle(message)`.  Threads are daemons: a handler
+    stuck in user code must not keep the process alive after the engine closed.  A BaseException that is not an
     Exception escaping a pykka handler would stop every actor in the process,
     so it is caught here and logged; handlers turn such signals into messages.
     """
 
-    kind = "Actor"
+    use_daemon_thread = True
 
     def __init__(self, topology: Topology, name: str, parent: str | None = None) -> None:
         super().__init__()
@@ -113,7 +114,7 @@ class TrackedActor(pykka.ThreadingActor):
         except Exception:
             raise
         except BaseException as signal:
-            logger.opt(exception=signal).error("{} swallowed a stray {}", self.kind, type(signal).__name__)
+            logger.opt(exception=signal).error("{} swallowed a stray {}", type(self).__name__, type(signal).__name__)
             return None
 
     def handle(self, message: Any) -> Any:

@@ -93,11 +93,16 @@ def format_table(events: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+_QUIET_KEYS = {"StartTimestamp", "EndTimestamp", "RequestId", "ScheduledEndTimestamp", "Truncated"}
+
+
 def _gist(details: dict[str, Any], limit: int = 70) -> str:
     if not details:
         return ""
     parts = []
     for key, value in details.items():
+        if key in _QUIET_KEYS:
+            continue
         if isinstance(value, dict) and "Payload" in value:
             value = value["Payload"]
         if isinstance(value, dict) and "ErrorType" in value:
