@@ -48,3 +48,22 @@ def slow_step(event: dict[str, Any], context: DurableContext) -> str:
 def exit_in_step(event: Any, context: DurableContext) -> str:
     """Simulates a crash: the process dies inside a step."""
     return context.step(lambda _: os._exit(3), name="crash")
+
+
+@durable_execution
+def at_most_once_slow(event: dict[str, Any], context: DurableContext) -> str:
+    """An AT_MOST_ONCE_PER_RETRY step that a test kills mid-attempt; it must never run twice."""
+    from durable.config import StepConfig, StepSemantics
+    from durable.retries import RetryPresets
+
+    marks = event["marks"]
+
+    def once(_: Any) -> str:
+        _mark(marks, "attempt")
+        release = Path(event["release"])
+        while not release.exists():
+            threading.Event().wait(0.01)
+        return "done"
+
+    config = StepConfig(retry_strategy=RetryPresets.none(), step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY)
+    return context.step(once, name="once", config=config)

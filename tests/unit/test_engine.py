@@ -19,7 +19,7 @@ from durable.lambda_service import OperationStatus
 from durable.stores import StoreError
 from durable.stores.base import ExecutionStatus
 from tests.conftest import wait_until
-from tests.workflows import slow_step, step_wait_step
+from tests.workflows import at_most_once_slow, slow_step, step_wait_step
 
 pytestmark = pytest.mark.timeout(60)
 REPO = Path(__file__).resolve().parents[2]
@@ -138,14 +138,33 @@ def test_an_execution_survives_its_process_being_killed_during_a_wait(store_url:
     assert marks.read_text().splitlines() == ["first", "second"]
 
 
-def test_an_invocation_killed_mid_step_is_recorded_and_the_step_rerun(store_url: str, tmp_path: Path) -> None:
-    marks, release = tmp_path / "marks", tmp_path / "release"
-    child, eid = _spawn(store_url, "slow_step", {"marks": str(marks), "release": str(release)})
+def _kill_when_marked(child: subprocess.Popen[str], marks: Path, mark: str) -> None:
     try:
-        wait_until(lambda: marks.exists() and "slow-started" in marks.read_text(), what="the slow step")
+        wait_until(lambda: marks.exists() and mark in marks.read_text(), what=f"mark {mark!r}")
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
+
+
+def test_an_at_most_once_step_killed_mid_attempt_is_interrupted_not_rerun(store_url: str, tmp_path: Path) -> None:
+    marks, release = tmp_path / "marks", tmp_path / "release"
+    child, eid = _spawn(store_url, "at_most_once_slow", {"marks": str(marks), "release": str(release)})
+    _kill_when_marked(child, marks, "attempt")
+    release.touch()
+    with Engine(store=store_url, functions=[at_most_once_slow]) as engine:
+        record = engine.wait(eid, timeout=20)
+        history = engine.history(eid)
+    assert record.status is ExecutionStatus.FAILED
+    assert record.error is not None and record.error.type == "StepInterruptedError"
+    assert marks.read_text().splitlines() == ["attempt"]
+    failed = [e for e in history if e["EventType"] == "StepFailed"]
+    assert failed[0]["StepFailedDetails"]["RetryDetails"] == {"CurrentAttempt": 1}
+
+
+def test_an_invocation_killed_mid_step_is_recorded_and_the_step_rerun(store_url: str, tmp_path: Path) -> None:
+    marks, release = tmp_path / "marks", tmp_path / "release"
+    child, eid = _spawn(store_url, "slow_step", {"marks": str(marks), "release": str(release)})
+    _kill_when_marked(child, marks, "slow-started")
     release.touch()
     with Engine(store=store_url, functions=[slow_step]) as engine:
         record = engine.wait(eid, timeout=20)

@@ -1,0 +1,162 @@
+"""The actors on their own: group commit, fencing, alarm ordering, timer waves, topology."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.alarm_client import AlarmClient
+from actors.alarm_manager import AlarmManager
+from actors.checkpoint_writer import CheckpointWriter
+from actors.messages import (
+    AlarmCommitted,
+    NextAlarm,
+    Persist,
+    PrepareAlarm,
+    ResumeWave,
+    ScheduleResume,
+    Tick,
+    WriterStats,
+)
+from actors.timer_scheduler import TimerScheduler
+from actors.topology import Topology, TrackedActor
+from durable.clock import RealClock
+from durable.engine.history import HistoryEvent
+from durable.exceptions import CheckpointRejectedError
+from durable.stores.base import CommitResult, WriteSet
+from durable.stores.memory import MemoryStore
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class GatedStore(MemoryStore):
+    """Fault injection: the first commit blocks until the test opens the gate (a slow disk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.batches: list[int] = []
+
+    def commit(self, batch: list[WriteSet]) -> list[CommitResult]:
+        self.entered.set()
+        self.gate.wait(10)
+        self.batches.append(len(batch))
+        return super().commit(batch)
+
+
+@pytest.fixture
+def topology() -> Iterator[Topology]:
+    yield Topology()
+    pykka.ActorRegistry.stop_all()
+
+
+def _store_with_execution(store: MemoryStore, execution_id: str = "e1") -> None:
+    store.create_execution(execution_id, "f", None, None, None, 0.0, HistoryEvent("ExecutionStarted", 0.0))
+    store.begin_invocation(execution_id, 0.0)
+
+
+def _persist(execution_id: str = "e1", token: int | None = 1, alarm: Any = None) -> tuple[Persist, Any]:
+    future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
+    events = (HistoryEvent("InvocationCompleted", 1.0),)
+    if alarm is None:
+        return Persist(WriteSet(execution_id, token, events=events), future), future
+    return Persist(WriteSet(execution_id, token, events=events, alarm=alarm), future), future
+
+
+def test_writes_arriving_during_a_commit_share_the_next_transaction(topology: Topology) -> None:
+    store = GatedStore()
+    _store_with_execution(store)
+    writer = CheckpointWriter.start(topology, store, RealClock())
+    first, first_future = _persist()
+    writer.tell(first)
+    assert store.entered.wait(5)
+    rest = [_persist() for _ in range(50)]
+    for request, _ in rest:
+        writer.tell(request)
+    store.gate.set()
+    assert first_future.get(timeout=5).ok
+    assert all(future.get(timeout=5).ok for _, future in rest)
+    assert store.batches == [1, 50]
+    assert writer.ask(WriterStats()) == 2
+    assert [e["EventId"] for e in store.history("e1")] == list(range(1, 53))
+
+
+def test_a_stale_token_is_rejected_and_changes_nothing(topology: Topology) -> None:
+    store = MemoryStore()
+    _store_with_execution(store)
+    writer = CheckpointWriter.start(topology, store, RealClock())
+    request, future = _persist(token=0)
+    writer.tell(request)
+    with pytest.raises(CheckpointRejectedError, match="fenced"):
+        future.get(timeout=5)
+    assert len(store.history("e1")) == 1
+
+
+def test_move_earlier_reaches_the_manager_before_the_commit(topology: Topology) -> None:
+    store = GatedStore()
+    _store_with_execution(store)
+    writer = CheckpointWriter.start(topology, store, RealClock())
+    manager = AlarmManager.start(topology, RealClock())
+    client = AlarmClient.start(topology, manager, writer)
+    writer.proxy().connect(client, client).get()
+    request, future = _persist(alarm=5000.0e6)
+    client.tell(PrepareAlarm("e1", 5000.0e6, request))
+    assert store.entered.wait(5), "the write reached the store"
+    assert manager.ask(NextAlarm()) == 5000.0e6, "the manager had the earlier alarm before the commit finished"
+    store.gate.set()
+    assert future.get(timeout=5).ok
+
+
+def test_move_later_and_delete_go_out_after_the_commit_in_order(topology: Topology) -> None:
+    store = GatedStore()
+    _store_with_execution(store)
+    store.gate.set()
+    writer = CheckpointWriter.start(topology, store, RealClock())
+    manager = AlarmManager.start(topology, RealClock())
+    client = AlarmClient.start(topology, manager, writer)
+    client.tell(AlarmCommitted("e1", 1000.0e6))
+    wait_until(lambda: manager.ask(NextAlarm()) == 1000.0e6, what="the first alarm")
+    request, committed = _persist(alarm=2000.0e6)
+    client.tell(PrepareAlarm("e1", 2000.0e6, request))
+    assert committed.get(timeout=5).ok
+    assert manager.ask(NextAlarm()) == 1000.0e6, "a later alarm is not sent before its commit"
+    client.tell(AlarmCommitted("e1", 2000.0e6))
+    client.tell(AlarmCommitted("e1", None))
+    client.tell(AlarmCommitted("e1", 3000.0e6))
+    wait_until(lambda: manager.ask(NextAlarm()) == 3000.0e6, what="the newest set to win")
+
+
+class Probe(TrackedActor):
+    """Collects every message it is told."""
+
+    def __init__(self, topology: Topology) -> None:
+        super().__init__(topology, "probe")
+        self.seen: list[Any] = []
+
+    def handle(self, message: Any) -> Any:
+        if message == "seen":
+            return list(self.seen)
+        self.seen.append(message)
+        return None
+
+
+def test_every_timer_due_at_a_tick_comes_in_one_resume_wave(topology: Topology) -> None:
+    probe = Probe.start(topology)
+    timers = TimerScheduler.start(topology, probe, "invocation")
+    for i in range(300):
+        timers.tell(ScheduleResume(f"branch-{i}", 10.0 + (i % 3) * 0.001))
+    timers.tell(ScheduleResume("late", 99.0))
+    timers.tell(Tick(10.5))
+    timers.ask(Tick(11.0))
+    waves = probe.ask("seen")
+    assert len(waves) == 1 and isinstance(waves[0], ResumeWave)
+    assert sorted(waves[0].keys) == sorted(f"branch-{i}" for i in range(300))
+    edges = {(a, b): n for a, b, n in topology.edges()}
+    assert edges[(timers.actor_urn, probe.actor_urn)] == 1
+    assert "TimerScheduler" in topology.to_dot()
