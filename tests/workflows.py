@@ -10,12 +10,17 @@ from typing import Any
 from durable import DurableContext, durable_execution
 from durable.config import Duration
 
-GATES: dict[str, threading.Event] = {}
-
 
 def _mark(path: str, line: str) -> None:
     with open(path, "a") as handle:
         handle.write(line + "\n")
+
+
+def _wait_for_file(path: str) -> None:
+    """Stand-in for slow work that a test ends by creating `path` (or by killing the process)."""
+    release = Path(path)
+    while not release.exists():
+        threading.Event().wait(0.01)
 
 
 @durable_execution
@@ -35,9 +40,7 @@ def slow_step(event: dict[str, Any], context: DurableContext) -> str:
 
     def slow(_: Any) -> str:
         _mark(marks, "slow-started")
-        release = Path(event["release"])
-        while not release.exists():
-            threading.Event().wait(0.01)
+        _wait_for_file(event["release"])
         return "slow-done"
 
     done = context.step(lambda _: _mark(marks, "before") or "before", name="before")
@@ -60,9 +63,7 @@ def at_most_once_slow(event: dict[str, Any], context: DurableContext) -> str:
 
     def once(_: Any) -> str:
         _mark(marks, "attempt")
-        release = Path(event["release"])
-        while not release.exists():
-            threading.Event().wait(0.01)
+        _wait_for_file(event["release"])
         return "done"
 
     config = StepConfig(retry_strategy=RetryPresets.none(), step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY)
