@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from durable.engine import Engine
+from durable.types import StepContext
 
 
 @contextmanager
@@ -18,6 +19,11 @@ def fresh_engine(workers: int = 4) -> Iterator[Engine]:
         store=f"sqlite:///{Path(folder) / 'bench.db'}", workers=workers
     ) as engine:
         yield engine
+
+
+def constant(value: int) -> Callable[[StepContext], int]:
+    """A trivial step function returning `value`."""
+    return lambda _: value
 
 
 def percentile(values: Sequence[float], q: float) -> float:

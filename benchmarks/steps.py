@@ -10,7 +10,7 @@ import argparse
 import time
 from typing import Any
 
-from benchmarks.common import fresh_engine, median, print_table
+from benchmarks.common import constant, fresh_engine, median, print_table
 from durable import DurableContext, durable_execution
 
 TARGET = 3000.0
@@ -19,7 +19,7 @@ TARGET = 3000.0
 @durable_execution
 def sequential_steps(count: int, context: DurableContext) -> int:
     for i in range(count):
-        context.step(lambda _, i=i: i, name="s")
+        context.step(constant(i), name="s")
     return count
 
 

@@ -11,9 +11,11 @@ from durable import DurableContext, durable_execution
 from durable.config import Duration
 
 
-def _mark(path: str, line: str) -> None:
+def _mark(path: str, line: str) -> str:
+    """Append a line to `path` and return it, so a step can record that it ran and return a value."""
     with open(path, "a") as handle:
         handle.write(line + "\n")
+    return line
 
 
 def _wait_for_file(path: str) -> None:
@@ -27,9 +29,9 @@ def _wait_for_file(path: str) -> None:
 def step_wait_step(event: dict[str, Any], context: DurableContext) -> str:
     """Records each step run in a file, so a test can count re-runs across processes."""
     marks = event["marks"]
-    first = context.step(lambda _: _mark(marks, "first") or "one", name="first")
+    first = context.step(lambda _: _mark(marks, "first") and "one", name="first")
     context.wait(Duration.from_seconds(event.get("wait", 2)), name="pause")
-    second = context.step(lambda _: _mark(marks, "second") or "two", name="second")
+    second = context.step(lambda _: _mark(marks, "second") and "two", name="second")
     return f"{first}-{second}"
 
 
@@ -43,7 +45,7 @@ def slow_step(event: dict[str, Any], context: DurableContext) -> str:
         _wait_for_file(event["release"])
         return "slow-done"
 
-    done = context.step(lambda _: _mark(marks, "before") or "before", name="before")
+    done = context.step(lambda _: _mark(marks, "before"), name="before")
     return done + "/" + context.step(slow, name="slow")
 
 

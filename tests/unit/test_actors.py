@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pykka
 import pytest
@@ -154,7 +154,7 @@ def test_every_timer_due_at_a_tick_comes_in_one_resume_wave(topology: Topology) 
     timers.tell(ScheduleResume("late", 99.0))
     timers.tell(Tick(10.5))
     timers.ask(Tick(11.0))
-    waves = probe.ask("seen")
+    waves = cast(list[Any], probe.ask("seen"))
     assert len(waves) == 1 and isinstance(waves[0], ResumeWave)
     assert sorted(waves[0].keys) == sorted(f"branch-{i}" for i in range(300))
     edges = {(a, b): n for a, b, n in topology.edges()}
