@@ -18,7 +18,9 @@ from durable.logger import DurableLogger
 from durable.operations.child import run_child
 from durable.operations.step import run_step
 from durable.operations.wait import run_wait
-from durable.types import StepContext, WaitForCallbackContext
+from durable.operations.wait_for_condition import run_wait_for_condition
+from durable.types import StepContext, WaitForCallbackContext, WaitForConditionCheckContext
+from durable.waits import WaitForConditionConfig
 
 T = TypeVar("T")
 
@@ -75,6 +77,14 @@ class DurableContext:
 
     def wait(self, duration: Duration, name: str | None = None) -> None:
         run_wait(self, duration, name)
+
+    def wait_for_condition(
+        self,
+        check: Callable[[T, WaitForConditionCheckContext], T],
+        config: WaitForConditionConfig[T],
+        name: str | None = None,
+    ) -> T:
+        return run_wait_for_condition(self, check, config, name)
 
     def run_in_child_context(
         self,

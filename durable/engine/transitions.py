@@ -33,7 +33,12 @@ _EVENT_PREFIX = {
 def apply_update(
     current: Operation | None, update: OperationUpdate, now: float
 ) -> tuple[Operation, list[HistoryEvent]]:
-    """The record and events that follow from one checkpoint request."""
+    """The record and events that follow from one checkpoint request.
+
+    A RETRY without an error is a poll that wants another look later (a
+    wait_for_condition check that chose to continue): the service records it
+    as StepSucceeded with the state and the delay, and keeps the operation PENDING.
+    """
     action = update.action
     prefix = _EVENT_PREFIX[update.operation_type]
     if current is not None and current.status.is_terminal:
@@ -93,11 +98,15 @@ def apply_update(
             current,
             status=OperationStatus.PENDING,
             error=update.error,
+            result=update.payload if update.payload is not None else current.result,
             next_attempt_timestamp=now + delay,
             attempt=max(current.attempt, 1),
         )
-        details = error_details(update.error)
-        details["RetryDetails"] = {"CurrentAttempt": op.attempt, "NextAttemptDelaySeconds": delay}
+        retry = {"CurrentAttempt": op.attempt, "NextAttemptDelaySeconds": delay}
+        if update.error is None:
+            details = {**result_details(update.payload), "RetryDetails": retry}
+            return op, [operation_event(op, f"{prefix}Succeeded", now, details)]
+        details = {**error_details(update.error), "RetryDetails": retry}
         return op, [operation_event(op, f"{prefix}Failed", now, details)]
     if action is OperationAction.CANCEL:
         op = attrs.evolve(current, status=OperationStatus.CANCELLED, end_timestamp=now)
