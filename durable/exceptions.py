@@ -104,8 +104,9 @@ class CallbackSubmitterError(CallbackError):
 
 
 class SuspendExecution(BaseException):
-    """Ends the invocation PENDING: all remaining work waits on a timer or outside event."""
+    """Ends the invocation (or a map/parallel branch) PENDING until `resume_at`, or an outside event if None."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, resume_at: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.resume_at = resume_at

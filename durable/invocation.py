@@ -37,7 +37,6 @@ class Invocation:
         self.clock = clock
         self.engine = engine
         self.unreplayed = {op_id for op_id in snapshot if _replayable(op_id, snapshot)}
-        self.resume_at: float | None = None
 
     def is_replaying(self) -> bool:
         """True until the handler has passed every completed operation it will revisit."""
@@ -61,11 +60,6 @@ class Invocation:
         future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
         self.topology.tell(self.state, Checkpoint((update,), future))
         future.get()
-
-    def suspend_until(self, when: float | None) -> None:
-        """Note a wake-up time wanted by the operation that is about to suspend."""
-        if when is not None and (self.resume_at is None or when < self.resume_at):
-            self.resume_at = when
 
 
 def _replayable(operation_id: str, snapshot: dict[str, Operation]) -> bool:

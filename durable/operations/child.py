@@ -55,9 +55,7 @@ def run_child(
             raise recorded_error(ChildContextError, recorded.error)
 
     def update(action: OperationAction, **fields: Any) -> OperationUpdate:
-        return OperationUpdate(
-            operation_id, OperationType.CONTEXT, action, context.parent_id, name, sub_type, **fields
-        )
+        return OperationUpdate(operation_id, OperationType.CONTEXT, action, context.parent_id, name, sub_type, **fields)
 
     if recorded is None:
         invocation.checkpoint(update(OperationAction.START), wait=False)

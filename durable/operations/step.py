@@ -68,8 +68,7 @@ def run_step(
         if status is OperationStatus.FAILED:
             raise recorded_error(StepError, recorded.error)
         if status is OperationStatus.PENDING:
-            invocation.suspend_until(recorded.next_attempt_timestamp)
-            raise SuspendExecution(f"step {operation_id} waits for its next attempt")
+            raise SuspendExecution(f"step {operation_id} waits for its next attempt", recorded.next_attempt_timestamp)
         if status is OperationStatus.STARTED:
             attempt = recorded.attempt
             if config.step_semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
@@ -115,10 +114,9 @@ def _failed(
     decision = strategy(error, attempt)
     if decision.should_retry:
         delay = max(1, decision.delay.seconds)
-        context.invocation.checkpoint(
-            update(OperationAction.RETRY, error=recorded, next_attempt_delay_seconds=delay)
+        context.invocation.checkpoint(update(OperationAction.RETRY, error=recorded, next_attempt_delay_seconds=delay))
+        raise SuspendExecution(
+            f"step attempt {attempt} failed; retrying in {delay} s", context.invocation.clock.now() + delay
         )
-        context.invocation.suspend_until(context.invocation.clock.now() + delay)
-        raise SuspendExecution(f"step attempt {attempt} failed; retrying in {delay} s")
     context.invocation.checkpoint(update(OperationAction.FAIL, error=recorded))
     raise recorded_error(StepError, recorded) from error

@@ -35,13 +35,18 @@ def run_wait(context: DurableContext, duration: Duration, name: str | None) -> N
         if recorded.status.is_terminal:
             return
         if recorded.status is OperationStatus.STARTED:
-            invocation.suspend_until(recorded.scheduled_end_timestamp)
-            raise SuspendExecution(f"wait {operation_id} is not due yet")
+            raise SuspendExecution(f"wait {operation_id} is not due yet", recorded.scheduled_end_timestamp)
     invocation.checkpoint(
         OperationUpdate(
-            operation_id, OperationType.WAIT, OperationAction.START, context.parent_id, name,
-            OperationSubType.WAIT, wait_seconds=duration.seconds,
+            operation_id,
+            OperationType.WAIT,
+            OperationAction.START,
+            context.parent_id,
+            name,
+            OperationSubType.WAIT,
+            wait_seconds=duration.seconds,
         )
     )
-    invocation.suspend_until(invocation.clock.now() + duration.seconds)
-    raise SuspendExecution(f"wait {operation_id} started for {duration.seconds} s")
+    raise SuspendExecution(
+        f"wait {operation_id} started for {duration.seconds} s", invocation.clock.now() + duration.seconds
+    )

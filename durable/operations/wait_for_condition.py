@@ -55,12 +55,13 @@ def run_wait_for_condition(
     attempt = 1
     if recorded is not None:
         if recorded.status is OperationStatus.SUCCEEDED:
-            return deserialize(config.serdes, recorded.result, serdes_context)  # type: ignore[no-any-return]
+            return deserialize(config.serdes, recorded.result, serdes_context)
         if recorded.status is OperationStatus.FAILED:
             raise recorded_error(WaitForConditionError, recorded.error)
         if recorded.status is OperationStatus.PENDING:
-            invocation.suspend_until(recorded.next_attempt_timestamp)
-            raise SuspendExecution(f"wait_for_condition {operation_id} waits for its next check")
+            raise SuspendExecution(
+                f"wait_for_condition {operation_id} waits for its next check", recorded.next_attempt_timestamp
+            )
         if recorded.result is not None:
             state = deserialize(config.serdes, recorded.result, serdes_context)
         attempt = recorded.attempt + 1 if recorded.status is OperationStatus.READY else max(recorded.attempt, 1)
@@ -80,8 +81,9 @@ def run_wait_for_condition(
     payload = serialize(config.serdes, state, serdes_context)
     if not decision.should_continue:
         invocation.checkpoint(update(OperationAction.SUCCEED, payload=payload))
-        return deserialize(config.serdes, payload, serdes_context)  # type: ignore[no-any-return]
+        return deserialize(config.serdes, payload, serdes_context)
     delay = max(1, decision.delay.seconds)
     invocation.checkpoint(update(OperationAction.RETRY, payload=payload, next_attempt_delay_seconds=delay))
-    invocation.suspend_until(invocation.clock.now() + delay)
-    raise SuspendExecution(f"wait_for_condition {operation_id} checks again in {delay} s")
+    raise SuspendExecution(
+        f"wait_for_condition {operation_id} checks again in {delay} s", invocation.clock.now() + delay
+    )
