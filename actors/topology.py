@@ -8,12 +8,14 @@ that dict and copies it (one C-level copy) when a picture is asked for.
 
 from __future__ import annotations
 
+import collections
 import itertools
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
 import pykka
+from cachetools import LRUCache
 from loguru import logger
 
 CALLER = "caller"
@@ -29,18 +31,36 @@ class ActorInfo:
 
 
 class Topology:
-    """The registry; one per engine."""
+    """The registry; one per engine.  The picture is rendered from one thread at a time."""
 
     def __init__(self) -> None:
         self._actors: dict[str, ActorInfo] = {}
-        self._stopped: dict[str, bool] = {}
+        self._kinds: LRUCache[str, str] = LRUCache(maxsize=100_000)
+        self._retired: dict[tuple[str, str], int] = {}
+        self._retiring: collections.deque[tuple[str, str, int]] = collections.deque(maxlen=500_000)
         self._caller_edges: dict[str, itertools.count[int]] = {}
 
     def register(self, info: ActorInfo) -> None:
         self._actors[info.urn] = info
+        self._kinds[info.urn] = info.kind
 
     def unregister(self, urn: str) -> None:
-        self._stopped[urn] = True
+        """Drop a stopped actor, keeping its counts by kind, so short-lived actors do not pile up.
+
+        Stopping actors only append to a deque (an atomic operation); the
+        thread that renders the picture folds the deque into the totals.
+        """
+        info = self._actors.pop(urn, None)
+        if info is None:
+            return
+        for target, count in dict(info.sent).items():
+            self._retiring.append((info.kind, self._kinds.get(target, "unknown"), count))
+
+    def _fold_retired(self) -> dict[tuple[str, str], int]:
+        while self._retiring:
+            source, target, count = self._retiring.popleft()
+            self._retired[(source, target)] = self._retired.get((source, target), 0) + count
+        return dict(self._retired)
 
     def tell(self, ref: pykka.ActorRef[Any], message: Any) -> None:
         """Send from a non-actor thread (a handler, the engine facade), counted as 'caller'."""
@@ -61,24 +81,32 @@ class Topology:
             yield CALLER, target, int(repr(counter)[6:-1]) - 1
 
     def to_dot(self) -> str:
-        """Graphviz DOT: one node per actor (many actors of a kind collapse into one node)."""
+        """Graphviz DOT: one node per actor; a kind with many actors, or stopped ones, is one node."""
         infos = self.actors()
         by_kind: dict[str, int] = {}
         for info in infos:
             by_kind[info.kind] = by_kind.get(info.kind, 0) + 1
-        collapse = {kind for kind, n in by_kind.items() if n > 12}
+        many = {kind for kind, n in by_kind.items() if n > 12}
+
+        def kind_node(kind: str) -> str:
+            return f"{kind} (x{by_kind[kind]})" if kind in many else f"{kind} (stopped)"
 
         def node(urn: str) -> str:
+            if urn == CALLER:
+                return CALLER
             info = self._actors.get(urn)
             if info is None:
-                return CALLER if urn == CALLER else urn
-            return f"{info.kind} (x{by_kind[info.kind]})" if info.kind in collapse else f"{info.kind}\\n{info.name}"
+                return kind_node(self._kinds.get(urn, "unknown"))
+            return kind_node(info.kind) if info.kind in many else f"{info.kind}\\n{info.name}"
 
-        nodes = {node(info.urn) for info in infos} | {CALLER}
         weights: dict[tuple[str, str], int] = {}
         for source, target, count in self.edges():
             key = (node(source), node(target))
             weights[key] = weights.get(key, 0) + count
+        for (source_kind, target_kind), count in self._fold_retired().items():
+            key = (kind_node(source_kind), kind_node(target_kind))
+            weights[key] = weights.get(key, 0) + count
+        nodes = {node(info.urn) for info in infos} | {CALLER} | {n for pair in weights for n in pair}
         lines = ["digraph durable {", '  rankdir=LR; node [shape=box, fontname="Helvetica"];']
         lines += [f'  "{name}";' for name in sorted(nodes)]
         lines += [f'  "{a}" -> "{b}" [label="{n}"];' for (a, b), n in sorted(weights.items())]

@@ -1,0 +1,144 @@
+"""Pooled actors: many actors, each with its own mailbox and state, run on a bounded set of threads.
+
+A pykka `ThreadingActor` costs an OS thread; a map of 10,000 branches cannot
+have 10,000 threads.  A `PooledActor` has a normal pykka mailbox, ref, tell,
+ask and lifecycle, but no thread of its own: a message arriving wakes it onto
+an `ActorPool`'s ready queue, and one of the pool's threads drains its
+mailbox.  An actor waiting for a message holds no thread at all.
+
+At most one pool thread drains an actor at a time.  The claim is an atomic
+`dict.setdefault` on the actor's own claim slot, and the drainer re-checks the
+mailbox after giving the claim back, so a message that arrives during the
+hand-over is never stranded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import sys
+import threading
+from typing import Any
+
+import pykka
+from loguru import logger
+from pykka import ActorDeadError, ThreadingFuture
+from pykka.messages import _ActorStop
+
+from actors.topology import Topology, TrackedActor
+
+_CLAIM = "drain"
+
+
+class ActorPool:
+    """A fixed number of daemon threads running whichever pooled actors have mail."""
+
+    def __init__(self, size: int = 64, name: str = "durable-pool") -> None:
+        self.size = size
+        self.ready: queue.SimpleQueue[PooledActor | None] = queue.SimpleQueue()
+        self.threads = [
+            threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(size)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self) -> None:
+        while True:
+            actor = self.ready.get()
+            if actor is None:
+                return
+            actor._drain()
+
+    def schedule(self, actor: PooledActor) -> None:
+        self.ready.put(actor)
+
+    def shutdown(self) -> None:
+        for _ in self.threads:
+            self.ready.put(None)
+
+
+class _PoolInbox(queue.SimpleQueue[Any]):
+    """A mailbox that wakes its actor onto the pool when a message arrives."""
+
+    owner: PooledActor | None = None
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+        if self.owner is not None:
+            self.owner._wake()
+
+
+class PooledActor(TrackedActor):
+    """A TrackedActor whose mailbox is drained on an ActorPool instead of its own thread."""
+
+    def __init__(self, topology: Topology, pool: ActorPool, name: str, parent: str | None = None) -> None:
+        self.pool = pool
+        self._claims: dict[str, object] = {}
+        super().__init__(topology, name, parent)
+
+    @staticmethod
+    def _create_actor_inbox() -> Any:
+        return _PoolInbox()
+
+    @staticmethod
+    def _create_future() -> ThreadingFuture[Any]:
+        return ThreadingFuture()
+
+    def _start_actor_loop(self) -> None:
+        self._actor_loop_setup()
+        inbox: _PoolInbox = self.actor_inbox  # type: ignore[assignment]
+        inbox.owner = self
+        if not inbox.empty():
+            self._wake()
+
+    def _claim(self) -> bool:
+        token = object()
+        return self._claims.setdefault(_CLAIM, token) is token
+
+    def _wake(self) -> None:
+        if self._claim():
+            self.pool.schedule(self)
+
+    def _drain(self) -> None:
+        inbox: _PoolInbox = self.actor_inbox  # type: ignore[assignment]
+        while True:
+            while not self.actor_stopped.is_set():
+                try:
+                    envelope = inbox.get_nowait()
+                except queue.Empty:
+                    break
+                self._process(envelope)
+            if self.actor_stopped.is_set():
+                self._fail_leftovers(inbox)
+                return
+            self._claims.pop(_CLAIM, None)
+            if inbox.empty() or not self._claim():
+                return
+
+    def _process(self, envelope: Any) -> None:
+        try:
+            response = self._handle_receive(envelope.message)
+            if envelope.reply_to is not None:
+                envelope.reply_to.set(response)
+        except Exception:
+            if envelope.reply_to is not None:
+                envelope.reply_to.set_exception()
+            else:
+                logger.opt(exception=sys.exc_info()[1]).error("{} failed on {!r}", self, envelope.message)
+
+    def _fail_leftovers(self, inbox: _PoolInbox) -> None:
+        while not inbox.empty():
+            envelope = inbox.get_nowait()
+            if envelope.reply_to is None:
+                continue
+            if isinstance(envelope.message, _ActorStop):
+                envelope.reply_to.set(None)
+            else:
+                error = ActorDeadError(f"{self.actor_ref} stopped before handling the message")
+                envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
+
+
+def stop_quietly(ref: pykka.ActorRef[Any]) -> None:
+    """Stop an actor that may already be gone."""
+    with contextlib.suppress(ActorDeadError):
+        ref.stop(block=False)
