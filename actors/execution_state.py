@@ -20,6 +20,7 @@ import pykka
 
 from actors.messages import (
     Checkpoint,
+    Committed,
     EndInvocation,
     FireDueTimers,
     Lookup,
@@ -66,12 +67,15 @@ class ExecutionState(TrackedActor):
                 return dict(self.ops)
             case Checkpoint():
                 self._checkpoint(message)
-            case FireDueTimers(reply_to):
+            case FireDueTimers(reply_to, notify, tag):
                 changed, events = fire_due(self.ops.values(), self.clock.now())
                 if not changed:
-                    resolve(reply_to, CommitResult(True, token=self.token))
+                    done = CommitResult(True, token=self.token)
+                    resolve(reply_to, done)
+                    if notify is not None:
+                        self.send(notify, Committed(tag, done))
                     return None
-                self._persist(changed, events, reply_to)
+                self._persist(changed, events, reply_to, notify, tag)
             case EndInvocation(outcome, reply_to):
                 self._end(outcome.status, outcome.result, outcome.error, outcome.started, reply_to)
             case _:
@@ -93,11 +97,18 @@ class ExecutionState(TrackedActor):
             return
         self._persist(list(changed.values()), events, message.reply_to)
 
-    def _persist(self, changed: list[Operation], events: list[HistoryEvent], reply_to: Any) -> None:
+    def _persist(
+        self,
+        changed: list[Operation],
+        events: list[HistoryEvent],
+        reply_to: Any,
+        notify: pykka.ActorRef[Any] | None = None,
+        tag: Any = None,
+    ) -> None:
         for op in changed:
             self.ops[op.operation_id] = op
         ws = WriteSet(self.execution_id, self.token, tuple(changed), tuple(events))
-        self.send(self.writer, Persist(ws, reply_to))
+        self.send(self.writer, Persist(ws, reply_to, notify, tag))
 
     def _end(self, status: str, result: str | None, error: Any, started: float, reply_to: Any) -> None:
         now = self.clock.now()

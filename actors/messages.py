@@ -99,9 +99,14 @@ class Checkpoint:
 
 @attrs.frozen(slots=True)
 class FireDueTimers:
-    """Refresh: let every due wait succeed and every due retry become ready, in one write."""
+    """Refresh: let every due wait succeed and every due retry become ready, in one write.
+
+    Answered on `reply_to` (a waiting thread) or as Committed(tag) to `notify` (an actor).
+    """
 
     reply_to: Reply = None
+    notify: ActorRef[Any] | None = None
+    tag: Any = None
 
 
 @attrs.frozen(slots=True)
@@ -238,3 +243,43 @@ class ResumeWave:
 
     keys: tuple[str, ...]
     now: float
+
+
+# --- map and parallel: the BatchParent and its Branch actors
+
+
+@attrs.frozen(slots=True)
+class RunBranch:
+    """Run (or re-run, replaying what it already did) the branch's function."""
+
+
+@attrs.frozen(slots=True)
+class BranchSucceeded:
+    index: int
+    result: Any
+
+
+@attrs.frozen(slots=True)
+class BranchFailed:
+    index: int
+    error: ErrorObject
+
+
+@attrs.frozen(slots=True)
+class BranchSuspended:
+    """The branch waits: on a timer due at `resume_at`, or on an outside event if None."""
+
+    index: int
+    resume_at: float | None
+
+
+@attrs.frozen(slots=True)
+class BatchSuspended:
+    """The parent's answer when nothing can run: the invocation should suspend until `resume_at`."""
+
+    resume_at: float | None
+
+
+@attrs.frozen(slots=True)
+class BatchStats:
+    """Ask a BatchParent for its counters (tests and benchmarks)."""

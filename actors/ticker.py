@@ -18,13 +18,20 @@ from durable.clock import Clock
 class Ticker:
     def __init__(self, clock: Clock, subscribers: list[pykka.ActorRef[Any]], interval: float = 0.01) -> None:
         self.clock = clock
-        self.subscribers = subscribers
+        self.subscribers: dict[str, pykka.ActorRef[Any]] = {ref.actor_urn: ref for ref in subscribers}
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="durable-ticker", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+
+    def subscribe(self, ref: pykka.ActorRef[Any]) -> None:
+        """Tick `ref` too.  Copy-on-write: the ticking thread always sees a whole dict."""
+        self.subscribers = {**self.subscribers, ref.actor_urn: ref}
+
+    def unsubscribe(self, ref: pykka.ActorRef[Any]) -> None:
+        self.subscribers = {urn: r for urn, r in self.subscribers.items() if urn != ref.actor_urn}
 
     def stop(self) -> None:
         self._stop.set()
@@ -35,8 +42,8 @@ class Ticker:
 
         while not self._stop.wait(self.interval):
             tick = Tick(self.clock.now())
-            for ref in self.subscribers:
+            for ref in list(self.subscribers.values()):
                 try:
                     ref.tell(tick)
                 except pykka.ActorDeadError:
-                    return
+                    self.unsubscribe(ref)

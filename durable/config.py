@@ -80,3 +80,72 @@ class ChildConfig(Generic[T]):
     serdes: SerDes | None = None
     sub_type: Any = None
     summary_generator: Callable[[T], str] | None = None
+
+
+class NestingType(enum.Enum):
+    """NESTED gives every branch its own context operation; FLAT runs branches in virtual contexts."""
+
+    NESTED = "NESTED"
+    FLAT = "FLAT"
+
+
+def _optional_non_negative(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and value < 0:
+        raise ValidationError(f"CompletionConfig.{attribute.name} must not be negative, got {value}")
+
+
+@attrs.frozen(slots=True)
+class CompletionConfig:
+    """When a batch may stop before every branch has run."""
+
+    min_successful: int | None = attrs.field(default=None, validator=_optional_non_negative)
+    tolerated_failure_count: int | None = attrs.field(default=None, validator=_optional_non_negative)
+    tolerated_failure_percentage: float | None = attrs.field(default=None, validator=_optional_non_negative)
+
+    def __attrs_post_init__(self) -> None:
+        percentage = self.tolerated_failure_percentage
+        if percentage is not None and not 0 <= percentage <= 100:
+            raise ValidationError(
+                f"CompletionConfig.tolerated_failure_percentage must be within 0-100, got {percentage}"
+            )
+
+    @classmethod
+    def first_successful(cls) -> CompletionConfig:
+        return cls(min_successful=1)
+
+    @classmethod
+    def all_completed(cls) -> CompletionConfig:
+        return cls()
+
+    @classmethod
+    def all_successful(cls) -> CompletionConfig:
+        return cls(tolerated_failure_count=0, tolerated_failure_percentage=0)
+
+
+@attrs.frozen(slots=True)
+class MapConfig(Generic[T]):
+    max_concurrency: int | None = None
+    completion_config: CompletionConfig | None = None
+    serdes: SerDes | None = None
+    item_serdes: SerDes | None = None
+    summary_generator: Callable[[Any], str] | None = None
+    nesting_type: NestingType = NestingType.NESTED
+    item_namer: Callable[[Any, int], str] | None = None
+
+
+@attrs.frozen(slots=True)
+class ParallelConfig:
+    max_concurrency: int | None = None
+    completion_config: CompletionConfig | None = None
+    serdes: SerDes | None = None
+    item_serdes: SerDes | None = None
+    summary_generator: Callable[[Any], str] | None = None
+    nesting_type: NestingType = NestingType.NESTED
+
+
+@attrs.frozen(slots=True)
+class ParallelBranch(Generic[T]):
+    """A parallel branch with a name: `func(context)` runs in its own child context."""
+
+    func: Callable[..., T]
+    name: str | None = None

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from durable.config import ChildConfig, Duration, StepConfig
+from durable.concurrency.batch import run_map, run_parallel
+from durable.concurrency.models import BatchResult
+from durable.config import ChildConfig, Duration, MapConfig, ParallelBranch, ParallelConfig, StepConfig
 from durable.invocation import Invocation
 from durable.logger import DurableLogger
 from durable.operations.child import run_child
@@ -23,11 +25,13 @@ from durable.types import StepContext, WaitForCallbackContext, WaitForConditionC
 from durable.waits import WaitForConditionConfig
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 __all__ = [
     "DurableContext",
     "StepContext",
     "WaitForCallbackContext",
+    "durable_parallel_branch",
     "durable_step",
     "durable_with_child_context",
 ]
@@ -44,6 +48,7 @@ class DurableContext:
     ) -> None:
         self.invocation = invocation
         self.parent_id = parent_id
+        self.recorded_parent_id = parent_id
         self._counter = itertools.count(1)
         self._log_during_replay = log_during_replay
         self.logger = self._make_logger()
@@ -65,6 +70,12 @@ class DurableContext:
     def child(self, operation_id: str) -> DurableContext:
         return DurableContext(self.invocation, operation_id, self._log_during_replay)
 
+    def virtual(self, operation_id: str) -> DurableContext:
+        """A FLAT branch's context: its operations take ids under `operation_id` but hang off this context."""
+        virtual = DurableContext(self.invocation, operation_id, self._log_during_replay)
+        virtual.recorded_parent_id = self.parent_id
+        return virtual
+
     def configure_logger(self, log_during_replay: bool = False) -> None:
         """Emit this context's (and its children's) log lines during replay too, or not (the default)."""
         self._log_during_replay = log_during_replay
@@ -85,6 +96,23 @@ class DurableContext:
         name: str | None = None,
     ) -> T:
         return run_wait_for_condition(self, check, config, name)
+
+    def map(
+        self,
+        inputs: Sequence[U],
+        func: Callable[[DurableContext, U, int, Sequence[U]], T],
+        name: str | None = None,
+        config: MapConfig[Any] | None = None,
+    ) -> BatchResult[T]:
+        return run_map(self, inputs, func, name, config)
+
+    def parallel(
+        self,
+        functions: Sequence[Callable[[DurableContext], T] | ParallelBranch[T]],
+        name: str | None = None,
+        config: ParallelConfig | None = None,
+    ) -> BatchResult[T]:
+        return run_parallel(self, functions, name, config)
 
     def run_in_child_context(
         self,
@@ -119,5 +147,19 @@ def durable_with_child_context(func: Callable[..., T]) -> Callable[..., Callable
 
         child._durable_child_name = func.__name__  # type: ignore[attr-defined]
         return child
+
+    return bind
+
+
+def durable_parallel_branch(func: Callable[..., T]) -> Callable[..., Callable[[DurableContext], T]]:
+    """Turn `f(context, *args)` into `f(*args)` returning a parallel branch named after `f`."""
+
+    @functools.wraps(func)
+    def bind(*args: Any, **kwargs: Any) -> Callable[[DurableContext], T]:
+        def branch(context: DurableContext) -> T:
+            return func(context, *args, **kwargs)
+
+        branch._durable_branch_name = func.__name__  # type: ignore[attr-defined]
+        return branch
 
     return bind

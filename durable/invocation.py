@@ -1,9 +1,9 @@
 """One invocation, as the handler's thread sees it: lookups, checkpoints, the replay flag.
 
-Reads come from a snapshot taken when the invocation starts: a terminal
-record never changes, and an operation id that was not there cannot appear
-later except by this invocation's own hand, so only non-terminal records are
-asked of the ExecutionState again.  Writes are Checkpoint messages; a
+Reads come from a snapshot taken when the invocation starts where they can:
+a terminal record never changes.  Anything else is asked of the
+ExecutionState, which also knows what this invocation wrote since (a map
+branch re-run after its timer fired replays its own fresh checkpoints).  Writes are Checkpoint messages; a
 blocking one waits on a future that the CheckpointWriter resolves after the
 commit.
 """
@@ -45,7 +45,7 @@ class Invocation:
     def lookup(self, operation_id: str) -> Operation | None:
         """The recorded operation at this id, or None for new work (which ends the replay)."""
         op = self.snapshot.get(operation_id)
-        if op is not None and not op.status.is_terminal:
+        if op is None or not op.status.is_terminal:
             op = cast(Operation | None, self.state.ask(Lookup(operation_id)))
         if op is None or not op.status.is_terminal:
             self.unreplayed.clear()

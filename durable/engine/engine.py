@@ -36,6 +36,7 @@ from actors.messages import (
     SaveMeta,
     WriterStats,
 )
+from actors.pool import ActorPool
 from actors.ticker import Ticker
 from actors.topology import Topology
 from actors.worker import InvocationWorker
@@ -56,6 +57,7 @@ from durable.stores.base import (
 )
 
 DEFAULT_WORKERS = 4
+DEFAULT_BRANCH_THREADS = 64
 
 
 class Engine:
@@ -65,6 +67,7 @@ class Engine:
         functions: dict[str, Any] | Iterable[Any] | None = None,
         clock: Clock | None = None,
         workers: int = DEFAULT_WORKERS,
+        branch_threads: int = DEFAULT_BRANCH_THREADS,
         tick_interval: float = 0.01,
         recover: bool = True,
         execute: bool = True,
@@ -91,6 +94,7 @@ class Engine:
         self.alarm_manager.proxy().connect(self.dispatcher, self.alarm_client).get()
         self.ticker = Ticker(self.clock, [self.alarm_manager, self.dispatcher], tick_interval)
         self.ticker.start()
+        self.branch_pool = ActorPool(branch_threads, "durable-branch")
         self._closed = False
         self.execute = execute
         for entry in _function_entries(functions):
@@ -214,6 +218,15 @@ class Engine:
             "next_alarm": self.alarm_manager.ask(NextAlarm()),
         }
 
+    def subscribe_ticks(self, ref: pykka.ActorRef[Any] | None, on: bool) -> None:
+        """Let an invocation's TimerScheduler hear the engine's ticks (or stop hearing them)."""
+        if ref is None:
+            return
+        if on:
+            self.ticker.subscribe(ref)
+        else:
+            self.ticker.unsubscribe(ref)
+
     def _require(self, execution_id: str) -> ExecutionRecord:
         record = self.store.get_execution(execution_id)
         if record is None:
@@ -262,6 +275,7 @@ class Engine:
         for ref in (self.dispatcher, self.alarm_client, self.alarm_manager, self.completions, self.writer):
             with contextlib.suppress(pykka.ActorDeadError):
                 ref.stop(timeout=5)
+        self.branch_pool.shutdown()
         self.store.close()
 
     def __enter__(self) -> Engine:

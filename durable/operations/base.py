@@ -2,8 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from durable.exceptions import DurableOperationError, NonDeterministicExecutionError
-from durable.lambda_service import ErrorObject, Operation, OperationSubType, OperationType
+from durable.lambda_service import (
+    ErrorObject,
+    Operation,
+    OperationAction,
+    OperationSubType,
+    OperationType,
+    OperationUpdate,
+)
+
+if TYPE_CHECKING:
+    from durable.context import DurableContext
+
+Updater = Callable[..., OperationUpdate]
+
+
+def updater(
+    context: DurableContext,
+    operation_id: str,
+    operation_type: OperationType,
+    name: str | None,
+    sub_type: OperationSubType | None,
+) -> Updater:
+    """Checkpoint requests for one operation: `update(OperationAction.SUCCEED, payload=...)`."""
+
+    def update(action: OperationAction, **fields: Any) -> OperationUpdate:
+        return OperationUpdate(
+            operation_id, operation_type, action, context.recorded_parent_id, name, sub_type, **fields
+        )
+
+    return update
 
 
 def check_replay(

@@ -18,9 +18,8 @@ from durable.lambda_service import (
     OperationStatus,
     OperationSubType,
     OperationType,
-    OperationUpdate,
 )
-from durable.operations.base import check_replay, recorded_error
+from durable.operations.base import check_replay, recorded_error, updater
 from durable.serdes import SerDesContext, deserialize, serialize
 
 if TYPE_CHECKING:
@@ -38,10 +37,20 @@ def run_child(
     config: ChildConfig[Any] | None,
 ) -> T:
     config = config or ChildConfig()
-    sub_type = config.sub_type or OperationSubType.RUN_IN_CHILD_CONTEXT
     name = name if name is not None else getattr(func, "_durable_child_name", None)
+    return run_child_at(context, context.next_operation_id(), func, name, config)
+
+
+def run_child_at(
+    context: DurableContext,
+    operation_id: str,
+    func: Callable[[DurableContext], T],
+    name: str | None,
+    config: ChildConfig[Any],
+) -> T:
+    """Run `func` as the child context `operation_id` under `context` (map and parallel branches use this too)."""
+    sub_type = config.sub_type or OperationSubType.RUN_IN_CHILD_CONTEXT
     invocation = context.invocation
-    operation_id = context.next_operation_id()
     serdes_context = SerDesContext(operation_id, invocation.execution_arn)
     recorded = check_replay(invocation.lookup(operation_id), operation_id, OperationType.CONTEXT, name, sub_type)
     child = context.child(operation_id)
@@ -54,8 +63,7 @@ def run_child(
         if recorded.status is OperationStatus.FAILED:
             raise recorded_error(ChildContextError, recorded.error)
 
-    def update(action: OperationAction, **fields: Any) -> OperationUpdate:
-        return OperationUpdate(operation_id, OperationType.CONTEXT, action, context.parent_id, name, sub_type, **fields)
+    update = updater(context, operation_id, OperationType.CONTEXT, name, sub_type)
 
     if recorded is None:
         invocation.checkpoint(update(OperationAction.START), wait=False)

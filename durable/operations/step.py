@@ -29,7 +29,7 @@ from durable.lambda_service import (
     OperationType,
     OperationUpdate,
 )
-from durable.operations.base import check_replay, recorded_error
+from durable.operations.base import check_replay, recorded_error, updater
 from durable.retries import RetryPresets
 from durable.serdes import SerDesContext, deserialize, serialize
 from durable.types import StepContext
@@ -54,10 +54,7 @@ def run_step(
     serdes_context = SerDesContext(operation_id, invocation.execution_arn)
     recorded = check_replay(invocation.lookup(operation_id), operation_id, OperationType.STEP, name)
 
-    def update(action: OperationAction, **fields: Any) -> OperationUpdate:
-        return OperationUpdate(
-            operation_id, OperationType.STEP, action, context.parent_id, name, OperationSubType.STEP, **fields
-        )
+    update = updater(context, operation_id, OperationType.STEP, name, OperationSubType.STEP)
 
     attempt = 1
     needs_start = True

@@ -15,9 +15,8 @@ from durable.lambda_service import (
     OperationStatus,
     OperationSubType,
     OperationType,
-    OperationUpdate,
 )
-from durable.operations.base import check_replay
+from durable.operations.base import check_replay, updater
 
 if TYPE_CHECKING:
     from durable.context import DurableContext
@@ -36,17 +35,8 @@ def run_wait(context: DurableContext, duration: Duration, name: str | None) -> N
             return
         if recorded.status is OperationStatus.STARTED:
             raise SuspendExecution(f"wait {operation_id} is not due yet", recorded.scheduled_end_timestamp)
-    invocation.checkpoint(
-        OperationUpdate(
-            operation_id,
-            OperationType.WAIT,
-            OperationAction.START,
-            context.parent_id,
-            name,
-            OperationSubType.WAIT,
-            wait_seconds=duration.seconds,
-        )
-    )
+    update = updater(context, operation_id, OperationType.WAIT, name, OperationSubType.WAIT)
+    invocation.checkpoint(update(OperationAction.START, wait_seconds=duration.seconds))
     raise SuspendExecution(
         f"wait {operation_id} started for {duration.seconds} s", invocation.clock.now() + duration.seconds
     )

@@ -19,9 +19,8 @@ from durable.lambda_service import (
     OperationStatus,
     OperationSubType,
     OperationType,
-    OperationUpdate,
 )
-from durable.operations.base import check_replay, recorded_error
+from durable.operations.base import check_replay, recorded_error, updater
 from durable.serdes import SerDesContext, deserialize, serialize
 from durable.types import WaitForConditionCheckContext
 from durable.waits import WaitForConditionConfig
@@ -48,8 +47,7 @@ def run_wait_for_condition(
     serdes_context = SerDesContext(operation_id, invocation.execution_arn)
     recorded = check_replay(invocation.lookup(operation_id), operation_id, OperationType.STEP, name, sub_type)
 
-    def update(action: OperationAction, **fields: Any) -> OperationUpdate:
-        return OperationUpdate(operation_id, OperationType.STEP, action, context.parent_id, name, sub_type, **fields)
+    update = updater(context, operation_id, OperationType.STEP, name, sub_type)
 
     state: Any = config.initial_state
     attempt = 1

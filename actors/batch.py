@@ -1,0 +1,257 @@
+"""BatchParent and Branch: one map or parallel, run as a coordinator and its branches.
+
+BatchParent owns the branch table, the in-flight count and the completion
+policy of one map/parallel.  It takes BranchSucceeded, BranchFailed,
+BranchSuspended (from its branches), ResumeWave (from its TimerScheduler),
+Committed (the wave's one refresh is done) and BatchStats.  It sends RunBranch
+to Branch actors, ScheduleResume to its TimerScheduler, one FireDueTimers per
+wave to the ExecutionState, and its outcome (a BatchResult, or BatchSuspended
+when nothing can run) to the waiting caller's future.
+
+Invariants:
+- in flight = branches started and not terminal, suspended ones included; it
+  never exceeds max_concurrency.  A slot frees only on SUCCEEDED or FAILED.
+- every branch event changes the counters in exactly one handler; an
+  unexpected message fails loudly rather than leave the counters stale.
+- a suspended branch holds no thread (Branch is a PooledActor); its timer is
+  data in the TimerScheduler, and all branches due at one tick resume after a
+  single state refresh.
+- the invocation suspends only when nothing runs and nothing can be started.
+
+Branch owns one branch's run: on RunBranch it runs the branch function on a
+pool thread, replaying what it already did, and reports the outcome.  A
+branch that raises is a branch failure, never a crash of the parent.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pykka
+from loguru import logger
+
+from actors.messages import (
+    BatchStats,
+    BatchSuspended,
+    BranchFailed,
+    BranchSucceeded,
+    BranchSuspended,
+    Committed,
+    FireDueTimers,
+    ResumeWave,
+    RunBranch,
+    ScheduleResume,
+)
+from actors.pool import ActorPool, PooledActor, stop_quietly
+from actors.replies import resolve
+from actors.timer_scheduler import TimerScheduler
+from actors.topology import Topology, TrackedActor
+from durable.concurrency.models import BatchItem, BatchItemStatus, BatchResult, CompletionReason
+from durable.config import CompletionConfig
+from durable.exceptions import SuspendExecution
+from durable.lambda_service import ErrorObject
+
+WAITING, RUNNING, SUSPENDED, SUCCEEDED, FAILED = "waiting", "running", "suspended", "succeeded", "failed"
+
+
+@attrs.frozen(slots=True)
+class BatchSpec:
+    """What the caller's thread hands the parent: how many branches, how to run one, and the policy."""
+
+    name: str
+    count: int
+    run_branch: Callable[[int], Any]
+    max_concurrency: int | None
+    completion: CompletionConfig
+    started_before: tuple[int, ...] = ()
+
+
+class Branch(PooledActor):
+    def __init__(
+        self, topology: Topology, pool: ActorPool, parent: pykka.ActorRef[Any], index: int, run: Callable[[int], Any]
+    ) -> None:
+        super().__init__(topology, pool, f"branch {index}", parent.actor_urn)
+        self.parent = parent
+        self.index = index
+        self.run = run
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case RunBranch():
+                try:
+                    outcome: Any = BranchSucceeded(self.index, self.run(self.index))
+                except SuspendExecution as suspended:
+                    outcome = BranchSuspended(self.index, suspended.resume_at)
+                except Exception as error:
+                    outcome = BranchFailed(self.index, ErrorObject.from_exception(error))
+                try:
+                    self.send(self.parent, outcome)
+                except pykka.ActorDeadError:
+                    logger.debug("branch {} finished after its batch completed", self.index)
+            case _:
+                raise TypeError(f"Branch got an unexpected message {message!r}")
+        return None
+
+
+class BatchParent(TrackedActor):
+    def __init__(
+        self,
+        topology: Topology,
+        spec: BatchSpec,
+        pool: ActorPool,
+        state: pykka.ActorRef[Any],
+        subscribe_ticks: Callable[[pykka.ActorRef[Any] | None, bool], None],
+        reply_to: pykka.Future[Any],
+        parent: str | None = None,
+    ) -> None:
+        super().__init__(topology, spec.name, parent)
+        self.spec = spec
+        self.pool = pool
+        self.state = state
+        self.subscribe_ticks = subscribe_ticks
+        self.reply_to = reply_to
+        self.status = [WAITING] * spec.count
+        self.results: dict[int, Any] = {}
+        self.errors: dict[int, ErrorObject] = {}
+        self.resume_at: dict[int, float | None] = {}
+        first = [i for i in spec.started_before if 0 <= i < spec.count]
+        self.queue = collections.deque(first + [i for i in range(spec.count) if i not in set(first)])
+        self.branches: dict[int, pykka.ActorRef[Any]] = {}
+        self.timers: pykka.ActorRef[Any] | None = None
+        self.in_flight = 0
+        self.running = 0
+        self.peak_in_flight = 0
+        self.waves = 0
+        self.done = False
+
+    def on_start(self) -> None:
+        self._advance()
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case BranchSucceeded(index, result):
+                self._settle(index, SUCCEEDED)
+                self.results[index] = result
+            case BranchFailed(index, error):
+                self._settle(index, FAILED)
+                self.errors[index] = error
+            case BranchSuspended(index, resume_at):
+                self.status[index] = SUSPENDED
+                self.running -= 1
+                self.resume_at[index] = resume_at
+                if resume_at is not None and not self.done:
+                    self._timers().tell(ScheduleResume(str(index), resume_at))
+            case ResumeWave(keys, _now):
+                wave = tuple(int(key) for key in keys if self.status[int(key)] == SUSPENDED)
+                if wave and not self.done:
+                    self.waves += 1
+                    for index in wave:
+                        self._mark_running(index)
+                    self.send(self.state, FireDueTimers(notify=self.actor_ref, tag=("wave", wave)))
+                return None
+            case Committed(("wave", wave), _result):
+                for index in wave:
+                    self.send(self.branches[index], RunBranch())
+                return None
+            case BatchStats():
+                return {"peak_in_flight": self.peak_in_flight, "in_flight": self.in_flight, "waves": self.waves}
+            case _:
+                raise TypeError(f"BatchParent got an unexpected message {message!r}")
+        self._advance()
+        return None
+
+    def _settle(self, index: int, status: str) -> None:
+        if self.status[index] not in (RUNNING, SUSPENDED):
+            raise RuntimeError(f"branch {index} reported {status} while {self.status[index]}")
+        self.status[index] = status
+        self.running -= 1
+        self.in_flight -= 1
+        branch = self.branches.pop(index, None)
+        if branch is not None:
+            stop_quietly(branch)
+
+    def _advance(self) -> None:
+        """Complete, admit waiting branches into free slots, or suspend: in that order."""
+        if self.done:
+            return
+        reason = self._completion_reason()
+        if reason is not None:
+            self._finish(reason)
+            return
+        limit = self.spec.max_concurrency
+        while self.queue and (limit is None or self.in_flight < limit):
+            index = self.queue.popleft()
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self._run(index)
+        if self.running == 0:
+            dues = [due for i, due in self.resume_at.items() if self.status[i] == SUSPENDED and due is not None]
+            self._answer(BatchSuspended(min(dues) if dues else None))
+
+    def _mark_running(self, index: int) -> None:
+        """Running from here on: a branch whose wave is being refreshed counts as running."""
+        self.status[index] = RUNNING
+        self.running += 1
+
+    def _run(self, index: int) -> None:
+        branch = Branch.start(self.topology, self.pool, self.actor_ref, index, self.spec.run_branch)
+        self.branches[index] = branch
+        self._mark_running(index)
+        self.send(branch, RunBranch())
+
+    def _completion_reason(self) -> CompletionReason | None:
+        succeeded = len(self.results)
+        failed = len(self.errors)
+        total = self.spec.count
+        policy = self.spec.completion
+        if policy.min_successful is not None and succeeded >= policy.min_successful:
+            return CompletionReason.MIN_SUCCESSFUL_REACHED
+        if policy.tolerated_failure_count is not None and failed > policy.tolerated_failure_count:
+            return CompletionReason.FAILURE_TOLERANCE_EXCEEDED
+        percentage = policy.tolerated_failure_percentage
+        if percentage is not None and total and failed * 100 > percentage * total:
+            return CompletionReason.FAILURE_TOLERANCE_EXCEEDED
+        if succeeded + failed == total:
+            return CompletionReason.ALL_COMPLETED
+        return None
+
+    def _finish(self, reason: CompletionReason) -> None:
+        items: list[BatchItem[Any]] = []
+        for index, status in enumerate(self.status):
+            if status == SUCCEEDED:
+                items.append(BatchItem(index, BatchItemStatus.SUCCEEDED, self.results[index]))
+            elif status == FAILED:
+                items.append(BatchItem(index, BatchItemStatus.FAILED, None, self.errors[index]))
+            elif status != WAITING:
+                items.append(BatchItem(index, BatchItemStatus.STARTED))
+        self._answer(BatchResult(items, reason))
+
+    def _answer(self, outcome: Any) -> None:
+        self.done = True
+        resolve(self.reply_to, outcome)
+        self._release()
+
+    def _timers(self) -> pykka.ActorRef[Any]:
+        if self.timers is None:
+            self.timers = TimerScheduler.start(self.topology, self.actor_ref, self.spec.name, self.actor_urn)
+            self.subscribe_ticks(self.timers, True)
+        return self.timers
+
+    def _release(self) -> None:
+        if self.timers is not None:
+            self.subscribe_ticks(self.timers, False)
+            stop_quietly(self.timers)
+            self.timers = None
+        for index, branch in list(self.branches.items()):
+            if self.status[index] != RUNNING:
+                stop_quietly(branch)
+                del self.branches[index]
+
+    def on_stop(self) -> None:
+        self._release()
+        for branch in self.branches.values():
+            stop_quietly(branch)
+        super().on_stop()

@@ -1,0 +1,1 @@
+"""map and parallel: their result model (`models`) and how a batch is run (`batch`)."""
