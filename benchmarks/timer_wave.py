@@ -67,7 +67,7 @@ def _in_child(kind: str, branches: int) -> dict[str, Any]:
         [sys.executable, "-m", "benchmarks.timer_wave", "--child", kind, str(branches)],
         capture_output=True, text=True, check=True,
     )
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -101,6 +101,30 @@ class CommitResult:
     token: int | None = None
 
 
+@attrs.define(slots=True)
+class FenceState:
+    """The part of an execution row that decides whether a WriteSet may apply."""
+
+    status: str
+    token: int
+    next_event_id: int
+
+    def admit(self, ws: WriteSet) -> CommitResult:
+        """Accept or reject `ws`; an accepted one moves this state on (token, status, event ids)."""
+        if ws.token is not None and ws.token != self.token:
+            return CommitResult(False, f"invocation token {ws.token} is fenced (current {self.token})")
+        if self.status != ExecutionStatus.RUNNING.value:
+            return CommitResult(False, f"execution already {self.status}")
+        change = ws.execution
+        if change is not None:
+            if change.bump_token:
+                self.token += 1
+            if change.status is not None:
+                self.status = change.status.value
+        self.next_event_id += len(ws.events)
+        return CommitResult(True, token=self.token)
+
+
 class StoreError(Exception):
     """The store cannot be opened or used (bad path, not a durable store, ...)."""
 

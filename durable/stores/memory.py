@@ -18,6 +18,7 @@ from durable.stores.base import (
     CommitResult,
     ExecutionRecord,
     ExecutionStatus,
+    FenceState,
     Store,
     WriteSet,
 )
@@ -105,33 +106,32 @@ class MemoryStore(Store):
         record = self._executions.get(ws.execution_id)
         if record is None:
             return CommitResult(False, "unknown execution")
-        if ws.token is not None and ws.token != record.token:
-            return CommitResult(False, f"invocation token {ws.token} is fenced (current {record.token})")
-        if record.status is not ExecutionStatus.RUNNING:
-            return CommitResult(False, f"execution already {record.status.value}")
+        events = self._events[ws.execution_id]
+        state = FenceState(record.status.value, record.token, len(events) + 1)
+        result = state.admit(ws)
+        if not result.ok:
+            return result
         ops = self._operations[ws.execution_id]
         for op in ws.operations:
             ops[op.operation_id] = op
-        events = self._events[ws.execution_id]
         for event in ws.events:
             events.append(event.to_dict(len(events) + 1))
         change = ws.execution
         if change is not None:
-            record = attrs.evolve(
+            self._executions[ws.execution_id] = attrs.evolve(
                 record,
-                status=change.status or record.status,
+                status=ExecutionStatus(state.status),
+                token=state.token,
                 result=change.result if change.result is not None else record.result,
                 error=change.error or record.error,
                 ended=change.ended if change.ended is not None else record.ended,
                 invocation_open=(
                     change.invocation_open if change.invocation_open is not None else record.invocation_open
                 ),
-                token=record.token + 1 if change.bump_token else record.token,
             )
-            self._executions[ws.execution_id] = record
         if ws.alarm is not UNCHANGED:
             if ws.alarm is None:
                 self._alarms.pop(ws.execution_id, None)
             else:
                 self._alarms[ws.execution_id] = ws.alarm
-        return CommitResult(True, token=record.token)
+        return result

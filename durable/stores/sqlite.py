@@ -23,6 +23,7 @@ from durable.stores.base import (
     CommitResult,
     ExecutionRecord,
     ExecutionStatus,
+    FenceState,
     Store,
     StoreError,
     WriteSet,
@@ -261,74 +262,74 @@ class SQLiteStore(Store):
             raise
 
     def commit(self, batch: list[WriteSet]) -> list[CommitResult]:
+        """One transaction; the write sets of one execution are merged into one statement per table."""
         conn = self._writer
-        results: list[CommitResult] = []
+        results: list[CommitResult | None] = [None] * len(batch)
+        by_execution: dict[str, list[int]] = {}
+        for position, ws in enumerate(batch):
+            by_execution.setdefault(ws.execution_id, []).append(position)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for ws in batch:
-                results.append(self._apply(conn, ws))
+            for execution_id, positions in by_execution.items():
+                for position, result in zip(positions, self._apply(conn, execution_id, [batch[p] for p in positions]),
+                                            strict=True):
+                    results[position] = result
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return results
+        return [r for r in results if r is not None]
 
-    def _apply(self, conn: sqlite3.Connection, ws: WriteSet) -> CommitResult:
+    def _apply(self, conn: sqlite3.Connection, execution_id: str, group: list[WriteSet]) -> list[CommitResult]:
         row = conn.execute(
-            "SELECT status, token, next_event_id FROM executions WHERE execution_id=?", (ws.execution_id,)
+            "SELECT status, token, next_event_id FROM executions WHERE execution_id=?", (execution_id,)
         ).fetchone()
         if row is None:
-            return CommitResult(False, "unknown execution")
-        status, token, next_event_id = row
-        if ws.token is not None and ws.token != token:
-            return CommitResult(False, f"invocation token {ws.token} is fenced (current {token})")
-        if status != "RUNNING":
-            return CommitResult(False, f"execution already {status}")
-        if ws.operations:
+            return [CommitResult(False, "unknown execution")] * len(group)
+        state = FenceState(*row)
+        results: list[CommitResult] = []
+        operations: dict[str, Operation] = {}
+        events: list[tuple[str, int, str]] = []
+        columns: dict[str, Any] = {}
+        alarm: Any = UNCHANGED
+        for ws in group:
+            first_event_id = state.next_event_id
+            result = state.admit(ws)
+            results.append(result)
+            if not result.ok:
+                continue
+            for op in ws.operations:
+                operations[op.operation_id] = op
+            events.extend(
+                (execution_id, first_event_id + i, json.dumps(event.to_dict(first_event_id + i)))
+                for i, event in enumerate(ws.events)
+            )
+            columns.update(_execution_columns(ws))
+            if ws.alarm is not UNCHANGED:
+                alarm = ws.alarm
+        if operations:
             conn.executemany(
                 "INSERT INTO operations(execution_id, operation_id, body) VALUES (?,?,?) "
                 "ON CONFLICT(execution_id, operation_id) DO UPDATE SET body=excluded.body",
-                [(ws.execution_id, op.operation_id, operation_to_json(op)) for op in ws.operations],
+                [(execution_id, op_id, operation_to_json(op)) for op_id, op in operations.items()],
             )
-        if ws.events:
-            conn.executemany(
-                "INSERT INTO events(execution_id, event_id, body) VALUES (?,?,?)",
-                [
-                    (ws.execution_id, next_event_id + i, json.dumps(event.to_dict(next_event_id + i)))
-                    for i, event in enumerate(ws.events)
-                ],
+        if events:
+            conn.executemany("INSERT INTO events(execution_id, event_id, body) VALUES (?,?,?)", events)
+        if any(r.ok for r in results):
+            columns.update(next_event_id=state.next_event_id, token=state.token, status=state.status)
+            assignments = ", ".join(f"{name}=?" for name in columns)
+            conn.execute(
+                f"UPDATE executions SET {assignments} WHERE execution_id=?", (*columns.values(), execution_id)
             )
-        change = ws.execution
-        new_token = token + 1 if change is not None and change.bump_token else token
-        sets = ["next_event_id=?", "token=?"]
-        args: list[Any] = [next_event_id + len(ws.events), new_token]
-        if change is not None:
-            if change.status is not None:
-                sets.append("status=?")
-                args.append(change.status.value)
-            if change.result is not None:
-                sets.append("result=?")
-                args.append(change.result)
-            if change.error is not None:
-                sets.append("error=?")
-                args.append(json.dumps(change.error.to_dict()))
-            if change.ended is not None:
-                sets.append("ended=?")
-                args.append(change.ended)
-            if change.invocation_open is not None:
-                sets.append("invocation_open=?")
-                args.append(int(change.invocation_open))
-        conn.execute(f"UPDATE executions SET {', '.join(sets)} WHERE execution_id=?", (*args, ws.execution_id))
-        if ws.alarm is not UNCHANGED:
-            if ws.alarm is None:
-                conn.execute("DELETE FROM alarms WHERE execution_id=?", (ws.execution_id,))
-            else:
-                conn.execute(
-                    "INSERT INTO alarms(execution_id, due) VALUES (?,?) "
-                    "ON CONFLICT(execution_id) DO UPDATE SET due=excluded.due",
-                    (ws.execution_id, ws.alarm),
-                )
-        return CommitResult(True, token=new_token)
+        if alarm is None:
+            conn.execute("DELETE FROM alarms WHERE execution_id=?", (execution_id,))
+        elif alarm is not UNCHANGED:
+            conn.execute(
+                "INSERT INTO alarms(execution_id, due) VALUES (?,?) "
+                "ON CONFLICT(execution_id) DO UPDATE SET due=excluded.due",
+                (execution_id, alarm),
+            )
+        return results
 
     def acquire_engine_lock(self) -> None:
         """An OS file lock beside the database: released by the kernel when the process dies."""
@@ -353,6 +354,23 @@ class SQLiteStore(Store):
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _execution_columns(ws: WriteSet) -> dict[str, Any]:
+    """The execution columns a WriteSet sets (token and status are tracked by FenceState)."""
+    change = ws.execution
+    if change is None:
+        return {}
+    columns: dict[str, Any] = {}
+    if change.result is not None:
+        columns["result"] = change.result
+    if change.error is not None:
+        columns["error"] = json.dumps(change.error.to_dict())
+    if change.ended is not None:
+        columns["ended"] = change.ended
+    if change.invocation_open is not None:
+        columns["invocation_open"] = int(change.invocation_open)
+    return columns
 
 
 def _record(row: tuple[Any, ...], alarm: float | None) -> ExecutionRecord:
