@@ -1,7 +1,8 @@
 """ExecutionState: the operations of one execution during one invocation.
 
-Owns: the operations map of that execution (the only copy in memory) and the
-invocation's fencing token.  Takes: Lookup and Snapshot (asked from handler
+Owns: the operations map of that execution (the only copy in memory), the
+due times of its timers (so a refresh touches only what is due, not every
+operation), and the invocation's fencing token.  Takes: Lookup and Snapshot (asked from handler
 threads), Checkpoint, FireDueTimers, EndInvocation.  Sends: Persist to the
 CheckpointWriter; for the closing write, PrepareAlarm to the AlarmClient,
 which forwards the Persist once any move-earlier has gone out.
@@ -18,6 +19,7 @@ from typing import Any
 
 import pykka
 
+from actors.due_queue import DueQueue
 from actors.messages import (
     Checkpoint,
     Committed,
@@ -32,7 +34,7 @@ from actors.replies import reject, resolve
 from actors.topology import Topology, TrackedActor
 from durable.clock import Clock
 from durable.engine.history import HistoryEvent, error_details, result_details
-from durable.engine.transitions import apply_update, fire_due, next_due
+from durable.engine.transitions import apply_update, fire_due
 from durable.lambda_service import Operation
 from durable.stores.base import CommitResult, ExecutionChange, ExecutionStatus, WriteSet
 
@@ -53,7 +55,9 @@ class ExecutionState(TrackedActor):
         super().__init__(topology, execution_id, parent)
         self.execution_id = execution_id
         self.token = token
-        self.ops: dict[str, Operation] = {op.operation_id: op for op in operations}
+        self.ops: dict[str, Operation] = {}
+        self.due: DueQueue[str] = DueQueue()
+        self._remember(operations)
         self.deadline = deadline
         self.clock = clock
         self.writer = writer
@@ -68,7 +72,8 @@ class ExecutionState(TrackedActor):
             case Checkpoint():
                 self._checkpoint(message)
             case FireDueTimers(reply_to, notify, tag):
-                changed, events = fire_due(self.ops.values(), self.clock.now())
+                now = self.clock.now()
+                changed, events = fire_due([self.ops[key] for key, _ in self.due.pop_due(now)], now)
                 if not changed:
                     done = CommitResult(True, token=self.token)
                     resolve(reply_to, done)
@@ -81,6 +86,16 @@ class ExecutionState(TrackedActor):
             case _:
                 raise TypeError(f"ExecutionState got an unexpected message {message!r}")
         return None
+
+    def _remember(self, operations: list[Operation]) -> None:
+        """Take new records into the map, and their due times into the due queue."""
+        for op in operations:
+            self.ops[op.operation_id] = op
+            due = op.due_timestamp
+            if due is None:
+                self.due.remove(op.operation_id)
+            else:
+                self.due.set(op.operation_id, due)
 
     def _checkpoint(self, message: Checkpoint) -> None:
         now = self.clock.now()
@@ -105,8 +120,7 @@ class ExecutionState(TrackedActor):
         notify: pykka.ActorRef[Any] | None = None,
         tag: Any = None,
     ) -> None:
-        for op in changed:
-            self.ops[op.operation_id] = op
+        self._remember(changed)
         ws = WriteSet(self.execution_id, self.token, tuple(changed), tuple(events))
         self.send(self.writer, Persist(ws, reply_to, notify, tag))
 
@@ -124,7 +138,7 @@ class ExecutionState(TrackedActor):
             alarm = None
         else:
             change = ExecutionChange(invocation_open=False)
-            dues = [d for d in (next_due(self.ops.values()), self.deadline) if d is not None]
+            dues = [d for d in (self.due.earliest(), self.deadline) if d is not None]
             alarm = min(dues) if dues else None
         ws = WriteSet(self.execution_id, self.token, (), tuple(events), change, alarm)
         self.send(self.alarm_client, PrepareAlarm(self.execution_id, alarm, Persist(ws, reply_to)))

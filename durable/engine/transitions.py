@@ -136,8 +136,3 @@ def fire_due(ops: Iterable[Operation], now: float) -> tuple[list[Operation], lis
             changed.append(attrs.evolve(op, status=OperationStatus.READY))
     return changed, events
 
-
-def next_due(ops: Iterable[Operation]) -> float | None:
-    """The earliest time at which the service must act on one of these operations."""
-    dues = [due for op in ops if (due := op.due_timestamp) is not None]
-    return min(dues) if dues else None
