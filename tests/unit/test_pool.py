@@ -1,0 +1,75 @@
+"""Pooled actors: each keeps its own mailbox order, no two threads drain one actor, threads stay bounded."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.pool import ActorPool, PooledActor
+from actors.topology import Topology
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Recorder(PooledActor):
+    """Records every number it gets and notices any overlap between two draining threads."""
+
+    def __init__(self, topology: Topology, pool: ActorPool) -> None:
+        super().__init__(topology, pool, "recorder")
+        self.seen: list[tuple[int, int]] = []
+        self.busy = False
+        self.overlaps = 0
+
+    def handle(self, message: Any) -> Any:
+        if message == "report":
+            return list(self.seen), self.overlaps
+        if self.busy:
+            self.overlaps += 1
+        self.busy = True
+        self.seen.append(message)
+        self.busy = False
+        return None
+
+
+@pytest.fixture
+def pool() -> Iterator[ActorPool]:
+    pool = ActorPool(size=8, name="test-pool")
+    yield pool
+    pykka.ActorRegistry.stop_all()
+    pool.shutdown()
+
+
+def test_many_pooled_actors_keep_per_sender_order_on_a_few_threads(pool: ActorPool) -> None:
+    topology = Topology()
+    threads_before = threading.active_count()
+    actors = [Recorder.start(topology, pool) for _ in range(500)]
+    assert threading.active_count() == threads_before, "a pooled actor starts no thread"
+
+    def send(sender: int) -> None:
+        for n in range(200):
+            for ref in actors[sender::4]:
+                ref.tell((sender, n))
+
+    senders = [threading.Thread(target=send, args=(s,)) for s in range(4)]
+    for thread in senders:
+        thread.start()
+    for thread in senders:
+        thread.join()
+    for index, ref in enumerate(actors):
+        seen, overlaps = ref.ask("report")
+        assert overlaps == 0
+        sender = index % 4
+        assert seen == [(sender, n) for n in range(200)]
+    assert threading.active_count() == threads_before
+
+
+def test_a_stopped_pooled_actor_refuses_messages(pool: ActorPool) -> None:
+    ref = Recorder.start(Topology(), pool)
+    ref.tell((0, 1))
+    ref.stop()
+    with pytest.raises(pykka.ActorDeadError):
+        ref.tell((0, 2))
