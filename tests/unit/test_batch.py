@@ -1,0 +1,160 @@
+"""map and parallel on the test runner: completion policies, ordering, failures, and bad input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from durable import DurableContext, durable_execution
+from durable.concurrency.models import BatchItemStatus, BatchResult, CompletionReason
+from durable.config import CompletionConfig, Duration, MapConfig, ParallelBranch, ParallelConfig
+from durable.context import durable_parallel_branch
+from durable.exceptions import ValidationError
+from durable.execution import InvocationStatus
+from durable.testing import DurableFunctionTestRunner
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _run(handler: Any, payload: Any = None) -> Any:
+    with DurableFunctionTestRunner(handler) as runner:
+        return runner.run(input=payload)
+
+
+def _summary(batch: BatchResult[Any]) -> dict[str, Any]:
+    return {
+        "results": batch.get_results(),
+        "statuses": [item.status.value for item in batch.all],
+        "reason": batch.completion_reason.value,
+        "failures": batch.failure_count,
+    }
+
+
+def test_results_come_back_in_index_order_whatever_the_completion_order() -> None:
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        def item(ctx: DurableContext, value: int, index: int, _items: Any) -> int:
+            if index % 2 == 0:
+                ctx.wait(Duration.from_seconds(1 + index))
+            return ctx.step(lambda _: value * 10)
+
+        return _summary(context.map([1, 2, 3, 4, 5], item))
+
+    result = _run(handler)
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result)["results"] == [10, 20, 30, 40, 50]
+
+
+def test_a_failing_branch_is_a_batch_item_failure_not_a_crash() -> None:
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        def item(ctx: DurableContext, value: int, index: int, _items: Any) -> int:
+            if value == 2:
+                raise KeyError("no such thing")
+            return value
+
+        return _summary(context.map([1, 2, 3], item))
+
+    summary = json.loads(_run(handler).result)
+    assert summary == {
+        "results": [1, 3], "statuses": ["SUCCEEDED", "FAILED", "SUCCEEDED"], "reason": "ALL_COMPLETED", "failures": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("completion", "reason", "statuses"),
+    [
+        (CompletionConfig.first_successful(), "MIN_SUCCESSFUL_REACHED", ["FAILED", "SUCCEEDED"]),
+        (CompletionConfig.all_successful(), "FAILURE_TOLERANCE_EXCEEDED", ["FAILED"]),
+        (CompletionConfig(tolerated_failure_count=1), "FAILURE_TOLERANCE_EXCEEDED", ["FAILED", "SUCCEEDED", "FAILED"]),
+        (CompletionConfig(tolerated_failure_percentage=50), "ALL_COMPLETED", ["FAILED", "SUCCEEDED"] * 2),
+    ],
+)
+def test_completion_policies_stop_where_they_say(
+    completion: CompletionConfig, reason: str, statuses: list[str]
+) -> None:
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        def item(ctx: DurableContext, value: int, index: int, _items: Any) -> int:
+            if value % 2 == 0:
+                raise ValueError(f"item {value} fails")
+            return value
+
+        config = MapConfig(max_concurrency=1, completion_config=completion)
+        return _summary(context.map([0, 1, 2, 3], item, config=config))
+
+    summary = json.loads(_run(handler).result)
+    assert summary["reason"] == reason
+    assert summary["statuses"] == statuses
+
+
+def test_parallel_takes_named_branches_and_decorated_ones() -> None:
+    @durable_parallel_branch
+    def add(context: DurableContext, a: int, b: int) -> int:
+        return context.step(lambda _: a + b, name="add")
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        branches: list[Any] = [ParallelBranch(lambda c: "named", name="first"), add(2, 3), lambda c: {"k": [1]}]
+        batch: BatchResult[Any] = context.parallel(
+            branches,
+            name="fan-out",
+            config=ParallelConfig(max_concurrency=2),
+        )
+        return batch.get_results()
+
+    result = _run(handler)
+    assert json.loads(result.result) == ["named", 5, {"k": [1]}]
+    fan_out = result.get_context("fan-out")
+    assert [child.name for child in fan_out.child_operations] == ["first", "add", None]
+
+
+def test_a_batch_result_round_trips_on_replay() -> None:
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        batch = context.map(["a", "b"], lambda ctx, v, i, items: v.upper(), name="upper")
+        context.wait(Duration.from_seconds(1))
+        assert isinstance(batch, BatchResult)
+        assert batch.all[1].status is BatchItemStatus.SUCCEEDED
+        assert batch.completion_reason is CompletionReason.ALL_COMPLETED
+        return batch.get_results()
+
+    result = _run(handler)
+    assert result.status is InvocationStatus.SUCCEEDED and json.loads(result.result) == ["A", "B"]
+    assert len(result.invocations) == 2
+
+
+_NEEDS_THREE = CompletionConfig(min_successful=3)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda ctx: ctx.map("abc", lambda *a: 1), "sequence"),
+        (lambda ctx: ctx.map(42, lambda *a: 1), "sequence"),
+        (lambda ctx: ctx.map([1], "not callable"), "callable"),
+        (lambda ctx: ctx.parallel([lambda c: 1, 7]), "branch 1 is not callable"),
+        (lambda ctx: ctx.map([1], lambda *a: 1, config=MapConfig(max_concurrency=0)), "max_concurrency"),
+        (lambda ctx: ctx.parallel([lambda c: 1], config=ParallelConfig(max_concurrency=-1)), "max_concurrency"),
+        (lambda ctx: ctx.map([1, 2], lambda *a: 1, config=MapConfig(completion_config=_NEEDS_THREE)), "min_successful"),
+        (lambda ctx: CompletionConfig(tolerated_failure_percentage=150), "tolerated_failure_percentage"),
+        (lambda ctx: CompletionConfig(tolerated_failure_count=-1), "tolerated_failure_count"),
+    ],
+)
+def test_bad_batch_input_is_a_validation_error_before_any_checkpoint(call: Any, field: str) -> None:
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        call(context)
+        return "unreachable"
+
+    result = _run(handler)
+    assert result.status is InvocationStatus.FAILED
+    assert result.error.type == "ValidationError" and field in result.error.message
+    assert result.get_all_operations() == []
+
+
+def test_validation_error_is_raised_to_the_caller() -> None:
+    with pytest.raises(ValidationError, match="tolerated_failure_percentage"):
+        CompletionConfig(tolerated_failure_percentage=-0.5)
