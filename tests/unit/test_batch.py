@@ -82,7 +82,7 @@ def test_completion_policies_stop_where_they_say(
                 raise ValueError(f"item {value} fails")
             return value
 
-        config = MapConfig(max_concurrency=1, completion_config=completion)
+        config: MapConfig[Any] = MapConfig(max_concurrency=1, completion_config=completion)
         return _summary(context.map([0, 1, 2, 3], item, config=config))
 
     summary = json.loads(_run(handler).result)
