@@ -2,14 +2,23 @@
 
 Write an ordinary function `handler(event, context)`, decorate it with
 `@durable_execution`, and call operations on the context: `step`, `wait`,
-`run_in_child_context`.  Every operation is checkpointed; after a
-suspension, a timeout or a crash the runtime re-invokes the handler, which
-replays from the checkpoints and continues where it left off.
+`wait_for_condition`, `run_in_child_context`, `map` and `parallel`.  Every
+operation is checkpointed; after a suspension, a timeout or a crash the
+runtime re-invokes the handler, which replays from the checkpoints and
+continues where it left off.
 """
 
 from loguru import logger as _logger
 
-from durable.context import DurableContext, StepContext, durable_step, durable_with_child_context
+from durable.concurrency.models import BatchResult
+from durable.config import ParallelBranch
+from durable.context import (
+    DurableContext,
+    StepContext,
+    durable_parallel_branch,
+    durable_step,
+    durable_with_child_context,
+)
 from durable.exceptions import (
     CallbackError,
     CallbackExternalError,
@@ -39,7 +48,7 @@ _logger.disable("durable")
 _logger.disable("actors")
 
 __all__ = [
-    "CallbackError",
+    "BatchResult",    "CallbackError",
     "CallbackExternalError",
     "CallbackSubmitterError",
     "CallbackTimeoutError",
@@ -52,6 +61,7 @@ __all__ = [
     "InvocationError",
     "InvokeError",
     "NonDeterministicExecutionError",
+    "ParallelBranch",
     "SerDesError",
     "StepContext",
     "StepError",
@@ -62,6 +72,7 @@ __all__ = [
     "WithRetryConfig",
     "__version__",
     "durable_execution",
+    "durable_parallel_branch",
     "durable_step",
     "durable_with_child_context",
     "with_retry",

@@ -104,3 +104,19 @@ def test_cli_start_then_resume(tmp_path: Path) -> None:
     resumed = _cli("resume", store=store)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{execution_id}  SUCCEEDED" in resumed.stdout
+
+
+@pytest.mark.parametrize(
+    ("spec", "payload", "expected"),
+    [
+        ("examples.hello:handler", '"World"', "Hello, World!"),
+        ("examples.retries:handler", '{"fail_times": 1}', "answered on attempt 2"),
+        ("examples.wait:handler", "1", "started, then waited 1 s"),
+        ("examples.map_limited:handler", "6", {"squares": [0, 1, 4, 9, 16, 25], "completion": "ALL_COMPLETED"}),
+        ("examples.timer_wave:handler", '{"branches": 20, "keep": 2}', {"succeeded": 21, "failed": 0}),
+    ],
+)
+def test_every_example_runs_with_durable_run(tmp_path: Path, spec: str, payload: str, expected: Any) -> None:
+    done = _cli("run", spec, "--input", payload, store=tmp_path / "examples.db")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == expected
