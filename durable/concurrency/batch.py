@@ -147,6 +147,8 @@ def _run_batch(
     if isinstance(outcome, BatchSuspended):
         raise SuspendExecution(f"{spec.name}: every running branch is waiting", outcome.resume_at)
     result: BatchResult[T] = outcome
+    if recorded is not None and recorded.status is OperationStatus.SUCCEEDED:
+        return result
     try:
         payload = serialize(serdes, result, serdes_context)
     except SerDesError as error:

@@ -158,3 +158,17 @@ def test_bad_batch_input_is_a_validation_error_before_any_checkpoint(call: Any, 
 def test_validation_error_is_raised_to_the_caller() -> None:
     with pytest.raises(ValidationError, match="tolerated_failure_percentage"):
         CompletionConfig(tolerated_failure_percentage=-0.5)
+
+
+def test_a_batch_result_over_the_checkpoint_limit_is_rebuilt_from_its_branches_on_replay() -> None:
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        batch = context.map([0, 1, 2], lambda ctx, v, i, items: ctx.step(lambda _: "x" * 100_000), name="big")
+        context.wait(Duration.from_seconds(1))
+        return [len(text) for text in batch.get_results()]
+
+    result = _run(handler)
+    assert result.status is InvocationStatus.SUCCEEDED, result.error
+    assert json.loads(result.result) == [100_000] * 3
+    succeeded = [e for e in result.history if e["EventType"] == "ContextSucceeded" and e.get("SubType") == "Map"]
+    assert len(succeeded) == 1 and succeeded[0]["ContextSucceededDetails"].get("ReplayChildren") is True
