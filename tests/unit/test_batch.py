@@ -108,7 +108,8 @@ def test_parallel_takes_named_branches_and_decorated_ones() -> None:
     result = _run(handler)
     assert json.loads(result.result) == ["named", 5, {"k": [1]}]
     fan_out = result.get_context("fan-out")
-    assert [child.name for child in fan_out.child_operations] == ["first", "add", None]
+    by_id = sorted(fan_out.child_operations, key=lambda child: child.operation_id)
+    assert [child.name for child in by_id] == ["first", "add", None]
 
 
 def test_a_batch_result_round_trips_on_replay() -> None:
