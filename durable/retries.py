@@ -36,7 +36,8 @@ class RetryDecision:
         return cls(False)
 
 
-def _positive_attempts(_: Any, attribute: attrs.Attribute[int], value: int) -> None:
+def at_least_one(_: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    """attrs validator for attempt counts."""
     if value < 1:
         raise ValidationError(f"{attribute.name} must be at least 1, got {value}")
 
@@ -45,7 +46,7 @@ def _positive_attempts(_: Any, attribute: attrs.Attribute[int], value: int) -> N
 class RetryStrategyConfig:
     """Exponential backoff: delay = min(initial_delay * backoff_rate**(attempt-1), max_delay), then jitter."""
 
-    max_attempts: int = attrs.field(default=3, validator=_positive_attempts)
+    max_attempts: int = attrs.field(default=3, validator=at_least_one)
     initial_delay: Duration = Duration(5)
     max_delay: Duration = Duration(300)
     backoff_rate: float = 2.0
@@ -62,13 +63,18 @@ class RetryStrategyConfig:
 class LinearRetryStrategyConfig:
     """Linear backoff: delay = initial_delay + increment * (attempt-1), capped at max_delay."""
 
-    max_attempts: int = attrs.field(default=3, validator=_positive_attempts)
+    max_attempts: int = attrs.field(default=3, validator=at_least_one)
     initial_delay: Duration = Duration(5)
     increment: Duration = Duration(5)
     max_delay: Duration = Duration(300)
     jitter_strategy: JitterStrategy = JitterStrategy.NONE
     retryable_errors: Sequence[str | re.Pattern[str]] = ()
     retryable_error_types: Sequence[type[BaseException]] = ()
+
+
+def whole_seconds(delay: float) -> int:
+    """Durable timers count whole seconds, and never fewer than one."""
+    return max(1, math.ceil(delay))
 
 
 def apply_jitter(delay: float, jitter: JitterStrategy) -> float:
@@ -112,7 +118,7 @@ def create_retry_strategy(config: RetryStrategyConfig | LinearRetryStrategyConfi
         else:
             base = config.initial_delay.seconds * config.backoff_rate ** (attempts_made - 1)
         base = min(base, config.max_delay.seconds)
-        delay = max(1, math.ceil(apply_jitter(base, config.jitter_strategy)))
+        delay = whole_seconds(apply_jitter(base, config.jitter_strategy))
         return RetryDecision.retry(Duration(delay))
 
     return strategy

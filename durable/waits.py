@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -10,7 +9,7 @@ import attrs
 
 from durable.config import Duration, JitterStrategy
 from durable.exceptions import ValidationError, WaitForConditionError
-from durable.retries import apply_jitter
+from durable.retries import apply_jitter, at_least_one, whole_seconds
 from durable.serdes import SerDes
 
 T = TypeVar("T")
@@ -33,17 +32,12 @@ class WaitForConditionDecision:
 WaitStrategy = Callable[[Any, int], WaitForConditionDecision]
 
 
-def _at_least_one(_: Any, attribute: attrs.Attribute[int], value: int) -> None:
-    if value < 1:
-        raise ValidationError(f"{attribute.name} must be at least 1, got {value}")
-
-
 @attrs.frozen(slots=True)
 class WaitStrategyConfig(Generic[T]):
     """Poll while `should_continue_polling(state)`; back off like a retry; give up after max_attempts."""
 
     should_continue_polling: Callable[[T], bool]
-    max_attempts: int = attrs.field(default=60, validator=_at_least_one)
+    max_attempts: int = attrs.field(default=60, validator=at_least_one)
     initial_delay: Duration = Duration(5)
     max_delay: Duration = Duration(300)
     backoff_rate: float = 1.5
@@ -64,7 +58,7 @@ def create_wait_strategy(config: WaitStrategyConfig[Any]) -> WaitStrategy:
                 "WaitForConditionMaxAttemptsExceeded",
             )
         base = min(config.initial_delay.seconds * config.backoff_rate ** (attempts_made - 1), config.max_delay.seconds)
-        delay = max(1, math.ceil(apply_jitter(base, config.jitter_strategy)))
+        delay = whole_seconds(apply_jitter(base, config.jitter_strategy))
         return WaitForConditionDecision.continue_waiting(Duration(delay))
 
     return strategy
