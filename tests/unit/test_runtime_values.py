@@ -131,3 +131,19 @@ def test_step_transitions_count_attempts_and_record_retry_details() -> None:
     assert events[0].details["RetryDetails"] == {"CurrentAttempt": 2}
     with pytest.raises(InvalidStateError, match="already SUCCEEDED"):
         apply_update(op, _update(OperationAction.FAIL), 107.0)
+
+
+def test_wait_strategy_backs_off_then_gives_up_at_max_attempts() -> None:
+    from durable.exceptions import WaitForConditionError
+    from durable.waits import WaitStrategyConfig, create_wait_strategy
+
+    strategy = create_wait_strategy(
+        WaitStrategyConfig(
+            should_continue_polling=lambda state: state != "done", max_attempts=3, initial_delay=Duration(2),
+            backoff_rate=2.0, jitter_strategy=JitterStrategy.NONE,
+        )
+    )
+    assert [strategy("waiting", n).delay.seconds for n in (1, 2)] == [2, 4]
+    assert not strategy("done", 1).should_continue
+    with pytest.raises(WaitForConditionError, match="max_attempts=3"):
+        strategy("waiting", 3)
