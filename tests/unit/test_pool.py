@@ -47,7 +47,7 @@ def test_many_pooled_actors_keep_per_sender_order_on_a_few_threads(pool: ActorPo
     topology = Topology()
     threads_before = threading.active_count()
     actors = [Recorder.start(topology, pool) for _ in range(500)]
-    assert threading.active_count() == threads_before, "a pooled actor starts no thread"
+    assert threading.active_count() <= threads_before, "a pooled actor starts no thread"
 
     def send(sender: int) -> None:
         for n in range(200):
@@ -64,7 +64,7 @@ def test_many_pooled_actors_keep_per_sender_order_on_a_few_threads(pool: ActorPo
         assert overlaps == 0
         sender = index % 4
         assert seen == [(sender, n) for n in range(200)]
-    assert threading.active_count() == threads_before
+    assert threading.active_count() <= threads_before
 
 
 def test_a_stopped_pooled_actor_refuses_messages(pool: ActorPool) -> None:
