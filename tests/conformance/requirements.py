@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: Suites this harness runs (folder names under the conformance directory).
-SUITES: tuple[str, ...] = ("step", "wait", "child", "wait_for_condition", "map")
+SUITES: tuple[str, ...] = ("step", "wait", "child", "wait_for_condition", "map", "parallel")
 
 _GEN_STR = re.compile(r"^\$\{GEN_STR:(\d+)\}$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -1,4 +1,4 @@
-"""The conformance suite: every step/, wait/ and child/ requirement against the engine.
+"""The conformance suite: every requirement of the suites in `requirements.SUITES` against the engine.
 
 Each test loads its requirement afresh (fresh `${GEN_STR}` values), builds a
 fresh handler, runs it in `durable.testing.DurableFunctionTestRunner` and
