@@ -3,7 +3,8 @@
 The caller validates everything before anything is checkpointed, starts the
 parent CONTEXT operation, and hands a BatchParent actor a way to run branch
 `i`.  It then waits for the parent's answer: a BatchResult, checkpointed as
-the parent's result, or BatchSuspended, which suspends the invocation (the
+the parent's result (or, past the checkpoint size limit, the summary_generator's
+summary, with the branches replayed to rebuild it), or BatchSuspended, which suspends the invocation (the
 parent operation stays STARTED; the next invocation replays finished branches
 from their checkpoints and re-admits started ones first).
 """
@@ -61,7 +62,7 @@ def run_map(
 
     return _run_batch(
         context, name, [branch(i) for i in range(len(items))], names, config.max_concurrency,
-        config.completion_config, config.serdes, config.item_serdes, config.nesting_type,
+        config.completion_config, config.serdes, config.item_serdes, config.nesting_type, config.summary_generator,
         OperationSubType.MAP, OperationSubType.MAP_ITERATION,
     )
 
@@ -86,7 +87,8 @@ def run_parallel(
     _validate(config.max_concurrency, config.completion_config, len(bodies), "ParallelConfig")
     return _run_batch(
         context, name, bodies, names, config.max_concurrency, config.completion_config, config.serdes,
-        config.item_serdes, config.nesting_type, OperationSubType.PARALLEL, OperationSubType.PARALLEL_BRANCH,
+        config.item_serdes, config.nesting_type, config.summary_generator, OperationSubType.PARALLEL,
+        OperationSubType.PARALLEL_BRANCH,
     )
 
 
@@ -109,6 +111,7 @@ def _run_batch(
     serdes: SerDes | None,
     item_serdes: SerDes | None,
     nesting: NestingType,
+    summary_generator: Callable[[Any], str] | None,
     sub_type: OperationSubType,
     item_sub_type: OperationSubType,
 ) -> BatchResult[T]:
@@ -155,7 +158,8 @@ def _run_batch(
         invocation.checkpoint(update(OperationAction.FAIL, error=ErrorObject.from_exception(error)))
         raise
     if payload is not None and len(payload.encode()) > CHECKPOINT_SIZE_LIMIT:
-        invocation.checkpoint(update(OperationAction.SUCCEED, replay_children=True))
+        summary = summary_generator(result) if summary_generator else None
+        invocation.checkpoint(update(OperationAction.SUCCEED, replay_children=True, payload=summary))
         return result
     invocation.checkpoint(update(OperationAction.SUCCEED, payload=payload))
     return deserialize(serdes, payload, serdes_context)

@@ -81,7 +81,8 @@ def run_child_at(
         invocation.checkpoint(update(OperationAction.FAIL, error=ErrorObject.from_exception(error)))
         raise
     if payload is not None and len(payload.encode()) > CHECKPOINT_SIZE_LIMIT:
-        invocation.checkpoint(update(OperationAction.SUCCEED, replay_children=True))
+        summary = config.summary_generator(value) if config.summary_generator else None
+        invocation.checkpoint(update(OperationAction.SUCCEED, replay_children=True, payload=summary))
         return value
     invocation.checkpoint(update(OperationAction.SUCCEED, payload=payload))
     return deserialize(config.serdes, payload, serdes_context)

@@ -164,7 +164,10 @@ def test_validation_error_is_raised_to_the_caller() -> None:
 def test_a_batch_result_over_the_checkpoint_limit_is_rebuilt_from_its_branches_on_replay() -> None:
     @durable_execution
     def handler(event: Any, context: DurableContext) -> Any:
-        batch = context.map([0, 1, 2], lambda ctx, v, i, items: ctx.step(lambda _: "x" * 100_000), name="big")
+        config: MapConfig[Any] = MapConfig(summary_generator=lambda b: f"{b.success_count} large results")
+        batch = context.map(
+            [0, 1, 2], lambda ctx, v, i, items: ctx.step(lambda _: "x" * 100_000), name="big", config=config
+        )
         context.wait(Duration.from_seconds(1))
         return [len(text) for text in batch.get_results()]
 
@@ -172,4 +175,6 @@ def test_a_batch_result_over_the_checkpoint_limit_is_rebuilt_from_its_branches_o
     assert result.status is InvocationStatus.SUCCEEDED, result.error
     assert json.loads(result.result) == [100_000] * 3
     succeeded = [e for e in result.history if e["EventType"] == "ContextSucceeded" and e.get("SubType") == "Map"]
-    assert len(succeeded) == 1 and succeeded[0]["ContextSucceededDetails"].get("ReplayChildren") is True
+    details = succeeded[0]["ContextSucceededDetails"]
+    assert len(succeeded) == 1 and details.get("ReplayChildren") is True
+    assert details["Result"]["Payload"] == "3 large results"
