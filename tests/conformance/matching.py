@@ -97,7 +97,12 @@ def _number_text(value: float) -> str:
     return str(value)
 
 
-def _equal(expected: Any, actual: Any) -> bool:
+def json_equal(expected: Any, actual: Any) -> bool:
+    """Equality with JSON's distinctions kept all the way down (True is not 1, at any depth)."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(json_equal(expected[k], actual[k]) for k in expected)
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(json_equal(e, a) for e, a in zip(expected, actual, strict=True))
     if isinstance(expected, bool) or isinstance(actual, bool):
         return isinstance(expected, bool) and isinstance(actual, bool) and expected == actual
     if _is_number(expected) and _is_number(actual):
@@ -141,7 +146,7 @@ class Matcher:
             for i, (sub, act) in enumerate(zip(expected, actual, strict=True)):
                 problems += self.match(sub, act, f"{path}[{i}]")
             return problems
-        if not _equal(expected, actual):
+        if not json_equal(expected, actual):
             return [f"{path}: expected {_show(expected)}, got {_show(actual)}"]
         return []
 
@@ -161,13 +166,13 @@ class Matcher:
                 self.bindings[name] = actual
                 self.bound_at[name] = path
                 return []
-            if not _equal(self.bindings[name], actual):
+            if not json_equal(self.bindings[name], actual):
                 where = self.bound_at.get(name, "before matching")
                 return [
                     f"{path}: {expected} is bound to {_show(self.bindings[name])} (at {where}), got {_show(actual)}"
                 ]
             return []
-        if not _equal(expected, actual):
+        if not json_equal(expected, actual):
             return [f"{path}: expected {_show(expected)}, got {_show(actual)}"]
         return []
 
