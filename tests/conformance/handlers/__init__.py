@@ -16,6 +16,21 @@ from typing import Any
 HandlerFactory = Callable[[], Any]
 
 
+ALL_FIELDS = ("completionReason", "status", "successCount", "failureCount", "totalCount")
+
+
+def batch_projection(batch: Any, *fields: str) -> dict[str, Any]:
+    """The projections map/parallel requirements return, built from a BatchResult."""
+    every = {
+        "completionReason": batch.completion_reason.value,
+        "status": batch.status.value,
+        "successCount": batch.success_count,
+        "failureCount": batch.failure_count,
+        "totalCount": batch.total_count,
+    }
+    return {field: every[field] for field in fields}
+
+
 def handler_factory(suite: str, requirement_id: str) -> HandlerFactory:
     """The factory for `suite/requirement_id`; imported lazily so a broken engine fails per test."""
     module = importlib.import_module(f"{__name__}.{suite}")

@@ -10,18 +10,10 @@ from durable.concurrency.models import BatchItem, BatchItemStatus, BatchResult
 from durable.config import CompletionConfig, Duration, MapConfig, NestingType
 from durable.serdes import SerDes, SerDesContext
 
+from . import ALL_FIELDS, batch_projection
+
 SEQUENTIAL: MapConfig[Any] = MapConfig(max_concurrency=1)
 
-
-def _projection(batch: BatchResult[Any], *fields: str) -> dict[str, Any]:
-    every = {
-        "completionReason": batch.completion_reason.value,
-        "status": batch.status.value,
-        "successCount": batch.success_count,
-        "failureCount": batch.failure_count,
-        "totalCount": batch.total_count,
-    }
-    return {field: every[field] for field in fields}
 
 
 def _map_handler(
@@ -109,28 +101,28 @@ HANDLERS: dict[str, Callable[[], Any]] = {
     "9-4": _map_handler(None, _greet, name="empty"),
     "9-5": _map_handler(
         [0, 1, 2], _fails_on(1), _fail_fast(),
-        finish=lambda b, _: _projection(b, "completionReason", "status", "successCount", "failureCount", "totalCount"),
+        finish=lambda b, _: batch_projection(b, *ALL_FIELDS),
     ),
     "9-6": _map_handler([0, 1], _fails_on(0), _fail_fast(), finish=_rethrow),
     "9-7": _map_handler(
         [0, 1, 2, 3], lambda ctx, item, index, items: f"r{index}",
         MapConfig(max_concurrency=1, completion_config=CompletionConfig(min_successful=2)), name="min-successful",
-        finish=lambda b, _: _projection(b, "completionReason", "successCount", "totalCount"),
+        finish=lambda b, _: batch_projection(b, "completionReason", "successCount", "totalCount"),
     ),
     "9-8": _map_handler(
         [0, 1, 2], _fails_on(1),
         MapConfig(max_concurrency=1, completion_config=CompletionConfig(tolerated_failure_count=1)), name="tolerated",
-        finish=lambda b, _: _projection(b, "completionReason", "status", "successCount", "failureCount", "totalCount"),
+        finish=lambda b, _: batch_projection(b, *ALL_FIELDS),
     ),
     "9-9": _map_handler(
         [0, 1, 2], _fails_on(0, 1, 2),
         MapConfig(max_concurrency=1, completion_config=CompletionConfig(tolerated_failure_count=1)),
-        finish=lambda b, _: _projection(b, "completionReason", "successCount", "failureCount", "totalCount"),
+        finish=lambda b, _: batch_projection(b, "completionReason", "successCount", "failureCount", "totalCount"),
     ),
     "9-10": _map_handler(
         [0, 1, 2, 3], _fails_on(0, 1, 2, 3),
         MapConfig(max_concurrency=1, completion_config=CompletionConfig(tolerated_failure_percentage=25)),
-        finish=lambda b, _: _projection(b, "completionReason", "successCount", "failureCount", "totalCount"),
+        finish=lambda b, _: batch_projection(b, "completionReason", "successCount", "failureCount", "totalCount"),
     ),
     "9-11": _map_handler([0, 1, 2], lambda ctx, item, index, items: f"r{index}", MapConfig(max_concurrency=2)),
     "9-12": _map_handler(
@@ -145,14 +137,14 @@ HANDLERS: dict[str, Callable[[], Any]] = {
     "9-15": _map_handler([0, 1], _second_item_waits),
     "9-16": _map_handler(
         [0, 1, 2, 3], lambda ctx, item, index, items: chr(ord("a") + index) * 70_000,
-        finish=lambda b, _: _projection(b, "successCount", "totalCount"),
+        finish=lambda b, _: batch_projection(b, "successCount", "totalCount"),
     ),
     "9-17": _map_handler(["a", "b"], _upper, finish=_wait_then(lambda b: b.get_results())),
     "9-18": _map_handler(
         [0, 1], _fails_on(1),
         MapConfig(max_concurrency=1, completion_config=CompletionConfig(tolerated_failure_count=1)),
         finish=_wait_then(
-            lambda b: _projection(b, "completionReason", "status", "successCount", "failureCount", "totalCount")
+            lambda b: batch_projection(b, *ALL_FIELDS)
         ),
     ),
     "9-19": _map_handler(["x", "y"], _upper, MapConfig(max_concurrency=1, serdes=_OperationSerDes())),

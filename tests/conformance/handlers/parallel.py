@@ -11,19 +11,10 @@ from durable.concurrency.models import BatchResult
 from durable.config import CompletionConfig, Duration, NestingType, ParallelBranch, ParallelConfig
 from durable.serdes import SerDes, SerDesContext
 
+from . import ALL_FIELDS, batch_projection
+
 SEQUENTIAL = ParallelConfig(max_concurrency=1)
-PROJECTION = ("completionReason", "status", "successCount", "failureCount", "totalCount")
 
-
-def _projection(batch: BatchResult[Any], *fields: str) -> dict[str, Any]:
-    every = {
-        "completionReason": batch.completion_reason.value,
-        "status": batch.status.value,
-        "successCount": batch.success_count,
-        "failureCount": batch.failure_count,
-        "totalCount": batch.total_count,
-    }
-    return {field: every[field] for field in fields}
 
 
 def _parallel_handler(
@@ -103,20 +94,20 @@ HANDLERS: dict[str, Callable[[], Any]] = {
     "8-5": _parallel_handler([]),
     "8-6": _parallel_handler(
         [_returns("ok"), _fails(1), _returns("never")], _tolerating(tolerated_failure_count=0),
-        finish=lambda b: _projection(b, *PROJECTION),
+        finish=lambda b: batch_projection(b, *ALL_FIELDS),
     ),
     "8-7": _parallel_handler([_fails(0), _returns("never")], _tolerating(tolerated_failure_count=0), finish=_rethrow),
     "8-8": _parallel_handler(
         [_returns(f"r{i}") for i in range(4)], _tolerating(min_successful=2),
-        finish=lambda b: _projection(b, "completionReason", "successCount", "totalCount"),
+        finish=lambda b: batch_projection(b, "completionReason", "successCount", "totalCount"),
     ),
     "8-9": _parallel_handler(
         [_returns("r0"), _fails(1), _returns("r2")], _tolerating(tolerated_failure_count=1),
-        finish=lambda b: _projection(b, *PROJECTION),
+        finish=lambda b: batch_projection(b, *ALL_FIELDS),
     ),
     "8-10": _parallel_handler(
         [_fails(0), _fails(1), _returns("never")], _tolerating(tolerated_failure_count=1),
-        finish=lambda b: _projection(b, "completionReason", "successCount", "failureCount", "totalCount"),
+        finish=lambda b: batch_projection(b, "completionReason", "successCount", "failureCount", "totalCount"),
     ),
     "8-11": _parallel_handler([_returns("r0"), _returns("r1"), _returns("r2")], ParallelConfig(max_concurrency=2)),
     "8-12": _parallel_handler(
@@ -124,7 +115,7 @@ HANDLERS: dict[str, Callable[[], Any]] = {
     ),
     "8-13": _parallel_handler(
         [_fails(0), _fails(1), _returns("r2"), _returns("r3")], _tolerating(tolerated_failure_percentage=25),
-        finish=lambda b: _projection(b, "completionReason", "successCount", "failureCount", "totalCount"),
+        finish=lambda b: batch_projection(b, "completionReason", "successCount", "failureCount", "totalCount"),
     ),
     "8-14": _parallel_handler([_step_returns("b0"), _waits_then_returns]),
     "8-15": _parallel_handler(
@@ -132,16 +123,16 @@ HANDLERS: dict[str, Callable[[], Any]] = {
     ),
     "8-16": _parallel_handler(
         [_fails(0), _fails(1), _fails(2)], _tolerating(tolerated_failure_count=3),
-        finish=lambda b: _projection(b, *PROJECTION),
+        finish=lambda b: batch_projection(b, *ALL_FIELDS),
     ),
     "8-17": _parallel_handler(
         [_returns("r0"), _fails(1), _returns("r2")], _tolerating(min_successful=3),
-        finish=lambda b: _projection(b, *PROJECTION),
+        finish=lambda b: batch_projection(b, *ALL_FIELDS),
     ),
     "8-18": _parallel_handler(
         [_fails(0), _fails(1), _returns("r2"), _returns("r3")],
         _tolerating(min_successful=3, tolerated_failure_count=1),
-        finish=lambda b: _projection(b, "completionReason", "successCount", "failureCount", "totalCount"),
+        finish=lambda b: batch_projection(b, "completionReason", "successCount", "failureCount", "totalCount"),
     ),
     "8-19": _parallel_handler([_returns("a"), _returns("b")], ParallelConfig(max_concurrency=0)),
     "8-20": _parallel_handler(
@@ -150,6 +141,6 @@ HANDLERS: dict[str, Callable[[], Any]] = {
     "8-21": _parallel_handler([_nested], name="outer"),
     "8-22": _parallel_handler(
         [_fails(0), _returns("r1"), _returns("r2"), _returns("r3")], _tolerating(tolerated_failure_percentage=25),
-        finish=lambda b: _projection(b, *PROJECTION),
+        finish=lambda b: batch_projection(b, *ALL_FIELDS),
     ),
 }
