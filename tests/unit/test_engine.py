@@ -17,7 +17,7 @@ from durable.config import Duration
 from durable.engine import Engine
 from durable.lambda_service import OperationStatus
 from durable.stores import StoreError
-from durable.stores.base import ExecutionStatus
+from durable.stores.base import ExecutionRecord, ExecutionStatus
 from tests.conftest import wait_until
 from tests.workflows import at_most_once_slow, slow_step, step_wait_step
 
@@ -138,37 +138,35 @@ def test_an_execution_survives_its_process_being_killed_during_a_wait(store_url:
     assert marks.read_text().splitlines() == ["first", "second"]
 
 
-def _kill_when_marked(child: subprocess.Popen[str], marks: Path, mark: str) -> None:
+def _crash_mid_step(
+    store_url: str, tmp_path: Path, handler: Any, mark: str
+) -> tuple[ExecutionRecord, list[dict[str, Any]], list[str]]:
+    """Run `handler` in a child engine process, SIGKILL it once the step wrote `mark`, resume here."""
+    marks, release = tmp_path / "marks", tmp_path / "release"
+    child, eid = _spawn(store_url, handler.name, {"marks": str(marks), "release": str(release)})
     try:
         wait_until(lambda: marks.exists() and mark in marks.read_text(), what=f"mark {mark!r}")
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
+    release.touch()
+    with Engine(store=store_url, functions=[handler]) as engine:
+        record = engine.wait(eid, timeout=20)
+        history = engine.history(eid)
+    return record, history, marks.read_text().splitlines()
 
 
 def test_an_at_most_once_step_killed_mid_attempt_is_interrupted_not_rerun(store_url: str, tmp_path: Path) -> None:
-    marks, release = tmp_path / "marks", tmp_path / "release"
-    child, eid = _spawn(store_url, "at_most_once_slow", {"marks": str(marks), "release": str(release)})
-    _kill_when_marked(child, marks, "attempt")
-    release.touch()
-    with Engine(store=store_url, functions=[at_most_once_slow]) as engine:
-        record = engine.wait(eid, timeout=20)
-        history = engine.history(eid)
+    record, history, marks = _crash_mid_step(store_url, tmp_path, at_most_once_slow, "attempt")
     assert record.status is ExecutionStatus.FAILED
     assert record.error is not None and record.error.type == "StepInterruptedError"
-    assert marks.read_text().splitlines() == ["attempt"]
+    assert marks == ["attempt"]
     failed = [e for e in history if e["EventType"] == "StepFailed"]
     assert failed[0]["StepFailedDetails"]["RetryDetails"] == {"CurrentAttempt": 1}
 
 
 def test_an_invocation_killed_mid_step_is_recorded_and_the_step_rerun(store_url: str, tmp_path: Path) -> None:
-    marks, release = tmp_path / "marks", tmp_path / "release"
-    child, eid = _spawn(store_url, "slow_step", {"marks": str(marks), "release": str(release)})
-    _kill_when_marked(child, marks, "slow-started")
-    release.touch()
-    with Engine(store=store_url, functions=[slow_step]) as engine:
-        record = engine.wait(eid, timeout=20)
-        history = engine.history(eid)
+    record, history, marks = _crash_mid_step(store_url, tmp_path, slow_step, "slow-started")
     assert record.status is ExecutionStatus.SUCCEEDED and record.result == '"before/slow-done"'
     assert _invocation_errors(history) == ["Runtime.ExitError"]
-    assert marks.read_text().splitlines() == ["before", "slow-started", "slow-started"]
+    assert marks == ["before", "slow-started", "slow-started"]
