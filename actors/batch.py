@@ -3,7 +3,7 @@
 BatchParent owns the branch table, the in-flight count and the completion
 policy of one map/parallel.  It takes BranchSucceeded, BranchFailed,
 BranchSuspended (from its branches), ResumeWave (from its TimerScheduler),
-Committed (the wave's one refresh is done) and BatchStats.  It sends RunBranch
+Committed (the wave's one refresh is done).  It sends RunBranch
 to Branch actors, ScheduleResume to its TimerScheduler, one FireDueTimers per
 wave to the ExecutionState, and its outcome (a BatchResult, or BatchSuspended
 when nothing can run) to the waiting caller's future.
@@ -34,7 +34,6 @@ import pykka
 from loguru import logger
 
 from actors.messages import (
-    BatchStats,
     BatchSuspended,
     BranchFailed,
     BranchSucceeded,
@@ -123,8 +122,6 @@ class BatchParent(TrackedActor):
         self.timers: pykka.ActorRef[Any] | None = None
         self.in_flight = 0
         self.running = 0
-        self.peak_in_flight = 0
-        self.waves = 0
         self.done = False
 
     def on_start(self) -> None:
@@ -147,7 +144,6 @@ class BatchParent(TrackedActor):
             case ResumeWave(keys, _now):
                 wave = tuple(int(key) for key in keys if self.status[int(key)] == SUSPENDED)
                 if wave and not self.done:
-                    self.waves += 1
                     for index in wave:
                         self._mark_running(index)
                     self.send(self.state, FireDueTimers(notify=self.actor_ref, tag=("wave", wave)))
@@ -156,8 +152,6 @@ class BatchParent(TrackedActor):
                 for index in wave:
                     self.send(self.branches[index], RunBranch())
                 return None
-            case BatchStats():
-                return {"peak_in_flight": self.peak_in_flight, "in_flight": self.in_flight, "waves": self.waves}
             case _:
                 raise TypeError(f"BatchParent got an unexpected message {message!r}")
         self._advance()
@@ -185,7 +179,6 @@ class BatchParent(TrackedActor):
         while self.queue and (limit is None or self.in_flight < limit):
             index = self.queue.popleft()
             self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             self._run(index)
         if self.running == 0:
             dues = [due for i, due in self.resume_at.items() if self.status[i] == SUSPENDED and due is not None]

@@ -233,11 +233,6 @@ class ScheduleResume:
 
 
 @attrs.frozen(slots=True)
-class CancelResume:
-    key: str
-
-
-@attrs.frozen(slots=True)
 class ResumeWave:
     """Every timer that came due at one tick, delivered together: one refresh serves them all."""
 
@@ -279,7 +274,3 @@ class BatchSuspended:
 
     resume_at: float | None
 
-
-@attrs.frozen(slots=True)
-class BatchStats:
-    """Ask a BatchParent for its counters (tests and benchmarks)."""

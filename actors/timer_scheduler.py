@@ -1,7 +1,7 @@
 """TimerScheduler: the due times of one invocation's in-process timers.
 
 Owns: a DueQueue of keys (a branch or an operation) and their due times.
-Takes: ScheduleResume, CancelResume, Tick.  Sends: one ResumeWave with every
+Takes: ScheduleResume, Tick.  Sends: one ResumeWave with every
 key due at a tick to its owner.  Popping the wave and sending it happen in
 one handler, so a wave is atomic by construction, and registering a timer
 never waits on anything: there is no lock to wait on.
@@ -14,7 +14,7 @@ from typing import Any
 import pykka
 
 from actors.due_queue import DueQueue
-from actors.messages import CancelResume, ResumeWave, ScheduleResume, Tick
+from actors.messages import ResumeWave, ScheduleResume, Tick
 from actors.topology import Topology, TrackedActor
 
 
@@ -23,18 +23,14 @@ class TimerScheduler(TrackedActor):
         super().__init__(topology, name, parent)
         self.owner = owner
         self.timers: DueQueue[str] = DueQueue()
-        self.waves = 0
 
     def handle(self, message: Any) -> Any:
         match message:
             case ScheduleResume(key, due):
                 self.timers.set(key, due)
-            case CancelResume(key):
-                self.timers.remove(key)
             case Tick(now):
                 wave = self.timers.pop_due(now)
                 if wave:
-                    self.waves += 1
                     self.send(self.owner, ResumeWave(tuple(key for key, _ in wave), now))
             case _:
                 raise TypeError(f"TimerScheduler got an unexpected message {message!r}")

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from durable import DurableContext, durable_execution
 from durable.engine import Engine
+from durable.testing import DurableFunctionTestResult, DurableFunctionTestRunner
 
 settings.register_profile("ci", derandomize=True, deadline=None)
 settings.register_profile("dev", deadline=None)
@@ -38,3 +40,15 @@ def store_url(tmp_path: Path) -> str:
 def engine(store_url: str) -> Iterator[Engine]:
     with Engine(store=store_url) as running:
         yield running
+
+
+def run_call(call: Callable[[DurableContext], object]) -> DurableFunctionTestResult:
+    """Run a handler whose only work is `call(context)`; for testing what an operation rejects."""
+
+    @durable_execution
+    def handler(event: object, context: DurableContext) -> str:
+        call(context)
+        return "unreachable"
+
+    with DurableFunctionTestRunner(handler) as runner:
+        return runner.run()

@@ -15,6 +15,7 @@ from durable.execution import InvocationStatus
 from durable.lambda_service import OperationStatus
 from durable.retries import LinearRetryStrategyConfig, RetryStrategyConfig
 from durable.testing import DurableFunctionTestRunner
+from tests.conftest import run_call
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -80,13 +81,7 @@ def test_replay_divergence_is_non_deterministic_and_overwrites_nothing() -> None
     ],
 )
 def test_invalid_arguments_raise_validation_error_before_any_checkpoint(make_call: Any, field: str) -> None:
-    @durable_execution
-    def handler(event: Any, context: DurableContext) -> Any:
-        make_call(context)
-        return "unreachable"
-
-    with DurableFunctionTestRunner(handler) as runner:
-        result = runner.run()
+    result = run_call(make_call)
     assert result.status is InvocationStatus.FAILED
     assert result.error is not None and result.error.type == "ValidationError"
     assert field in (result.error.message or "")

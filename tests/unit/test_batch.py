@@ -14,6 +14,7 @@ from durable.context import durable_parallel_branch
 from durable.exceptions import ValidationError
 from durable.execution import InvocationStatus
 from durable.testing import DurableFunctionTestRunner
+from tests.conftest import run_call
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -145,14 +146,10 @@ _NEEDS_THREE = CompletionConfig(min_successful=3)
     ],
 )
 def test_bad_batch_input_is_a_validation_error_before_any_checkpoint(call: Any, field: str) -> None:
-    @durable_execution
-    def handler(event: Any, context: DurableContext) -> Any:
-        call(context)
-        return "unreachable"
-
-    result = _run(handler)
+    result = run_call(call)
     assert result.status is InvocationStatus.FAILED
-    assert result.error.type == "ValidationError" and field in result.error.message
+    assert result.error is not None and result.error.type == "ValidationError"
+    assert field in (result.error.message or "")
     assert result.get_all_operations() == []
 
 

@@ -37,9 +37,11 @@ class Recorder(PooledActor):
 
 @pytest.fixture
 def pool() -> Iterator[ActorPool]:
+    """A pool whose actors are stopped afterwards; other tests' actors are left alone."""
     pool = ActorPool(size=8, name="test-pool")
     yield pool
-    pykka.ActorRegistry.stop_all()
+    for ref in pykka.ActorRegistry.get_by_class(Recorder):
+        ref.stop()
     pool.shutdown()
 
 
