@@ -9,7 +9,9 @@ ExecutionEnded to the CompletionBoard after a commit that ended an execution.
 Group commit: a Persist is queued and, if no flush is pending, a Flush is
 told to self.  The Flush lands behind every Persist already in the mailbox,
 so everything that arrived while the previous transaction ran is committed
-in the next single transaction.
+in the next single transaction.  A request that is not a Persist first
+commits what is queued, so the store sees writes in mailbox order: an outside
+completion told before an invocation begins is in the state that invocation loads.
 """
 
 from __future__ import annotations
@@ -46,11 +48,11 @@ class CheckpointWriter(TrackedActor):
         self.flush_scheduled = False
         self.transactions = 0
         self.alarm_client: pykka.ActorRef[Any] | None = None
-        self.completions: pykka.ActorRef[Any] | None = None
+        self.ended_listeners: tuple[pykka.ActorRef[Any], ...] = ()
 
-    def connect(self, alarm_client: pykka.ActorRef[Any], completions: pykka.ActorRef[Any]) -> None:
+    def connect(self, alarm_client: pykka.ActorRef[Any], *ended_listeners: pykka.ActorRef[Any]) -> None:
         self.alarm_client = alarm_client
-        self.completions = completions
+        self.ended_listeners = ended_listeners
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -63,17 +65,20 @@ class CheckpointWriter(TrackedActor):
                 self.flush_scheduled = False
                 self._flush()
             case CreateExecution():
+                self._flush()
                 try:
                     resolve(
                         message.reply_to,
                         self.store.create_execution(
                             message.execution_id, message.function_name, message.input, message.name,
-                            message.deadline, self.clock.now(), message.start_event,
+                            message.deadline, self.clock.now(), message.start_event, message.parent,
+                            message.tenant_id,
                         ),
                     )
                 except Exception as error:
                     reject(message.reply_to, error)
             case BeginInvocation():
+                self._flush()
                 try:
                     resolve(message.reply_to, self.store.begin_invocation(message.execution_id, self.clock.now()))
                 except Exception as error:
@@ -112,8 +117,9 @@ class CheckpointWriter(TrackedActor):
         if result.ok:
             if ws.alarm is not UNCHANGED and self.alarm_client is not None:
                 self.send(self.alarm_client, AlarmCommitted(ws.execution_id, ws.alarm))
-            if ws.execution is not None and ws.execution.status is not None and self.completions is not None:
-                self.send(self.completions, ExecutionEnded(ws.execution_id))
+            if ws.execution is not None and ws.execution.status is not None:
+                for listener in self.ended_listeners:
+                    self.send(listener, ExecutionEnded(ws.execution_id))
             resolve(request.reply_to, result)
         else:
             reject(

@@ -1,14 +1,18 @@
 """Dispatcher: which execution runs next, and on which worker.
 
 Owns: the ready queue, the running table (execution -> worker, token,
-deadline) and the pool of workers.  Takes: Ready, InvocationStarted,
-InvocationEnded, Tick, Committed (a fence it asked for), DispatcherStats.
+deadline, ExecutionState) and the pool of workers.  Takes: Ready,
+OutsideChange, InvocationStarted, InvocationEnded, Tick, Committed (a fence it
+asked for), DispatcherStats.
 Sends: Invoke to a free worker; a fencing Persist to the CheckpointWriter
 when an invocation outlives its deadline; DispatcherIdle to the AlarmManager
 when the engine goes idle or busy.
 
 Invariants: an execution runs on at most one worker at a time (a Ready for a
-running execution is remembered and served when it ends); a worker holds at
+running execution is remembered and served when it ends; an OutsideChange is
+also forwarded to the running invocation's ExecutionState, so it may see the
+change at once); a queued wake-up is an alarm only if every Ready for it was
+an alarm, so a callback completion is never mistaken for an early alarm; a worker holds at
 most the one invocation it runs, so no backlog builds behind a slow worker.
 A fenced invocation's worker is abandoned (its thread cannot be killed) and
 replaced; its late writes are rejected by the token.
@@ -17,6 +21,7 @@ replaced; its late writes are rejected by the token.
 from __future__ import annotations
 
 import collections
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +36,7 @@ from actors.messages import (
     InvocationEnded,
     InvocationStarted,
     Invoke,
+    OutsideChange,
     Persist,
     Ready,
     Tick,
@@ -50,6 +56,7 @@ class Running:
     deadline: float | None = None
     started: float | None = None
     fencing: bool = False
+    state: pykka.ActorRef[Any] | None = None
 
 
 class Dispatcher(TrackedActor):
@@ -68,8 +75,8 @@ class Dispatcher(TrackedActor):
         self.worker_count = workers
         self.workers: dict[str, pykka.ActorRef[Any]] = {}
         self.free: list[str] = []
-        self.queue: collections.deque[tuple[str, bool]] = collections.deque()
-        self.queued: set[str] = set()
+        self.queue: collections.deque[str] = collections.deque()
+        self.queued: dict[str, bool] = {}
         self.running: dict[str, Running] = {}
         self.again: dict[str, bool] = {}
         self.idle = True
@@ -95,15 +102,18 @@ class Dispatcher(TrackedActor):
         match message:
             case Ready(execution_ids, alarm):
                 for eid in execution_ids:
-                    if eid in self.running:
-                        self.again[eid] = self.again.get(eid, True) and alarm
-                    elif eid not in self.queued:
-                        self.queued.add(eid)
-                        self.queue.append((eid, alarm))
-            case InvocationStarted(eid, token, worker, deadline):
+                    self._ready(eid, alarm)
+            case OutsideChange(eid, _operations, wake):
+                run = self.running.get(eid)
+                if run is not None and run.state is not None:
+                    with contextlib.suppress(pykka.ActorDeadError):
+                        self.send(run.state, message)
+                if wake:
+                    self._ready(eid, False)
+            case InvocationStarted(eid, token, worker, deadline, state):
                 run = self.running.get(eid)
                 if run is not None and run.worker == worker:
-                    run.token, run.deadline = token, deadline
+                    run.token, run.deadline, run.state = token, deadline, state
             case InvocationEnded(eid, _token, worker):
                 self._ended(eid, worker)
             case Tick(now):
@@ -122,10 +132,19 @@ class Dispatcher(TrackedActor):
         self._pump()
         return None
 
+    def _ready(self, eid: str, alarm: bool) -> None:
+        if eid in self.running:
+            self.again[eid] = self.again.get(eid, True) and alarm
+        elif eid in self.queued:
+            self.queued[eid] = self.queued[eid] and alarm
+        else:
+            self.queued[eid] = alarm
+            self.queue.append(eid)
+
     def _pump(self) -> None:
         while self.queue and self.free:
-            eid, alarm = self.queue.popleft()
-            self.queued.discard(eid)
+            eid = self.queue.popleft()
+            alarm = self.queued.pop(eid)
             worker = self.free.pop()
             self.running[eid] = Running(worker, alarm)
             self.counters["dispatched"] += 1
@@ -145,9 +164,7 @@ class Dispatcher(TrackedActor):
         del self.running[eid]
         self.free.append(worker)
         if eid in self.again:
-            alarm = self.again.pop(eid)
-            self.queued.add(eid)
-            self.queue.append((eid, alarm))
+            self._ready(eid, self.again.pop(eid))
 
     def _fence_overdue(self, now: float) -> None:
         for eid, run in self.running.items():
@@ -179,5 +196,4 @@ class Dispatcher(TrackedActor):
         self.counters["replaced_workers"] += 1
         del self.running[eid]
         self._add_worker()
-        self.queued.add(eid)
-        self.queue.append((eid, False))
+        self._ready(eid, False)

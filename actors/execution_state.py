@@ -3,14 +3,21 @@
 Owns: the operations map of that execution (the only copy in memory), the
 due times of its timers (so a refresh touches only what is due, not every
 operation), and the invocation's fencing token.  Takes: Lookup and Snapshot (asked from handler
-threads), Checkpoint, FireDueTimers, EndInvocation.  Sends: Persist to the
-CheckpointWriter; for the closing write, PrepareAlarm to the AlarmClient,
-which forwards the Persist once any move-earlier has gone out.
+threads), Checkpoint, FireDueTimers, EndInvocation, OutsideChange (a callback
+or invoked execution completed while this invocation runs) and Committed
+(timeouts it fired).  Sends: Persist to the CheckpointWriter; for the closing
+write, PrepareAlarm to the AlarmClient, which forwards the Persist once any
+move-earlier has gone out.  It mints each new callback's id.
 
 A checkpoint is applied to the map as it is forwarded, so the next request
 from the same invocation sees it; the handler's future resolves only once
 the write is committed.  A rejected write fences the whole invocation, and a
 new invocation starts from the store, so an optimistic map is never reused.
+
+Callbacks and chained invokes can also be closed from outside.  An outside
+change never overwrites a record this map already holds as closed, and a
+timeout this actor fires that lost the race to an outside completion comes
+back as `dropped`: the map takes the stored record before anyone is answered.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from actors.messages import (
     EndInvocation,
     FireDueTimers,
     Lookup,
+    OutsideChange,
     Persist,
     PrepareAlarm,
     Snapshot,
@@ -33,10 +41,12 @@ from actors.messages import (
 from actors.replies import reject, resolve
 from actors.topology import Topology, TrackedActor
 from durable.clock import Clock
+from durable.engine.callback_ids import CallbackIds
 from durable.engine.history import HistoryEvent, error_details, result_details
 from durable.engine.transitions import apply_update, fire_due
-from durable.lambda_service import Operation
-from durable.stores.base import CommitResult, ExecutionChange, ExecutionStatus, WriteSet
+from durable.exceptions import CheckpointRejectedError
+from durable.lambda_service import Operation, OperationAction, OperationType
+from durable.stores.base import OUTSIDE_CLOSED, CommitResult, ExecutionChange, ExecutionStatus, Store, WriteSet
 
 
 class ExecutionState(TrackedActor):
@@ -50,6 +60,8 @@ class ExecutionState(TrackedActor):
         clock: Clock,
         writer: pykka.ActorRef[Any],
         alarm_client: pykka.ActorRef[Any],
+        store: Store,
+        callback_ids: CallbackIds,
         parent: str | None = None,
     ) -> None:
         super().__init__(topology, execution_id, parent)
@@ -62,6 +74,8 @@ class ExecutionState(TrackedActor):
         self.clock = clock
         self.writer = writer
         self.alarm_client = alarm_client
+        self.store = store
+        self.callback_ids = callback_ids
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -75,17 +89,38 @@ class ExecutionState(TrackedActor):
                 now = self.clock.now()
                 changed, events = fire_due([self.ops[key] for key, _ in self.due.pop_due(now)], now)
                 if not changed:
-                    done = CommitResult(True, token=self.token)
-                    resolve(reply_to, done)
-                    if notify is not None:
-                        self.send(notify, Committed(tag, done))
-                    return None
-                self._persist(changed, events, reply_to, notify, tag)
+                    self._answer(reply_to, notify, tag, CommitResult(True, token=self.token))
+                elif any(op.operation_type in OUTSIDE_CLOSED for op in changed):
+                    self._remember(changed)
+                    ws = WriteSet(self.execution_id, self.token, tuple(changed), tuple(events))
+                    self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=("fired", reply_to, notify, tag)))
+                else:
+                    self._persist(changed, events, reply_to, notify, tag)
+            case Committed(("fired", reply_to, notify, tag), result):
+                for operation_id in result.dropped:
+                    stored = self.store.get_operation(self.execution_id, operation_id)
+                    if stored is not None:
+                        self._remember([stored])
+                if not result.ok:
+                    reject(reply_to, CheckpointRejectedError(f"checkpoint rejected: {result.reason}"))
+                    reply_to = None
+                self._answer(reply_to, notify, tag, result)
+            case OutsideChange(_execution_id, operations, _wake):
+                self._remember([op for op in operations if self._open(op.operation_id)])
             case EndInvocation(outcome, reply_to):
                 self._end(outcome.status, outcome.result, outcome.error, outcome.started, reply_to)
             case _:
                 raise TypeError(f"ExecutionState got an unexpected message {message!r}")
         return None
+
+    def _answer(self, reply_to: Any, notify: pykka.ActorRef[Any] | None, tag: Any, result: CommitResult) -> None:
+        resolve(reply_to, result)
+        if notify is not None:
+            self.send(notify, Committed(tag, result))
+
+    def _open(self, operation_id: str) -> bool:
+        mine = self.ops.get(operation_id)
+        return mine is None or not mine.status.is_terminal
 
     def _remember(self, operations: list[Operation]) -> None:
         """Take new records into the map, and their due times into the due queue."""
@@ -104,7 +139,10 @@ class ExecutionState(TrackedActor):
         try:
             for update in message.updates:
                 current = changed.get(update.operation_id) or self.ops.get(update.operation_id)
-                op, new_events = apply_update(current, update, now)
+                callback_id = None
+                if update.operation_type is OperationType.CALLBACK and update.action is OperationAction.START:
+                    callback_id = self.callback_ids.mint(self.execution_id, update.operation_id)
+                op, new_events = apply_update(current, update, now, callback_id)
                 changed[op.operation_id] = op
                 events.extend(new_events)
         except Exception as error:

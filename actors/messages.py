@@ -12,7 +12,8 @@ import attrs
 from pykka import ActorRef, Future
 
 from durable.engine.history import HistoryEvent
-from durable.lambda_service import ErrorObject, OperationUpdate
+from durable.engine.transitions import CallbackAction
+from durable.lambda_service import ErrorObject, Operation, OperationUpdate
 from durable.stores.base import CommitResult, WriteSet
 
 Reply = Future[Any] | None
@@ -63,6 +64,8 @@ class CreateExecution:
     deadline: float | None
     start_event: HistoryEvent
     reply_to: Reply
+    parent: tuple[str, str] | None = None
+    tenant_id: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -191,10 +194,13 @@ class Invoke:
 
 @attrs.frozen(slots=True)
 class InvocationStarted:
+    """An invocation opened; `state` is its ExecutionState, which outside changes are forwarded to."""
+
     execution_id: str
     token: int
     worker: str
     deadline: float
+    state: ActorRef[Any] | None = None
 
 
 @attrs.frozen(slots=True)
@@ -209,6 +215,33 @@ class DispatcherStats:
     """Ask the Dispatcher for its counters."""
 
 
+# --- Outside events: callbacks completed by other systems, invoked executions that ended
+
+
+@attrs.frozen(slots=True)
+class CallbackSignal:
+    """An outside system's success, failure or heartbeat for a callback id."""
+
+    callback_id: str
+    action: CallbackAction
+    payload: str | None
+    error: ErrorObject | None
+    reply_to: Reply
+
+
+@attrs.frozen(slots=True)
+class OutsideChange:
+    """Committed changes an invocation did not make; `wake` asks for an invocation to see them.
+
+    ExternalEvents tells the Dispatcher, which forwards it to the execution's
+    running ExecutionState, if any, and (with `wake`) makes the execution ready.
+    """
+
+    execution_id: str
+    operations: tuple[Operation, ...]
+    wake: bool
+
+
 # --- Completion
 
 
@@ -220,7 +253,15 @@ class AwaitEnd:
 
 @attrs.frozen(slots=True)
 class ExecutionEnded:
+    """An execution ended; told to the CompletionBoard, and asked of ExternalEvents for a chained one.
+
+    ExternalEvents answers `reply_to` only once the caller's operation is
+    closed and the Dispatcher told, so the caller is ready before the engine
+    can look idle.
+    """
+
     execution_id: str
+    reply_to: Reply = None
 
 
 # --- Timers inside one invocation (map/parallel branches)

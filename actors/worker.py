@@ -18,10 +18,12 @@ from loguru import logger
 from actors.messages import InvocationEnded, InvocationStarted, Invoke
 from actors.topology import Topology, TrackedActor
 
+OnStarted = Callable[[int, float, "pykka.ActorRef[Any]"], None]
+
 
 class Invoker(Protocol):
     def run(
-        self, execution_id: str, alarm: bool, on_started: Callable[[int, float], None], worker: str
+        self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str
     ) -> int | None: ...
 
 
@@ -36,8 +38,10 @@ class InvocationWorker(TrackedActor):
             case Invoke(execution_id, alarm):
                 token: int | None = None
 
-                def started(new_token: int, deadline: float) -> None:
-                    self.send(self.dispatcher, InvocationStarted(execution_id, new_token, self.actor_urn, deadline))
+                def started(new_token: int, deadline: float, state: pykka.ActorRef[Any]) -> None:
+                    self.send(
+                        self.dispatcher, InvocationStarted(execution_id, new_token, self.actor_urn, deadline, state)
+                    )
 
                 try:
                     token = self.invoker.run(execution_id, alarm, started, self.actor_urn)

@@ -2,7 +2,8 @@
 
 Write an ordinary function `handler(event, context)`, decorate it with
 `@durable_execution`, and call operations on the context: `step`, `wait`,
-`wait_for_condition`, `run_in_child_context`, `map` and `parallel`.  Every
+`wait_for_condition`, `create_callback`, `wait_for_callback`, `invoke`,
+`run_in_child_context`, `map` and `parallel`.  Every
 operation is checkpointed; after a suspension, a timeout or a crash the
 runtime re-invokes the handler, which replays from the checkpoints and
 continues where it left off.
@@ -17,6 +18,7 @@ from durable.context import (
     StepContext,
     durable_parallel_branch,
     durable_step,
+    durable_wait_for_callback,
     durable_with_child_context,
 )
 from durable.exceptions import (
@@ -48,7 +50,8 @@ _logger.disable("durable")
 _logger.disable("actors")
 
 __all__ = [
-    "BatchResult",    "CallbackError",
+    "BatchResult",
+    "CallbackError",
     "CallbackExternalError",
     "CallbackSubmitterError",
     "CallbackTimeoutError",
@@ -74,6 +77,7 @@ __all__ = [
     "durable_execution",
     "durable_parallel_branch",
     "durable_step",
+    "durable_wait_for_callback",
     "durable_with_child_context",
     "with_retry",
 ]

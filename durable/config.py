@@ -149,3 +149,34 @@ class ParallelBranch(Generic[T]):
 
     func: Callable[..., T]
     name: str | None = None
+
+
+def _optional_duration(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, Duration):
+        raise ValidationError(f"{attribute.name} takes a Duration, got {type(value).__name__}")
+
+
+@attrs.frozen(slots=True)
+class CallbackConfig:
+    """A callback's timeout (overall) and heartbeat timeout (between heartbeats); None or 0 s: none."""
+
+    timeout: Duration | None = attrs.field(default=None, validator=_optional_duration)
+    heartbeat_timeout: Duration | None = attrs.field(default=None, validator=_optional_duration)
+    serdes: SerDes | None = None
+
+
+@attrs.frozen(slots=True)
+class WaitForCallbackConfig(CallbackConfig):
+    """CallbackConfig plus the retry strategy of the submitter step."""
+
+    retry_strategy: Callable[[Exception, int], RetryDecision] | None = None
+
+
+@attrs.frozen(slots=True)
+class InvokeConfig:
+    """A chained invoke's timeout, its payload and result serdes, and the tenant it runs for."""
+
+    timeout: Duration | None = attrs.field(default=None, validator=_optional_duration)
+    serdes_payload: SerDes | None = None
+    serdes_result: SerDes | None = None
+    tenant_id: str | None = None

@@ -14,12 +14,25 @@ from typing import Any, TypeVar
 
 from durable.concurrency.batch import run_map, run_parallel
 from durable.concurrency.models import BatchResult
-from durable.config import ChildConfig, Duration, MapConfig, ParallelBranch, ParallelConfig, StepConfig
+from durable.config import (
+    CallbackConfig,
+    ChildConfig,
+    Duration,
+    InvokeConfig,
+    MapConfig,
+    ParallelBranch,
+    ParallelConfig,
+    StepConfig,
+    WaitForCallbackConfig,
+)
 from durable.invocation import Invocation
 from durable.logger import DurableLogger
+from durable.operations.callback import Callback, run_create_callback
 from durable.operations.child import run_child
+from durable.operations.invoke import run_invoke
 from durable.operations.step import run_step
 from durable.operations.wait import run_wait
+from durable.operations.wait_for_callback import Submitter, run_wait_for_callback
 from durable.operations.wait_for_condition import run_wait_for_condition
 from durable.types import StepContext, WaitForCallbackContext, WaitForConditionCheckContext
 from durable.waits import WaitForConditionConfig
@@ -28,11 +41,13 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 __all__ = [
+    "Callback",
     "DurableContext",
     "StepContext",
     "WaitForCallbackContext",
     "durable_parallel_branch",
     "durable_step",
+    "durable_wait_for_callback",
     "durable_with_child_context",
 ]
 
@@ -62,6 +77,11 @@ class DurableContext:
     @property
     def execution_arn(self) -> str:
         return self.invocation.execution_arn
+
+    @property
+    def tenant_id(self) -> str | None:
+        """The tenant this execution runs for, when a `context.invoke` named one."""
+        return self.invocation.tenant_id
 
     def next_operation_id(self) -> str:
         n = next(self._counter)
@@ -96,6 +116,19 @@ class DurableContext:
         name: str | None = None,
     ) -> T:
         return run_wait_for_condition(self, check, config, name)
+
+    def create_callback(self, name: str | None = None, config: CallbackConfig | None = None) -> Callback[Any]:
+        return run_create_callback(self, name, config)
+
+    def wait_for_callback(
+        self, submitter: Submitter, name: str | None = None, config: WaitForCallbackConfig | None = None
+    ) -> Any:
+        return run_wait_for_callback(self, submitter, name, config)
+
+    def invoke(
+        self, function_name: str, payload: Any = None, name: str | None = None, config: InvokeConfig | None = None
+    ) -> Any:
+        return run_invoke(self, function_name, payload, name, config)
 
     def map(
         self,
@@ -161,5 +194,19 @@ def durable_parallel_branch(func: Callable[..., T]) -> Callable[..., Callable[[D
 
         branch._durable_branch_name = func.__name__  # type: ignore[attr-defined]
         return branch
+
+    return bind
+
+
+def durable_wait_for_callback(func: Callable[..., None]) -> Callable[..., Submitter]:
+    """Turn `f(callback_id, wait_context, *args)` into `f(*args)` returning a submitter named after `f`."""
+
+    @functools.wraps(func)
+    def bind(*args: Any, **kwargs: Any) -> Submitter:
+        def submitter(callback_id: str, wait_context: WaitForCallbackContext) -> None:
+            func(callback_id, wait_context, *args, **kwargs)
+
+        submitter._durable_wait_for_callback_name = func.__name__  # type: ignore[attr-defined]
+        return submitter
 
     return bind

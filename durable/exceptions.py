@@ -50,6 +50,24 @@ class CheckpointRejectedError(InvocationError):
     """The store refused a checkpoint: the invocation was fenced (timed out or stopped)."""
 
 
+class UnknownCallbackError(DurableExecutionsError):
+    """No open or closed callback has this id: it is forged, mutated, or was never issued here.
+
+    Deliberately says nothing more, so a caller cannot probe which part of an id was wrong.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("unknown callback")
+
+
+class CallbackConflictError(DurableExecutionsError):
+    """The callback is already completed or timed out; its first outcome stands."""
+
+
+class PayloadTooLargeError(ValidationError):
+    """A payload is over the size the runtime checkpoints (256 KiB)."""
+
+
 class DurableOperationError(DurableExecutionsError):
     """A durable operation failed; carries the recorded error."""
 

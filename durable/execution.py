@@ -14,13 +14,16 @@ import json
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import attrs
+
 from actors.messages import InvocationOutcome
 from durable.context import DurableContext
 from durable.exceptions import CheckpointRejectedError, SerDesError, SuspendExecution
 from durable.invocation import Invocation
 from durable.lambda_service import ErrorObject, InvocationStatus
+from durable.stores.base import ExecutionRecord
 
-__all__ = ["DurableHandler", "InvocationStatus", "durable_execution"]
+__all__ = ["DurableHandler", "FunctionContext", "InvocationStatus", "durable_execution"]
 
 R = TypeVar("R")
 
@@ -38,7 +41,7 @@ class DurableHandler(Generic[R]):
 
     def invoke(self, invocation: Invocation, input_payload: str | None, started: float) -> InvocationOutcome:
         """Run one invocation and say how it ended; never raises for user errors."""
-        event = json.loads(input_payload) if input_payload else None
+        event = decode_input(input_payload)
         context = DurableContext(invocation)
         try:
             value = self.func(event, context)
@@ -50,14 +53,49 @@ class DurableHandler(Generic[R]):
             return InvocationOutcome(
                 InvocationStatus.FAILED.value, error=ErrorObject.from_exception(error), started=started
             )
-        try:
-            payload = json.dumps(value, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as error:
-            failure = SerDesError(f"the handler's result, a {type(value).__name__}, is not JSON: {error}")
-            return InvocationOutcome(
-                InvocationStatus.FAILED.value, error=ErrorObject.from_exception(failure), started=started
-            )
-        return InvocationOutcome(InvocationStatus.SUCCEEDED.value, result=payload, started=started)
+        return _returned(value, started)
+
+
+@attrs.frozen(slots=True)
+class FunctionContext:
+    """What a plain (not durable) function invoked with `context.invoke` gets as its context."""
+
+    function_name: str
+    execution_id: str
+    tenant_id: str | None = None
+
+
+def run_plain_function(func: Callable[[Any, Any], Any], record: ExecutionRecord, started: float) -> InvocationOutcome:
+    """Run a plain `handler(event, context)` once: its return value or its error is the outcome."""
+    context = FunctionContext(record.function_name, record.execution_id, record.tenant_id)
+    try:
+        value = func(decode_input(record.input), context)
+    except Exception as error:
+        return InvocationOutcome(
+            InvocationStatus.FAILED.value, error=ErrorObject.from_exception(error), started=started
+        )
+    return _returned(value, started)
+
+
+def _returned(value: Any, started: float) -> InvocationOutcome:
+    try:
+        payload = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        failure = SerDesError(f"the handler's result, a {type(value).__name__}, is not JSON: {error}")
+        return InvocationOutcome(
+            InvocationStatus.FAILED.value, error=ErrorObject.from_exception(failure), started=started
+        )
+    return InvocationOutcome(InvocationStatus.SUCCEEDED.value, result=payload, started=started)
+
+
+def decode_input(payload: str | None) -> Any:
+    """An execution's input: JSON, or the text itself when a custom invoke serializer wrote something else."""
+    if not payload:
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload
 
 
 def durable_execution(func: Callable[[Any, DurableContext], R]) -> DurableHandler[R]:

@@ -29,6 +29,7 @@ class Invocation:
         topology: Topology,
         clock: Clock,
         engine: Any = None,
+        tenant_id: str | None = None,
     ) -> None:
         self.execution_arn = execution_arn
         self.state = state
@@ -36,6 +37,7 @@ class Invocation:
         self.topology = topology
         self.clock = clock
         self.engine = engine
+        self.tenant_id = tenant_id
         self.unreplayed = {op_id for op_id in snapshot if _replayable(op_id, snapshot)}
 
     def is_replaying(self) -> bool:

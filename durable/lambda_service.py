@@ -151,15 +151,24 @@ class Operation:
     attempt: int = 0
     next_attempt_timestamp: float | None = None
     scheduled_end_timestamp: float | None = None
+    #: seconds from start to the scheduled end: a wait's duration, a callback's or chained invoke's timeout
     wait_seconds: int | None = None
     replay_children: bool = False
+    callback_id: str | None = None
+    heartbeat_timeout: int | None = None
+    heartbeat_deadline: float | None = None
     extra: dict[str, Any] | None = attrs.field(default=None, hash=False)
 
     @property
     def due_timestamp(self) -> float | None:
-        """When the service must act on this operation without being asked, if ever."""
-        if self.status is OperationStatus.STARTED and self.scheduled_end_timestamp is not None:
-            return self.scheduled_end_timestamp
+        """When the service must act on this operation without being asked, if ever.
+
+        A started wait, callback or chained invoke is due at its scheduled end
+        (its timeout); a callback also at its heartbeat deadline.
+        """
+        if self.status is OperationStatus.STARTED:
+            dues = [d for d in (self.scheduled_end_timestamp, self.heartbeat_deadline) if d is not None]
+            return min(dues) if dues else None
         if self.status is OperationStatus.PENDING and self.next_attempt_timestamp is not None:
             return self.next_attempt_timestamp
         return None
@@ -180,3 +189,5 @@ class OperationUpdate:
     next_attempt_delay_seconds: int | None = None
     wait_seconds: int | None = None
     replay_children: bool = False
+    heartbeat_timeout: int | None = None
+    extra: dict[str, Any] | None = attrs.field(default=None, hash=False)

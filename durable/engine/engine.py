@@ -25,9 +25,11 @@ from actors.alarm_manager import AlarmManager
 from actors.checkpoint_writer import CheckpointWriter
 from actors.completion_board import CompletionBoard
 from actors.dispatcher import Dispatcher
+from actors.external_events import ExternalEvents
 from actors.messages import (
     AlarmCommitted,
     AwaitEnd,
+    CallbackSignal,
     CreateExecution,
     DispatcherStats,
     NextAlarm,
@@ -41,10 +43,12 @@ from actors.ticker import Ticker
 from actors.topology import Topology
 from actors.worker import InvocationWorker
 from durable.clock import Clock, RealClock
+from durable.engine.callback_ids import CallbackIds, load_or_create_key
 from durable.engine.history import HistoryEvent
 from durable.engine.invoker import Invoker
 from durable.engine.registry import FunctionRegistry, RegisteredFunction
-from durable.exceptions import CheckpointRejectedError, ValidationError
+from durable.engine.transitions import CallbackAction
+from durable.exceptions import CheckpointRejectedError, PayloadTooLargeError, UnknownCallbackError, ValidationError
 from durable.execution import DurableHandler
 from durable.lambda_service import ErrorObject, Operation
 from durable.stores import open_store
@@ -57,6 +61,7 @@ from durable.stores.base import (
 )
 
 DEFAULT_WORKERS = 4
+PAYLOAD_LIMIT = 256 * 1024
 DEFAULT_BRANCH_THREADS = 64
 
 
@@ -84,13 +89,19 @@ class Engine:
         self.alarm_manager = AlarmManager.start(self.topology, self.clock)
         self.alarm_client = AlarmClient.start(self.topology, self.alarm_manager, self.writer)
         self.completions = CompletionBoard.start(self.topology, self.store)
-        self.writer.proxy().connect(self.alarm_client, self.completions).get()
+        self.callback_ids = CallbackIds(load_or_create_key(self.store.secret_key_path()))
         self.invoker = Invoker(
-            self.store, self.registry, self.topology, self.clock, self.writer, self.alarm_client, self
+            self.store, self.registry, self.topology, self.clock, self.writer, self.alarm_client,
+            self.callback_ids, self,
         )
         self.dispatcher = Dispatcher.start(
             self.topology, self.writer, self.alarm_manager, self._make_worker, workers
         )
+        self.external = ExternalEvents.start(
+            self.topology, self.store, self.clock, self.callback_ids, self.writer, self.dispatcher
+        )
+        self.invoker.external = self.external
+        self.writer.proxy().connect(self.alarm_client, self.completions).get()
         self.alarm_manager.proxy().connect(self.dispatcher, self.alarm_client).get()
         self.ticker = Ticker(self.clock, [self.alarm_manager, self.dispatcher], tick_interval)
         self.ticker.start()
@@ -136,29 +147,69 @@ class Engine:
             if isinstance(function, DurableHandler):
                 self.register(function)
             else:
-                known = ", ".join(self.registry.names()) or "none"
-                raise ValidationError(f"unknown function {name!r} (registered: {known})")
+                raise ValidationError(self.unknown_function(name))
         if execution_timeout is not None and execution_timeout <= 0:
             raise ValidationError(f"execution_timeout must be positive, got {execution_timeout}")
         try:
             payload = json.dumps(input, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as error:
             raise ValidationError(f"execution input is not JSON-serializable: {error}") from error
+        record, _ = self._create(uuid.uuid4().hex, name, payload, execution_name, execution_timeout)
+        return str(record.execution_id)
+
+    def start_chained(
+        self,
+        execution_id: str,
+        function_name: str,
+        payload: str | None,
+        parent: tuple[str, str],
+        tenant_id: str | None = None,
+        execution_timeout: float | None = None,
+    ) -> ExecutionRecord:
+        """Start (once: the id is the idempotency key) the execution a `context.invoke` asked for.
+
+        If it already ended, its caller is told again, so a caller that crashed
+        between the two still learns the outcome.
+        """
+        record, created = self._create(execution_id, function_name, payload, None, execution_timeout, parent, tenant_id)
+        if not created and record.status.is_terminal:
+            self.invoker.tell_caller(record)
+        return record
+
+    def unknown_function(self, name: str) -> str:
+        known = ", ".join(self.registry.names()) or "none"
+        return f"unknown function {name!r} (registered: {known})"
+
+    def _create(
+        self,
+        execution_id: str,
+        function_name: str,
+        payload: str | None,
+        execution_name: str | None,
+        execution_timeout: float | None,
+        parent: tuple[str, str] | None = None,
+        tenant_id: str | None = None,
+    ) -> tuple[ExecutionRecord, bool]:
         now = self.clock.now()
-        execution_id = uuid.uuid4().hex
         deadline = now + execution_timeout if execution_timeout else None
         details: dict[str, Any] = {"Input": {"Payload": payload}}
         if execution_timeout:
             details["ExecutionTimeout"] = execution_timeout
+        if parent is not None:
+            details["ParentExecutionArn"] = parent[0]
+        if tenant_id is not None:
+            details["TenantId"] = tenant_id
         started = HistoryEvent("ExecutionStarted", now, details)
         record, created = self._ask(
             self.writer,
-            lambda f: CreateExecution(execution_id, name, payload, execution_name, deadline, started, f),
+            lambda f: CreateExecution(
+                execution_id, function_name, payload, execution_name, deadline, started, f, parent, tenant_id
+            ),
         )
         if created and self.execute:
-            logger.debug("started execution {} of {}", record.execution_id, name)
+            logger.debug("started execution {} of {}", record.execution_id, function_name)
             self.topology.tell(self.dispatcher, Ready((record.execution_id,)))
-        return str(record.execution_id)
+        return record, created
 
     def stop(self, execution_id: str, error: ErrorObject | None = None) -> ExecutionRecord:
         """End a running execution as STOPPED; its running invocation's later writes are rejected."""
@@ -178,7 +229,44 @@ class Engine:
         )
         with contextlib.suppress(CheckpointRejectedError):
             self.invoker.end_with(ws)
-        return self._require(execution_id)
+        stopped = self._require(execution_id)
+        self.invoker.tell_caller(stopped)
+        return stopped
+
+    # ----- callbacks from outside
+
+    def send_callback_success(self, callback_id: str, payload: str | bytes | None = None) -> None:
+        """Complete a callback with a result payload (kept verbatim; None for no result).
+
+        UnknownCallbackError for a forged, mutated or unknown id; CallbackConflictError if it
+        already completed or timed out (the first outcome stands); PayloadTooLargeError over 256 KiB.
+        """
+        if isinstance(payload, (bytes, bytearray)):
+            try:
+                payload = bytes(payload).decode()
+            except UnicodeDecodeError as error:
+                raise ValidationError(f"a callback result must be UTF-8 text: {error}") from None
+        _check_size("callback result", payload)
+        self._signal(callback_id, CallbackAction.SUCCEED, payload, None)
+
+    def send_callback_failure(self, callback_id: str, error: ErrorObject | dict[str, Any] | None = None) -> None:
+        """Fail a callback with an error (an ErrorObject, or a dict with ErrorType/ErrorMessage/...)."""
+        if isinstance(error, dict):
+            error = ErrorObject.from_dict(error)
+        if error is not None:
+            _check_size("callback error", json.dumps(error.to_dict()))
+        self._signal(callback_id, CallbackAction.FAIL, None, error)
+
+    def send_callback_heartbeat(self, callback_id: str) -> None:
+        """Push the callback's heartbeat deadline forward; the callback stays open."""
+        self._signal(callback_id, CallbackAction.HEARTBEAT, None, None)
+
+    def _signal(
+        self, callback_id: str, action: CallbackAction, payload: str | None, error: ErrorObject | None
+    ) -> None:
+        if not isinstance(callback_id, str) or not callback_id:
+            raise UnknownCallbackError()
+        self._ask(self.external, lambda f: CallbackSignal(callback_id, action, payload, error, f))
 
     def wait(self, execution_id: str, timeout: float | None = None) -> ExecutionRecord:
         """Block until the execution ends; TimeoutError if it has not by `timeout` seconds."""
@@ -251,6 +339,9 @@ class Engine:
                 execution=ExecutionChange(invocation_open=False, bump_token=True),
             )
             self._ask(self.writer, _persist_request(ws))
+        for record in self.store.list_executions(limit=1_000_000):
+            if record.parent_execution_id and record.status.is_terminal:
+                self.invoker.tell_caller(record)
         alarms = dict(self.store.stored_alarms())
         for execution_id, due in alarms.items():
             self.topology.tell(self.alarm_client, AlarmCommitted(execution_id, due))
@@ -272,7 +363,9 @@ class Engine:
             self._ask(self.writer, lambda f: SaveMeta("topology.dot", self.topology.to_dot(), f))
         except Exception as error:
             logger.warning("could not save the actor topology: {}", error)
-        for ref in (self.dispatcher, self.alarm_client, self.alarm_manager, self.completions, self.writer):
+        for ref in (
+            self.dispatcher, self.external, self.alarm_client, self.alarm_manager, self.completions, self.writer
+        ):
             with contextlib.suppress(pykka.ActorDeadError):
                 ref.stop(timeout=5)
         self.branch_pool.shutdown()
@@ -283,6 +376,11 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_size(what: str, text: str | None) -> None:
+    if text is not None and len(text.encode()) > PAYLOAD_LIMIT:
+        raise PayloadTooLargeError(f"{what} is {len(text.encode()):,} bytes; the limit is {PAYLOAD_LIMIT:,}")
 
 
 def _function_entries(functions: dict[str, Any] | Iterable[Any] | None) -> list[tuple[Any, ...]]:

@@ -1,8 +1,10 @@
 """Invoker: what a worker does with one Invoke, from loading state to the closing write.
 
 1. Check the wake-up: an execution whose function this engine lacks is left
-   for an engine that has it (nothing is written).  An alarm that fired earlier than the stored one is
-   spurious; re-arm and stop.  A passed execution deadline ends it TIMED_OUT.
+   for an engine that has it (nothing is written).  An alarm that fired
+   before anything in the stored operations is due (a heartbeat moved a
+   callback's deadline later, say) is spurious: re-arm at the real due time
+   and stop.  A passed execution deadline ends it TIMED_OUT.
 2. Open the invocation (new fencing token), start an ExecutionState loaded
    from the store, let due timers fire (one write), snapshot.
 3. Run the handler; close with EndInvocation (InvocationCompleted, the
@@ -22,9 +24,9 @@ from loguru import logger
 
 from actors.execution_state import ExecutionState
 from actors.messages import (
-    AlarmCommitted,
     BeginInvocation,
     EndInvocation,
+    ExecutionEnded,
     FireDueTimers,
     InvocationOutcome,
     Persist,
@@ -32,14 +34,16 @@ from actors.messages import (
     Snapshot,
 )
 from actors.topology import Topology
+from actors.worker import OnStarted
 from durable.clock import Clock
+from durable.engine.callback_ids import CallbackIds
 from durable.engine.history import HistoryEvent, error_details
 from durable.engine.registry import FunctionRegistry
 from durable.exceptions import CheckpointRejectedError
-from durable.execution import DurableHandler
+from durable.execution import DurableHandler, run_plain_function
 from durable.invocation import Invocation
 from durable.lambda_service import ErrorObject, Operation
-from durable.stores.base import CommitResult, ExecutionChange, ExecutionStatus, Store, WriteSet
+from durable.stores.base import CommitResult, ExecutionChange, ExecutionRecord, ExecutionStatus, Store, WriteSet
 
 EARLY_TOLERANCE = 0.001
 
@@ -52,12 +56,19 @@ class Invoker:
     clock: Clock
     writer: pykka.ActorRef[Any]
     alarm_client: pykka.ActorRef[Any]
+    callback_ids: CallbackIds
     engine: Any = None
+    external: pykka.ActorRef[Any] | None = None
 
     def ask(self, ref: pykka.ActorRef[Any], make: Callable[[pykka.ThreadingFuture[Any]], Any]) -> Any:
         future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
         self.topology.tell(ref, make(future))
         return future.get()
+
+    def tell_caller(self, record: ExecutionRecord) -> None:
+        """A chained execution ended: close its caller's invoke operation before going on."""
+        if record.parent_execution_id is not None and self.external is not None:
+            self.ask(self.external, lambda f: ExecutionEnded(record.execution_id, f))
 
     def end_with(self, ws: WriteSet) -> CommitResult:
         """Commit a write that changes the stored alarm, through the AlarmClient's ordering."""
@@ -65,18 +76,22 @@ class Invoker:
         return self.ask(self.alarm_client, lambda f: PrepareAlarm(ws.execution_id, due, Persist(ws, f)))
 
     def run(
-        self, execution_id: str, alarm: bool, on_started: Callable[[int, float], None], worker: str
+        self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str
     ) -> int | None:
         record = self.store.get_execution(execution_id)
         if record is None or record.status.is_terminal:
             return None
         now = self.clock.now()
-        if alarm and record.alarm is not None and record.alarm > now + EARLY_TOLERANCE:
-            logger.debug("early wake-up of {}; re-arming for {}", execution_id, record.alarm)
-            self.topology.tell(self.alarm_client, AlarmCommitted(execution_id, record.alarm))
-            return None
+        if alarm:
+            due = earliest_due(self.store.load_operations(execution_id), record.deadline)
+            if due is None or due > now + EARLY_TOLERANCE:
+                logger.debug("early wake-up of {}; re-arming for {}", execution_id, due)
+                with contextlib.suppress(CheckpointRejectedError):
+                    self.end_with(WriteSet(execution_id, None, alarm=due))
+                return None
         if record.deadline is not None and now >= record.deadline:
             self.time_out(execution_id, now)
+            self.tell_caller(record)
             return None
         function = self.registry.get(record.function_name)
         if function is None:
@@ -91,17 +106,21 @@ class Invoker:
         token = begun.token
         timeout = function.invocation_timeout
         deadline = now + timeout if record.deadline is None else min(now + timeout, record.deadline)
-        on_started(token, deadline)
         state = ExecutionState.start(
             self.topology, execution_id, token, self.store.load_operations(execution_id), record.deadline,
-            self.clock, self.writer, self.alarm_client, worker,
+            self.clock, self.writer, self.alarm_client, self.store, self.callback_ids, worker,
         )
+        on_started(token, deadline, state)
         try:
             self.ask(state, lambda f: FireDueTimers(f))
             snapshot = cast(dict[str, Operation], state.ask(Snapshot()))
-            invocation = Invocation(execution_id, state, snapshot, self.topology, self.clock, self.engine)
-            outcome = self._invoke(function, invocation, record.input, now, record.function_name)
+            invocation = Invocation(
+                execution_id, state, snapshot, self.topology, self.clock, self.engine, record.tenant_id
+            )
+            outcome = self._invoke(function, invocation, record, now)
             self.ask(state, lambda f: EndInvocation(outcome, f))
+            if outcome.status != "PENDING":
+                self.tell_caller(record)
         except CheckpointRejectedError as error:
             logger.info("invocation {} of {} stopped: {}", token, execution_id, error)
         finally:
@@ -109,12 +128,14 @@ class Invoker:
         return token
 
     def _invoke(
-        self, function: Any, invocation: Invocation, input_payload: str | None, now: float, name: str
+        self, function: Any, invocation: Invocation, record: ExecutionRecord, now: float
     ) -> InvocationOutcome:
-        if not isinstance(function.handler, DurableHandler):
-            why = f"function {name!r} is not a @durable_execution handler"
-            return InvocationOutcome("FAILED", error=ErrorObject(why, "InvalidFunction"), started=now)
-        return function.handler.invoke(invocation, input_payload, now)
+        if isinstance(function.handler, DurableHandler):
+            return function.handler.invoke(invocation, record.input, now)
+        if record.invocations > 0:
+            why = f"the only invocation of plain function {record.function_name!r} was interrupted; it is not re-run"
+            return InvocationOutcome("FAILED", error=ErrorObject(why, "Runtime.ExitError"), started=now)
+        return run_plain_function(function.handler, record, now)
 
     def time_out(self, execution_id: str, now: float) -> None:
         error = ErrorObject("the execution exceeded its execution timeout", "ExecutionTimedOut")
@@ -129,3 +150,11 @@ class Invoker:
         )
         with contextlib.suppress(CheckpointRejectedError):
             self.end_with(ws)
+
+
+def earliest_due(operations: list[Operation], deadline: float | None) -> float | None:
+    """When the execution next needs the service: its earliest due operation, or its deadline."""
+    dues = [d for d in (op.due_timestamp for op in operations) if d is not None]
+    if deadline is not None:
+        dues.append(deadline)
+    return min(dues) if dues else None

@@ -7,6 +7,7 @@ committed by the CheckpointWriter.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 
 import attrs
@@ -14,6 +15,7 @@ import attrs
 from durable.engine.history import HistoryEvent, error_details, operation_event, result_details
 from durable.exceptions import InvalidStateError
 from durable.lambda_service import (
+    ErrorObject,
     Operation,
     OperationAction,
     OperationStatus,
@@ -31,9 +33,11 @@ _EVENT_PREFIX = {
 
 
 def apply_update(
-    current: Operation | None, update: OperationUpdate, now: float
+    current: Operation | None, update: OperationUpdate, now: float, callback_id: str | None = None
 ) -> tuple[Operation, list[HistoryEvent]]:
     """The record and events that follow from one checkpoint request.
+
+    A callback's START takes the id the service minted for it (`callback_id`).
 
     A RETRY without an error is a poll that wants another look later (a
     wait_for_condition check that chose to continue): the service records it
@@ -61,11 +65,12 @@ def apply_update(
             wait_seconds=update.wait_seconds,
             scheduled_end_timestamp=(now + update.wait_seconds) if update.wait_seconds is not None else None,
             error=current.error if current else None,
+            callback_id=callback_id,
+            heartbeat_timeout=update.heartbeat_timeout,
+            heartbeat_deadline=(now + update.heartbeat_timeout) if update.heartbeat_timeout is not None else None,
+            extra=update.extra,
         )
-        details: dict[str, object] = {}
-        if update.operation_type is OperationType.WAIT:
-            details = {"Duration": update.wait_seconds, "ScheduledEndTimestamp": op.scheduled_end_timestamp}
-        return op, [operation_event(op, f"{prefix}Started", now, details)]
+        return op, [operation_event(op, f"{prefix}Started", now, _started_details(op, update))]
     if current is None:
         raise InvalidStateError(
             f"operation {update.operation_id} must be started before it can {action.value.lower()}"
@@ -115,6 +120,31 @@ def apply_update(
     raise InvalidStateError(f"unknown action {action}")
 
 
+def _started_details(op: Operation, update: OperationUpdate) -> dict[str, object]:
+    details: dict[str, object] = {}
+    if op.operation_type is OperationType.WAIT:
+        details = {"Duration": op.wait_seconds, "ScheduledEndTimestamp": op.scheduled_end_timestamp}
+    elif op.operation_type is OperationType.CALLBACK:
+        details = {"CallbackId": op.callback_id}
+        if op.wait_seconds is not None:
+            details["Timeout"] = op.wait_seconds
+        if op.heartbeat_timeout is not None:
+            details["HeartbeatTimeout"] = op.heartbeat_timeout
+    elif op.operation_type is OperationType.CHAINED_INVOKE:
+        extra = op.extra or {}
+        details = {
+            "FunctionName": extra.get("function_name"),
+            "Input": {"Payload": update.payload, "Truncated": False},
+            "ExecutedVersion": "$LATEST",
+            "DurableExecutionArn": extra.get("child_execution_id"),
+        }
+        if extra.get("tenant_id") is not None:
+            details["TenantId"] = extra["tenant_id"]
+        if op.wait_seconds is not None:
+            details["Timeout"] = op.wait_seconds
+    return details
+
+
 def _add_retry_details(op: Operation, details: dict[str, object]) -> None:
     if op.operation_type is OperationType.STEP:
         details["RetryDetails"] = {"CurrentAttempt": op.attempt}
@@ -134,5 +164,75 @@ def fire_due(ops: Iterable[Operation], now: float) -> tuple[list[Operation], lis
             events.append(operation_event(done, "WaitSucceeded", now, {"Duration": op.wait_seconds}))
         elif op.status is OperationStatus.PENDING:
             changed.append(attrs.evolve(op, status=OperationStatus.READY))
+        elif op.operation_type in _TIMES_OUT:
+            done, event = time_out(op, now)
+            changed.append(done)
+            events.append(event)
     return changed, events
+
+
+_TIMES_OUT = {OperationType.CALLBACK, OperationType.CHAINED_INVOKE}
+
+
+def time_out(op: Operation, now: float) -> tuple[Operation, HistoryEvent]:
+    """A callback or chained invoke whose timeout (or heartbeat deadline) passed."""
+    if op.operation_type is OperationType.CALLBACK:
+        missed_heartbeat = op.heartbeat_deadline is not None and op.heartbeat_deadline <= now and (
+            op.scheduled_end_timestamp is None or op.heartbeat_deadline < op.scheduled_end_timestamp
+        )
+        if missed_heartbeat:
+            error = ErrorObject(f"callback missed its {op.heartbeat_timeout} s heartbeat", "Callback.Heartbeat")
+        else:
+            error = ErrorObject(f"callback timed out after {op.wait_seconds} s", "Callback.Timeout")
+        event_type = "CallbackTimedOut"
+    else:
+        error = ErrorObject(f"chained invoke timed out after {op.wait_seconds} s", "Invoke.Timeout")
+        event_type = "ChainedInvokeTimedOut"
+    done = attrs.evolve(op, status=OperationStatus.TIMED_OUT, end_timestamp=now, error=error)
+    return done, operation_event(done, event_type, now, error_details(error))
+
+
+class CallbackAction(enum.Enum):
+    """What an outside system can say about a callback."""
+
+    SUCCEED = "succeed"
+    FAIL = "fail"
+    HEARTBEAT = "heartbeat"
+
+
+def complete_callback(
+    op: Operation, action: CallbackAction, payload: str | None, error: ErrorObject | None, now: float
+) -> tuple[Operation, list[HistoryEvent]]:
+    """What an outside system's success, failure or heartbeat does to an open callback."""
+    if action is CallbackAction.SUCCEED:
+        done = attrs.evolve(op, status=OperationStatus.SUCCEEDED, end_timestamp=now, result=payload)
+        return done, [operation_event(done, "CallbackSucceeded", now, result_details(payload))]
+    if action is CallbackAction.FAIL:
+        error = error or ErrorObject("the callback was failed without details", "CallbackError")
+        done = attrs.evolve(op, status=OperationStatus.FAILED, end_timestamp=now, error=error)
+        return done, [operation_event(done, "CallbackFailed", now, error_details(error))]
+    if op.heartbeat_timeout is None:
+        return op, []
+    return attrs.evolve(op, heartbeat_deadline=now + op.heartbeat_timeout), []
+
+
+_CHILD_ENDINGS = {
+    "SUCCEEDED": (OperationStatus.SUCCEEDED, "ChainedInvokeSucceeded"),
+    "FAILED": (OperationStatus.FAILED, "ChainedInvokeFailed"),
+    "TIMED_OUT": (OperationStatus.TIMED_OUT, "ChainedInvokeTimedOut"),
+    "STOPPED": (OperationStatus.STOPPED, "ChainedInvokeStopped"),
+}
+
+
+def end_chained_invoke(
+    op: Operation, child_status: str, result: str | None, error: ErrorObject | None, now: float
+) -> tuple[Operation, list[HistoryEvent]]:
+    """The caller's chained-invoke operation once the invoked execution has ended."""
+    status, event_type = _CHILD_ENDINGS[child_status]
+    if status is OperationStatus.SUCCEEDED:
+        done = attrs.evolve(op, status=status, end_timestamp=now, result=result)
+        return done, [operation_event(done, event_type, now, result_details(result))]
+    error = error or ErrorObject(f"the invoked execution ended {child_status}", f"Invoke.{child_status.title()}")
+    done = attrs.evolve(op, status=status, end_timestamp=now, error=error)
+    return done, [operation_event(done, event_type, now, error_details(error))]
 

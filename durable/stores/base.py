@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -54,6 +56,9 @@ class ExecutionRecord:
     invocation_open: bool = False
     deadline: float | None = None
     alarm: float | None = None
+    parent_execution_id: str | None = None
+    parent_operation_id: str | None = None
+    tenant_id: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -83,7 +88,9 @@ class WriteSet:
 
     `token` fences: the write applies only if the execution's current token
     equals it (None: a service-side write, applied while the execution is not
-    terminal).
+    terminal).  `expect_open` names operations that must exist and still be
+    open, or the whole write is a conflict: how an outside completion is
+    applied at most once.
     """
 
     execution_id: str
@@ -92,13 +99,49 @@ class WriteSet:
     events: tuple[HistoryEvent, ...] = ()
     execution: ExecutionChange | None = None
     alarm: float | Unchanged | None = UNCHANGED
+    expect_open: tuple[str, ...] = ()
 
 
 @attrs.frozen(slots=True)
 class CommitResult:
+    """`dropped`: operations this write would have changed after an outside completion closed them."""
+
     ok: bool
     reason: str = ""
     token: int | None = None
+    conflict: bool = False
+    dropped: tuple[str, ...] = ()
+
+
+#: Operations that something outside an invocation can close (a callback's sender, an invoked execution).
+OUTSIDE_CLOSED = frozenset({OperationType.CALLBACK, OperationType.CHAINED_INVOKE})
+
+
+def screen(ws: WriteSet, current: Callable[[str], Operation | None]) -> tuple[WriteSet, CommitResult | None]:
+    """The operation-level rules of a commit: `expect_open`, and a closed record never changes.
+
+    Returns the write to apply (without any record an outside completion
+    already closed, nor that record's events) or a conflict.  Only records
+    that outside parties close are read, so ordinary checkpoints cost nothing.
+    """
+    for operation_id in ws.expect_open:
+        op = current(operation_id)
+        if op is None or op.status.is_terminal:
+            state = "does not exist" if op is None else f"is already {op.status.value}"
+            return ws, CommitResult(False, f"conflict: operation {operation_id} {state}", conflict=True)
+    dropped = {
+        op.operation_id
+        for op in ws.operations
+        if op.operation_type in OUTSIDE_CLOSED
+        and op.operation_id not in ws.expect_open
+        and (stored := current(op.operation_id)) is not None
+        and stored.status.is_terminal
+    }
+    if not dropped:
+        return ws, None
+    kept = tuple(op for op in ws.operations if op.operation_id not in dropped)
+    events = tuple(e for e in ws.events if e.operation_id not in dropped)
+    return attrs.evolve(ws, operations=kept, events=events), None
 
 
 @attrs.define(slots=True)
@@ -142,8 +185,13 @@ class Store(ABC):
         deadline: float | None,
         now: float,
         start_event: HistoryEvent,
+        parent: tuple[str, str] | None = None,
+        tenant_id: str | None = None,
     ) -> tuple[ExecutionRecord, bool]:
-        """Create an execution, or return the one already started under `name` (False)."""
+        """Create an execution, or return the one already started under `name` or this id (False).
+
+        `parent` is (execution id, operation id) of the chained invoke that started it.
+        """
 
     @abstractmethod
     def get_execution(self, execution_id: str) -> ExecutionRecord | None: ...
@@ -153,6 +201,10 @@ class Store(ABC):
 
     @abstractmethod
     def load_operations(self, execution_id: str) -> list[Operation]: ...
+
+    def get_operation(self, execution_id: str, operation_id: str) -> Operation | None:
+        """One operation as stored (a store may answer this without loading the rest)."""
+        return next((op for op in self.load_operations(execution_id) if op.operation_id == operation_id), None)
 
     @abstractmethod
     def history(self, execution_id: str) -> list[dict[str, Any]]: ...
@@ -179,6 +231,10 @@ class Store(ABC):
     @abstractmethod
     def get_meta(self, key: str) -> str | None: ...
 
+    def secret_key_path(self) -> Path | None:
+        """Where the engine keeps its callback-signing key; None: a fresh key per process."""
+        return None
+
     def acquire_engine_lock(self) -> None:  # noqa: B027 - optional hook
         """Claim the store for this engine process; StoreError if another live engine has it."""
 
@@ -203,6 +259,9 @@ def operation_to_json(op: Operation) -> str:
             "se": op.scheduled_end_timestamp,
             "w": op.wait_seconds,
             "rc": op.replay_children,
+            "cb": op.callback_id,
+            "hb": op.heartbeat_timeout,
+            "hd": op.heartbeat_deadline,
             "x": op.extra,
         },
         separators=(",", ":"),
@@ -227,5 +286,8 @@ def operation_from_json(operation_id: str, text: str) -> Operation:
         scheduled_end_timestamp=d["se"],
         wait_seconds=d["w"],
         replay_children=d["rc"],
+        callback_id=d.get("cb"),
+        heartbeat_timeout=d.get("hb"),
+        heartbeat_deadline=d.get("hd"),
         extra=d.get("x"),
     )

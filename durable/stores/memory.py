@@ -21,6 +21,7 @@ from durable.stores.base import (
     FenceState,
     Store,
     WriteSet,
+    screen,
 )
 
 
@@ -49,12 +50,18 @@ class MemoryStore(Store):
         deadline: float | None,
         now: float,
         start_event: HistoryEvent,
+        parent: tuple[str, str] | None = None,
+        tenant_id: str | None = None,
     ) -> tuple[ExecutionRecord, bool]:
         if name is not None and name in self._names:
             return self._executions[self._names[name]], False
+        if execution_id in self._executions:
+            return self._executions[execution_id], False
+        parent_execution_id, parent_operation_id = parent or (None, None)
         record = ExecutionRecord(
             execution_id=execution_id, function_name=function_name, status=ExecutionStatus.RUNNING,
-            input=input, created=now, name=name, deadline=deadline,
+            input=input, created=now, name=name, deadline=deadline, parent_execution_id=parent_execution_id,
+            parent_operation_id=parent_operation_id, tenant_id=tenant_id,
         )
         self._operations[execution_id] = {}
         self._events[execution_id] = [start_event.to_dict(1)]
@@ -102,16 +109,24 @@ class MemoryStore(Store):
     def commit(self, batch: list[WriteSet]) -> list[CommitResult]:
         return [self._apply(ws) for ws in batch]
 
-    def _apply(self, ws: WriteSet) -> CommitResult:
-        record = self._executions.get(ws.execution_id)
+    def _apply(self, original: WriteSet) -> CommitResult:
+        record = self._executions.get(original.execution_id)
         if record is None:
             return CommitResult(False, "unknown execution")
+        ops = self._operations[original.execution_id]
+        ws, conflict = screen(original, ops.get)
+        if conflict is not None:
+            return conflict
         events = self._events[ws.execution_id]
         state = FenceState(record.status.value, record.token, len(events) + 1)
         result = state.admit(ws)
         if not result.ok:
             return result
-        ops = self._operations[ws.execution_id]
+        if len(ws.operations) != len(original.operations):
+            kept = {op.operation_id for op in ws.operations}
+            result = attrs.evolve(
+                result, dropped=tuple(op.operation_id for op in original.operations if op.operation_id not in kept)
+            )
         for op in ws.operations:
             ops[op.operation_id] = op
         for event in ws.events:

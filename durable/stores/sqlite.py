@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from durable.engine.history import HistoryEvent
 from durable.lambda_service import ErrorObject, Operation
 from durable.stores.base import (
@@ -29,6 +31,7 @@ from durable.stores.base import (
     WriteSet,
     operation_from_json,
     operation_to_json,
+    screen,
 )
 
 SCHEMA_MARKER = "durable-store/1"
@@ -49,7 +52,10 @@ CREATE TABLE IF NOT EXISTS executions (
     invocations INTEGER NOT NULL DEFAULT 0,
     invocation_open INTEGER NOT NULL DEFAULT 0,
     deadline REAL,
-    next_event_id INTEGER NOT NULL DEFAULT 1
+    next_event_id INTEGER NOT NULL DEFAULT 1,
+    parent_execution_id TEXT,
+    parent_operation_id TEXT,
+    tenant_id TEXT
 );
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status, created);
 CREATE TABLE IF NOT EXISTS operations (
@@ -69,8 +75,9 @@ CREATE TABLE IF NOT EXISTS alarms (execution_id TEXT PRIMARY KEY, due REAL NOT N
 
 _EXEC_COLUMNS = (
     "execution_id, function_name, name, status, input, result, error, created, ended, "
-    "token, invocations, invocation_open, deadline"
+    "token, invocations, invocation_open, deadline, parent_execution_id, parent_operation_id, tenant_id"
 )
+_ADDED_COLUMNS = {"parent_execution_id": "TEXT", "parent_operation_id": "TEXT", "tenant_id": "TEXT"}
 
 
 def path_from_url(url: str) -> Path:
@@ -136,6 +143,10 @@ class SQLiteStore(Store):
     def _init_schema(self) -> None:
         try:
             self._writer.executescript(_SCHEMA)
+            present = {row[1] for row in self._writer.execute("PRAGMA table_info(executions)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    self._writer.execute(f"ALTER TABLE executions ADD COLUMN {column} {kind}")
             self._writer.execute(
                 "INSERT OR IGNORE INTO durable_meta(key, value) VALUES ('schema', ?)", (SCHEMA_MARKER,)
             )
@@ -178,6 +189,12 @@ class SQLiteStore(Store):
         ).fetchall()
         return [operation_from_json(op_id, body) for op_id, body in rows]
 
+    def get_operation(self, execution_id: str, operation_id: str) -> Operation | None:
+        row = self._reader().execute(
+            "SELECT body FROM operations WHERE execution_id=? AND operation_id=?", (execution_id, operation_id)
+        ).fetchone()
+        return operation_from_json(operation_id, row[0]) if row else None
+
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         rows = self._reader().execute(
             "SELECT body FROM events WHERE execution_id=? ORDER BY event_id", (execution_id,)
@@ -214,19 +231,25 @@ class SQLiteStore(Store):
         deadline: float | None,
         now: float,
         start_event: HistoryEvent,
+        parent: tuple[str, str] | None = None,
+        tenant_id: str | None = None,
     ) -> tuple[ExecutionRecord, bool]:
         conn = self._writer
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if name is not None:
-                row = conn.execute(f"SELECT {_EXEC_COLUMNS} FROM executions WHERE name=?", (name,)).fetchone()
-                if row is not None:
-                    conn.execute("COMMIT")
-                    return _record(row, None), False
+            row = conn.execute(
+                f"SELECT {_EXEC_COLUMNS} FROM executions WHERE execution_id=? OR (name IS NOT NULL AND name=?)",
+                (execution_id, name),
+            ).fetchone()
+            if row is not None:
+                conn.execute("COMMIT")
+                return _record(row, None), False
+            parent_execution_id, parent_operation_id = parent or (None, None)
             conn.execute(
                 "INSERT INTO executions(execution_id, function_name, name, status, input, created, deadline, "
-                "next_event_id) VALUES (?,?,?,?,?,?,?,2)",
-                (execution_id, function_name, name, "RUNNING", input, now, deadline),
+                "next_event_id, parent_execution_id, parent_operation_id, tenant_id) VALUES (?,?,?,?,?,?,?,2,?,?,?)",
+                (execution_id, function_name, name, "RUNNING", input, now, deadline,
+                 parent_execution_id, parent_operation_id, tenant_id),
             )
             conn.execute(
                 "INSERT INTO events(execution_id, event_id, body) VALUES (?,?,?)",
@@ -292,9 +315,26 @@ class SQLiteStore(Store):
         events: list[tuple[str, int, str]] = []
         columns: dict[str, Any] = {}
         alarm: Any = UNCHANGED
-        for ws in group:
+
+        def current(operation_id: str) -> Operation | None:
+            if operation_id in operations:
+                return operations[operation_id]
+            found = conn.execute(
+                "SELECT body FROM operations WHERE execution_id=? AND operation_id=?", (execution_id, operation_id)
+            ).fetchone()
+            return operation_from_json(operation_id, found[0]) if found else None
+
+        for original in group:
+            ws, conflict = screen(original, current)
+            if conflict is not None:
+                results.append(conflict)
+                continue
             first_event_id = state.next_event_id
             result = state.admit(ws)
+            if len(ws.operations) != len(original.operations):
+                kept = {op.operation_id for op in ws.operations}
+                dropped = tuple(op.operation_id for op in original.operations if op.operation_id not in kept)
+                result = attrs.evolve(result, dropped=dropped)
             results.append(result)
             if not result.ok:
                 continue
@@ -330,6 +370,9 @@ class SQLiteStore(Store):
                 (execution_id, alarm),
             )
         return results
+
+    def secret_key_path(self) -> Path | None:
+        return self.path.with_name("secret.key")
 
     def acquire_engine_lock(self) -> None:
         """An OS file lock beside the database: released by the kernel when the process dies."""
@@ -374,8 +417,12 @@ def _execution_columns(ws: WriteSet) -> dict[str, Any]:
 
 
 def _record(row: tuple[Any, ...], alarm: float | None) -> ExecutionRecord:
-    (eid, function_name, name, status, input_, result, error, created, ended, token, invocations, open_, deadline) = row
+    (eid, function_name, name, status, input_, result, error, created, ended, token, invocations, open_, deadline,
+     parent_execution_id, parent_operation_id, tenant_id) = row
     return ExecutionRecord(
+        parent_execution_id=parent_execution_id,
+        parent_operation_id=parent_operation_id,
+        tenant_id=tenant_id,
         execution_id=eid,
         function_name=function_name,
         name=name,

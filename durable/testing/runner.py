@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -158,7 +159,7 @@ def _view(record: OperationRecord) -> Operation:
     if kind is WaitOperation:
         fields["scheduled_end_timestamp"] = record.scheduled_end_timestamp
     if kind is CallbackOperation:
-        fields["callback_id"] = (record.extra or {}).get("callback_id")
+        fields["callback_id"] = record.callback_id
     if kind in (StepOperation, ContextOperation, CallbackOperation, InvokeOperation):
         fields.update(result=record.result, error=record.error)
     return kind(**fields)
@@ -333,6 +334,38 @@ class DurableFunctionTestRunner:
         finally:
             self.clock.skipping = False
         return self._result(record)
+
+    def wait_for_callback(self, execution_arn: str, name: str | None = None, timeout: float = 60) -> str:
+        """The id of a started, still open callback of the execution (named `name`, if given).
+
+        TimeoutError if none is open by then.  While waiting, time is not skipped.
+        """
+        deadline = time.monotonic() + timeout
+        pause = 0.002
+        while True:
+            for op in self._engine.operations(execution_arn):
+                if (
+                    op.operation_type is OperationType.CALLBACK
+                    and op.status is OperationStatus.STARTED
+                    and op.callback_id is not None
+                    and (name is None or op.name == name)
+                ):
+                    return op.callback_id
+            if self._engine.status(execution_arn).status.is_terminal:
+                raise TimeoutError(f"execution {execution_arn} ended without an open callback named {name!r}")
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no open callback named {name!r} in {execution_arn} within {timeout} s")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def send_callback_success(self, callback_id: str, result: bytes | str | None = None) -> None:
+        self._engine.send_callback_success(callback_id, result)
+
+    def send_callback_failure(self, callback_id: str, error: ErrorObject | dict[str, Any] | None = None) -> None:
+        self._engine.send_callback_failure(callback_id, error)
+
+    def send_callback_heartbeat(self, callback_id: str) -> None:
+        self._engine.send_callback_heartbeat(callback_id)
 
     def get_history(self, execution_arn: str) -> list[dict[str, Any]]:
         return self._engine.history(execution_arn)

@@ -1,0 +1,92 @@
+"""Callback ids: unguessable, unforgeable handles that outside systems hold.
+
+An id is `base64url(body).base64url(tag)`: the body is a version byte, 16
+random bytes (128 bits nobody can guess) and the callback's execution and
+operation ids; the tag is an HMAC-SHA256 of the body under the engine's
+secret key.  So the engine finds the callback from the id alone, and an id
+that was forged or changed in any character fails the tag check before
+anything is read from the store.  Every failure is the same
+`UnknownCallbackError`: the caller learns nothing about which part was wrong.
+
+The key lives beside the store (`secret.key`, owner-only permissions), so
+ids stay valid across engine restarts on the same store.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from loguru import logger
+
+from durable.exceptions import UnknownCallbackError
+from durable.stores.base import StoreError
+
+_VERSION = b"\x01"
+_NONCE_BYTES = 16
+_KEY_BYTES = 32
+
+
+class CallbackIds:
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("a callback signing key needs at least 16 bytes")
+        self._key = key
+
+    def mint(self, execution_id: str, operation_id: str) -> str:
+        body = _VERSION + secrets.token_bytes(_NONCE_BYTES) + f"{execution_id}\x00{operation_id}".encode()
+        return f"{_encode(body)}.{_encode(self._tag(body))}"
+
+    def open(self, callback_id: str) -> tuple[str, str]:
+        """The (execution id, operation id) an authentic id names; UnknownCallbackError otherwise."""
+        encoded_body, dot, encoded_tag = callback_id.partition(".") if isinstance(callback_id, str) else ("", "", "")
+        try:
+            body, tag = _decode(encoded_body), _decode(encoded_tag)
+        except (binascii.Error, ValueError):
+            raise UnknownCallbackError() from None
+        if not dot or not hmac.compare_digest(tag, self._tag(body)) or not body.startswith(_VERSION):
+            raise UnknownCallbackError()
+        try:
+            execution_id, operation_id = body[1 + _NONCE_BYTES:].decode().split("\x00")
+        except (UnicodeDecodeError, ValueError):
+            raise UnknownCallbackError() from None
+        return execution_id, operation_id
+
+    def _tag(self, body: bytes) -> bytes:
+        return hmac.new(self._key, body, hashlib.sha256).digest()
+
+
+def _encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _decode(text: str) -> bytes:
+    if not text or len(text) > 4096:
+        raise ValueError("not an id")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def load_or_create_key(path: Path | None) -> bytes:
+    """The engine's signing key at `path` (created owner-only on first use); a fresh one if None."""
+    if path is None:
+        return secrets.token_bytes(_KEY_BYTES)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            logger.warning("{} was readable by others (mode {:o}); restricting it to its owner", path, mode)
+            path.chmod(0o600)
+        key = path.read_bytes()
+        if len(key) < 16:
+            raise StoreError(f"{path} is not a durable signing key (too short); delete it to make a new one") from None
+        return key
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secrets.token_bytes(_KEY_BYTES))
+    return path.read_bytes()
