@@ -9,6 +9,7 @@ logged and reported as an ended invocation.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -47,7 +48,8 @@ class InvocationWorker(TrackedActor):
                     token = self.invoker.run(execution_id, alarm, started, self.actor_urn)
                 except BaseException as error:
                     logger.opt(exception=error).error("invocation of {} crashed the worker", execution_id)
-                self.send(self.dispatcher, InvocationEnded(execution_id, token, self.actor_urn))
+                with contextlib.suppress(pykka.ActorDeadError):  # the engine closed meanwhile
+                    self.send(self.dispatcher, InvocationEnded(execution_id, token, self.actor_urn))
             case _:
                 raise TypeError(f"InvocationWorker got an unexpected message {message!r}")
         return None

@@ -70,3 +70,36 @@ def at_most_once_slow(event: dict[str, Any], context: DurableContext) -> str:
 
     config = StepConfig(retry_strategy=RetryPresets.none(), step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY)
     return context.step(once, name="once", config=config)
+
+
+@durable_execution
+def approval(event: Any, context: DurableContext) -> dict[str, Any]:
+    """Waits for one outside approval (a callback named 'approval')."""
+    callback = context.create_callback(name="approval")
+    return {"approved": callback.result()}
+
+
+@durable_execution
+def approval_during_step(event: dict[str, Any], context: DurableContext) -> Any:
+    """Creates a callback, then runs a step that blocks until a test releases it, then asks for the result."""
+    callback = context.create_callback(name="approval")
+    context.step(lambda _: _mark(event["marks"], callback.callback_id), name="publish")
+    context.step(lambda _: _wait_for_file(event["release"]), name="gate")
+    return callback.result()
+
+
+@durable_execution
+def approval_with_timeouts(event: dict[str, Any], context: DurableContext) -> Any:
+    """A callback with a timeout and a heartbeat timeout (seconds from the input); reports a timeout as text."""
+    from durable.config import CallbackConfig
+    from durable.exceptions import CallbackTimeoutError
+
+    config = CallbackConfig(
+        timeout=Duration.from_seconds(event.get("timeout", 0)),
+        heartbeat_timeout=Duration.from_seconds(event.get("heartbeat", 0)),
+    )
+    callback = context.create_callback(name="approval", config=config)
+    try:
+        return callback.result()
+    except CallbackTimeoutError as error:
+        return f"timed out: {error.error_type}"
