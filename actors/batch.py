@@ -3,6 +3,8 @@
 BatchParent owns the branch table, the in-flight count and the completion
 policy of one map/parallel.  It takes BranchSucceeded, BranchFailed,
 BranchSuspended (from its branches), ResumeWave (from its TimerScheduler),
+OutsideChange (from the ExecutionState it watches: a callback or chained
+invoke a suspended branch waits on has closed, so that branch runs again now),
 Committed (the wave's one refresh is done).  It sends RunBranch
 to Branch actors, ScheduleResume to its TimerScheduler, one FireDueTimers per
 wave to the ExecutionState, and its outcome (a BatchResult, or BatchSuspended
@@ -26,6 +28,7 @@ branch that raises is a branch failure, never a crash of the parent.
 from __future__ import annotations
 
 import collections
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -40,9 +43,11 @@ from actors.messages import (
     BranchSuspended,
     Committed,
     FireDueTimers,
+    OutsideChange,
     ResumeWave,
     RunBranch,
     ScheduleResume,
+    Watch,
 )
 from actors.pool import ActorPool, PooledActor, stop_quietly
 from actors.replies import resolve
@@ -83,7 +88,7 @@ class Branch(PooledActor):
                 try:
                     outcome: Any = BranchSucceeded(self.index, self.run(self.index))
                 except SuspendExecution as suspended:
-                    outcome = BranchSuspended(self.index, suspended.resume_at)
+                    outcome = BranchSuspended(self.index, suspended.resume_at, suspended.waiting_on)
                 except Exception as error:
                     outcome = BranchFailed(self.index, ErrorObject.from_exception(error))
                 try:
@@ -122,9 +127,11 @@ class BatchParent(TrackedActor):
         self.timers: pykka.ActorRef[Any] | None = None
         self.in_flight = 0
         self.running = 0
+        self.waiting_on: dict[str, int] = {}
         self.done = False
 
     def on_start(self) -> None:
+        self.send(self.state, Watch(self.actor_ref, True))
         self._advance()
 
     def handle(self, message: Any) -> Any:
@@ -135,10 +142,12 @@ class BatchParent(TrackedActor):
             case BranchFailed(index, error):
                 self._settle(index, FAILED)
                 self.errors[index] = error
-            case BranchSuspended(index, resume_at):
+            case BranchSuspended(index, resume_at, waiting_on):
                 self.status[index] = SUSPENDED
                 self.running -= 1
                 self.resume_at[index] = resume_at
+                if waiting_on is not None:
+                    self.waiting_on[waiting_on] = index
                 if resume_at is not None and not self.done:
                     self._timers().tell(ScheduleResume(str(index), resume_at))
             case ResumeWave(keys, _now):
@@ -151,6 +160,13 @@ class BatchParent(TrackedActor):
             case Committed(("wave", wave), _result):
                 for index in wave:
                     self.send(self.branches[index], RunBranch())
+                return None
+            case OutsideChange(_execution_id, operations, _wake):
+                for op in operations:
+                    index = self.waiting_on.pop(op.operation_id, -1)
+                    if index >= 0 and self.status[index] == SUSPENDED and not self.done:
+                        self._mark_running(index)
+                        self.send(self.branches[index], RunBranch())
                 return None
             case _:
                 raise TypeError(f"BatchParent got an unexpected message {message!r}")
@@ -234,6 +250,8 @@ class BatchParent(TrackedActor):
         return self.timers
 
     def _release(self) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.send(self.state, Watch(self.actor_ref, False))
         if self.timers is not None:
             self.subscribe_ticks(self.timers, False)
             stop_quietly(self.timers)

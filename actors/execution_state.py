@@ -4,8 +4,8 @@ Owns: the operations map of that execution (the only copy in memory), the
 due times of its timers (so a refresh touches only what is due, not every
 operation), and the invocation's fencing token.  Takes: Lookup and Snapshot (asked from handler
 threads), Checkpoint, FireDueTimers, EndInvocation, OutsideChange (a callback
-or invoked execution completed while this invocation runs) and Committed
-(timeouts it fired).  Sends: Persist to the CheckpointWriter; for the closing
+or invoked execution completed while this invocation runs; forwarded to the
+BatchParents that Watch it) and Committed (timeouts it fired).  Sends: Persist to the CheckpointWriter; for the closing
 write, PrepareAlarm to the AlarmClient, which forwards the Persist once any
 move-earlier has gone out.  It mints each new callback's id.
 
@@ -37,6 +37,7 @@ from actors.messages import (
     Persist,
     PrepareAlarm,
     Snapshot,
+    Watch,
 )
 from actors.replies import reject, resolve
 from actors.topology import Topology, TrackedActor
@@ -76,6 +77,7 @@ class ExecutionState(TrackedActor):
         self.alarm_client = alarm_client
         self.store = store
         self.callback_ids = callback_ids
+        self.watchers: dict[str, pykka.ActorRef[Any]] = {}
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -107,6 +109,13 @@ class ExecutionState(TrackedActor):
                 self._answer(reply_to, notify, tag, result)
             case OutsideChange(_execution_id, operations, _wake):
                 self._remember([op for op in operations if self._open(op.operation_id)])
+                for watcher in list(self.watchers.values()):
+                    self.send(watcher, message)
+            case Watch(watcher, on):
+                if on:
+                    self.watchers[watcher.actor_urn] = watcher
+                else:
+                    self.watchers.pop(watcher.actor_urn, None)
             case EndInvocation(outcome, reply_to):
                 self._end(outcome.status, outcome.result, outcome.error, outcome.started, reply_to)
             case _:

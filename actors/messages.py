@@ -303,10 +303,19 @@ class BranchFailed:
 
 @attrs.frozen(slots=True)
 class BranchSuspended:
-    """The branch waits: on a timer due at `resume_at`, or on an outside event if None."""
+    """The branch waits: on a timer due at `resume_at`, and/or on the outside-closed operation `waiting_on`."""
 
     index: int
     resume_at: float | None
+    waiting_on: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Watch:
+    """A BatchParent asks the ExecutionState to forward (or, `on=False`, stop forwarding) OutsideChanges."""
+
+    watcher: ActorRef[Any]
+    on: bool
 
 
 @attrs.frozen(slots=True)

@@ -122,9 +122,14 @@ class CallbackSubmitterError(CallbackError):
 
 
 class SuspendExecution(BaseException):
-    """Ends the invocation (or a map/parallel branch) PENDING until `resume_at`, or an outside event if None."""
+    """Ends the invocation (or a map/parallel branch) PENDING until `resume_at`, or an outside event if None.
 
-    def __init__(self, reason: str, resume_at: float | None = None) -> None:
+    `waiting_on` names the operation an outside party will close (a callback,
+    a chained invoke), so a batch can re-run just that branch when it closes.
+    """
+
+    def __init__(self, reason: str, resume_at: float | None = None, waiting_on: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.resume_at = resume_at
+        self.waiting_on = waiting_on

@@ -58,7 +58,9 @@ class Callback(Generic[T]):
             raise recorded_error(CallbackTimeoutError, op.error)
         if op.status.is_terminal:
             raise recorded_error(CallbackExternalError, op.error or ErrorObject("the callback failed", "CallbackError"))
-        raise SuspendExecution(f"callback {self.operation_id} waits for an outside system", op.due_timestamp)
+        raise SuspendExecution(
+            f"callback {self.operation_id} waits for an outside system", op.due_timestamp, self.operation_id
+        )
 
 
 def decode_callback_result(serdes: SerDes | None, payload: str | None, context: SerDesContext) -> Any:

@@ -65,4 +65,4 @@ def run_invoke(
     resume_at = recorded.due_timestamp if recorded is not None else (
         invocation.clock.now() + timeout if timeout is not None else None
     )
-    raise SuspendExecution(f"invoke {operation_id} waits for {function_name}", resume_at)
+    raise SuspendExecution(f"invoke {operation_id} waits for {function_name}", resume_at, operation_id)

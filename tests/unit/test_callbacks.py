@@ -19,12 +19,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from durable import DurableContext, durable_execution
 from durable.engine import Engine
 from durable.engine.callback_ids import CallbackIds
 from durable.exceptions import CallbackConflictError, PayloadTooLargeError, UnknownCallbackError
 from durable.stores.base import ExecutionStatus
 from tests.conftest import wait_until
-from tests.workflows import approval, approval_during_step, approval_with_timeouts
+from tests.workflows import _mark, _wait_for_file, approval, approval_during_step, approval_with_timeouts
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -192,3 +193,37 @@ def test_a_failure_reaches_the_handler_as_the_outside_error(engine: Engine) -> N
     assert record.status is ExecutionStatus.FAILED
     error: Any = record.error
     assert (error.type, error.message) == ("Rejected", "no")
+
+
+@durable_execution
+def branches_wait_on_callbacks(event: dict[str, Any], context: DurableContext) -> Any:
+    """Two map branches: one waits on a callback, the other holds the invocation open until released."""
+
+    def branch(child: DurableContext, item: str, index: int, items: Any) -> Any:
+        if item == "callback":
+            callback = child.create_callback(name="in-branch")
+            child.step(lambda _: _mark(event["marks"], callback.callback_id), name="publish")
+            return callback.result()
+        return child.step(lambda _: _wait_for_file(event["release"]), name="hold")
+
+    return context.map(["callback", "hold"], branch).get_results()
+
+
+def test_a_map_branch_waiting_on_a_callback_runs_again_in_the_same_invocation(
+    engine: Engine, tmp_path: Path
+) -> None:
+    engine.register(branches_wait_on_callbacks)
+    marks, release = tmp_path / "marks", tmp_path / "release"
+    eid = engine.start("branches_wait_on_callbacks", {"marks": str(marks), "release": str(release)})
+    callback_id = str(wait_until(lambda: marks.exists() and marks.read_text().strip(), what="the published id"))
+    wait_until(lambda: any(op.callback_id and op.status.value == "STARTED" for op in engine.operations(eid)))
+    engine.send_callback_success(callback_id, '"from outside"')
+    wait_until(
+        lambda: any(e["EventType"] == "ContextSucceeded" and e.get("Name") != "hold" for e in engine.history(eid))
+        and _invocations(engine, eid) == 0,
+        what="the callback branch to finish while the other branch still runs",
+    )
+    release.touch()
+    record = engine.wait(eid, timeout=10)
+    assert json.loads(record.result or "") == ["from outside", None]
+    assert record.invocations == 1
