@@ -114,9 +114,23 @@ def test_cli_start_then_resume(tmp_path: Path) -> None:
         ("examples.wait:handler", "1", "started, then waited 1 s"),
         ("examples.map_limited:handler", "6", {"squares": [0, 1, 4, 9, 16, 25], "completion": "ALL_COMPLETED"}),
         ("examples.timer_wave:handler", '{"branches": 20, "keep": 2}', {"succeeded": 21, "failed": 0}),
+        ("examples.invoke:handler", '{"sku": "chair", "quantity": 4}', {"total": 158.0, "receipt": "4 x chair: 158.0"}),
     ],
 )
 def test_every_example_runs_with_durable_run(tmp_path: Path, spec: str, payload: str, expected: Any) -> None:
     done = _cli("run", spec, "--input", payload, store=tmp_path / "examples.db")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == expected
+
+
+def test_the_approval_example_waits_for_its_callback(tmp_path: Path) -> None:
+    from examples.approval import handler
+
+    with DurableFunctionTestRunner(handler) as runner:
+        arn = runner.run_async({"report": "R-17", "amount": 420})
+        runner.send_callback_success(runner.wait_for_callback(arn, timeout=10), '{"approved": true, "by": "ana"}')
+        result = runner.wait_for_result(arn, timeout=10)
+    assert json.loads(result.result or "") == {"report": "R-17", "status": "approved", "by": "ana"}
+    with DurableFunctionTestRunner(handler) as runner:
+        expired = runner.run({"report": "R-18", "amount": 1}, execution_timeout=3 * 86400)
+    assert json.loads(expired.result or "") == {"report": "R-18", "status": "expired"}
