@@ -133,6 +133,7 @@ def screen(ws: WriteSet, current: Callable[[str], Operation | None]) -> tuple[Wr
         op.operation_id
         for op in ws.operations
         if op.operation_type in OUTSIDE_CLOSED
+        and op.status.is_terminal
         and op.operation_id not in ws.expect_open
         and (stored := current(op.operation_id)) is not None
         and stored.status.is_terminal
