@@ -70,6 +70,9 @@ def test_replay_divergence_is_non_deterministic_and_overwrites_nothing() -> None
     assert [op.operation_id for op in result.get_all_operations()] == ["1", "2"]
 
 
+_NOT_A_DURATION: Any = 30
+
+
 @pytest.mark.parametrize(
     ("make_call", "field"),
     [
@@ -78,10 +81,10 @@ def test_replay_divergence_is_non_deterministic_and_overwrites_nothing() -> None
         (lambda ctx: ctx.wait(5), "Duration"),
         (lambda ctx: RetryStrategyConfig(max_attempts=0), "max_attempts"),
         (lambda ctx: LinearRetryStrategyConfig(max_attempts=-1), "max_attempts"),
-        (lambda ctx: ctx.create_callback(config=CallbackConfig(timeout=5))  # type: ignore[arg-type], "timeout takes a Duration"),
+        (lambda ctx: ctx.create_callback(config=CallbackConfig(timeout=_NOT_A_DURATION)), "timeout takes a Duration"),
         (lambda ctx: ctx.wait_for_callback("not a function"), "submitter function"),
         (lambda ctx: ctx.invoke("", {}), "function name"),
-        (lambda ctx: ctx.invoke("x", {}, config=InvokeConfig(timeout=30))  # type: ignore[arg-type], "timeout takes a Duration"),
+        (lambda ctx: ctx.invoke("x", {}, config=InvokeConfig(timeout=_NOT_A_DURATION)), "timeout takes a Duration"),
     ],
 )
 def test_invalid_arguments_raise_validation_error_before_any_checkpoint(make_call: Any, field: str) -> None:
