@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -91,6 +93,22 @@ def _parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="run every unfinished execution in the store until it ends")
     resume.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
     resume.set_defaults(command=cmd_resume)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API (callbacks, executions) on this store")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--function", action="append", default=[], metavar="MODULE:FUNCTION",
+                       help="register a function under its own name (repeatable)")
+    serve.set_defaults(command=cmd_serve)
+
+    callback = sub.add_parser("callback", help="complete a callback: succeed, fail or heartbeat")
+    callback.add_argument("action", choices=["succeed", "fail", "heartbeat"])
+    callback.add_argument("callback_id")
+    callback.add_argument("payload", nargs="?", default=None,
+                          help="succeed: the result, as JSON; fail: an error object, as JSON")
+    callback.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                          help="let the woken execution run until it suspends or ends, at most this long")
+    callback.set_defaults(command=cmd_callback)
 
     viz = sub.add_parser("viz", help="write the actor topology of the last engine run on this store")
     viz.add_argument("--out", required=True, help="FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz)")
@@ -285,6 +303,63 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     for record in records:
         print(f"{record.execution_id}  {record.status.value:<9}  {_when(record.created)}  {record.function_name}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from durable.http_api import create_app
+    except ImportError:
+        raise CliError("durable serve needs the http extra: pip install 'durable[http]'") from None
+    from durable.engine import Engine
+
+    handlers = []
+    for spec in args.function:
+        try:
+            handlers.append((spec, resolve_function_spec(spec)))
+        except DurableExecutionsError as error:
+            raise CliError(str(error)) from None
+    token = os.environ.get("DURABLE_API_TOKEN") or secrets.token_urlsafe(32)
+    engine = Engine(store=args.store or default_store_url())
+    try:
+        for spec, handler in handlers:
+            engine.register(spec, handler)
+            engine.register(handler)
+        shown = "from DURABLE_API_TOKEN" if os.environ.get("DURABLE_API_TOKEN") else token
+        print(f"serving http://{args.host}:{args.port} on {engine.store.url}; bearer token: {shown}", file=sys.stderr)
+        uvicorn.run(create_app(engine, token), host=args.host, port=args.port,
+                    log_level="info" if args.verbose else "warning")
+    finally:
+        engine.close()
+    return 0
+
+
+def cmd_callback(args: argparse.Namespace) -> int:
+    payload = args.payload
+    if payload is not None:
+        try:
+            parsed = json.loads(payload)
+        except ValueError as error:
+            raise CliError(f"PAYLOAD is not JSON ({error.args[0]}): {payload!r}") from None
+    _open_store(args).close()
+    engine = _engine(args)
+    try:
+        if args.action == "succeed":
+            engine.send_callback_success(args.callback_id, payload)
+        elif args.action == "fail":
+            if payload is not None and not isinstance(parsed, dict):
+                raise CliError("a failure's PAYLOAD must be a JSON object such as {\"ErrorType\": \"Rejected\"}")
+            engine.send_callback_failure(args.callback_id, parsed if payload is not None else None)
+        else:
+            engine.send_callback_heartbeat(args.callback_id)
+        deadline = time.monotonic() + args.wait
+        while time.monotonic() < deadline and any(engine.stats()[k] for k in ("running", "queued")):
+            time.sleep(0.05)
+    finally:
+        engine.close()
+    print(f"callback {args.action}: done", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,182 @@
+"""The HTTP API against a real server on a loopback port: auth, bad input, callbacks, executions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from durable.engine import Engine
+from durable.stores.base import ExecutionStatus
+from tests.conftest import wait_until
+from tests.http_server import TOKEN, serving
+from tests.workflows import approval
+
+pytestmark = pytest.mark.timeout(60)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def api(engine: Engine) -> Iterator[httpx.Client]:
+    engine.register(approval)
+    with serving(engine) as url, httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20
+    ) as client:
+        yield client
+
+
+def _waiting(engine: Engine, api: httpx.Client) -> tuple[str, str]:
+    """Start an approval over HTTP; return its id and its callback id once it has suspended."""
+    started = api.post("/executions", json={"function": "approval"})
+    assert started.status_code == 201, started.text
+    eid = started.json()["execution_id"]
+
+    def suspended() -> str | None:
+        record = engine.status(eid)
+        ids = [op.callback_id for op in engine.operations(eid) if op.callback_id]
+        return ids[0] if ids and record.invocations and not record.invocation_open else None
+
+    return eid, str(wait_until(suspended, what="the execution to wait on its callback"))
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", f"Basic {TOKEN}", f"Bearer {TOKEN}x"])
+def test_a_missing_or_wrong_token_is_401(api: httpx.Client, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = httpx.get(f"{api.base_url}/executions", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.json() == {"error": "missing or wrong bearer token"}
+
+
+def test_malformed_json_is_400(engine: Engine, api: httpx.Client) -> None:
+    bad = api.post("/executions", content=b'{"function": ', headers={"Content-Type": "application/json"})
+    assert bad.status_code == 400 and "not JSON" in bad.json()["error"]
+    eid, callback_id = _waiting(engine, api)
+    before = engine.history(eid)
+    for body in (b"{nope", b"\xff\xfe"):
+        response = api.post(f"/callbacks/{callback_id}/succeed", content=body)
+        assert response.status_code == 400, response.text
+    assert api.post("/executions", json=["not", "an", "object"]).status_code == 400
+    assert api.post("/executions", json={"input": 1}).json() == {
+        "error": "field 'function' (the registered function's name) is required"
+    }
+    assert engine.history(eid) == before
+
+
+def test_a_completion_over_http_wakes_the_execution(engine: Engine, api: httpx.Client) -> None:
+    eid, callback_id = _waiting(engine, api)
+    response = api.post(f"/callbacks/{callback_id}/succeed", content=b'{"by": "ana"}')
+    assert response.status_code == 204
+    assert engine.wait(eid, timeout=10).result == '{"approved":{"by":"ana"}}'
+
+
+def test_forged_and_mutated_ids_are_404_and_change_nothing(engine: Engine, api: httpx.Client) -> None:
+    eid, callback_id = _waiting(engine, api)
+    before = engine.history(eid)
+    mutated = callback_id[:5] + ("A" if callback_id[5] != "A" else "B") + callback_id[6:]
+    for bad in ("forged-id", mutated, callback_id[:-1]):
+        response = api.post(f"/callbacks/{bad}/succeed", content=b'"x"')
+        assert (response.status_code, response.json()) == (404, {"error": "unknown callback"})
+    assert engine.history(eid) == before and engine.status(eid).status is ExecutionStatus.RUNNING
+
+
+def test_a_second_completion_is_409_and_the_first_stands(engine: Engine, api: httpx.Client) -> None:
+    eid, callback_id = _waiting(engine, api)
+    assert api.post(f"/callbacks/{callback_id}/succeed", content=b'"first"').status_code == 204
+    second = api.post(f"/callbacks/{callback_id}/fail", json={"ErrorType": "Late"})
+    assert second.status_code == 409 and "already" in second.json()["error"]
+    assert api.post(f"/callbacks/{callback_id}/heartbeat").status_code == 409
+    assert engine.wait(eid, timeout=10).result == '{"approved":"first"}'
+
+
+def test_an_oversized_body_is_413_and_nothing_is_stored(engine: Engine, api: httpx.Client) -> None:
+    eid, callback_id = _waiting(engine, api)
+    before = engine.history(eid)
+    big = json.dumps("x" * (256 * 1024)).encode()
+    response = api.post(f"/callbacks/{callback_id}/succeed", content=big)
+    assert response.status_code == 413
+
+    def chunks() -> Iterator[bytes]:
+        yield from (big[i:i + 65536] for i in range(0, len(big), 65536))
+
+    streamed = api.post(f"/callbacks/{callback_id}/succeed", content=chunks())
+    assert streamed.status_code == 413, "a chunked body without Content-Length is cut off too"
+    assert engine.history(eid) == before
+    assert api.post(f"/callbacks/{callback_id}/heartbeat").status_code == 204
+
+
+def test_executions_round_trip(engine: Engine, api: httpx.Client) -> None:
+    eid, _ = _waiting(engine, api)
+    again = api.post("/executions", json={"function": "approval", "name": "once"}).json()["execution_id"]
+    assert api.post("/executions", json={"function": "approval", "name": "once"}).json()["execution_id"] == again
+    listed = api.get("/executions", params={"status": "RUNNING"}).json()["executions"]
+    assert {eid, again} <= {e["execution_id"] for e in listed}
+    assert api.get(f"/executions/{eid}").json()["status"] == "RUNNING"
+    events = api.get(f"/executions/{eid}/history").json()["events"]
+    assert [e["EventType"] for e in events][:2] == ["ExecutionStarted", "CallbackStarted"]
+    stopped = api.post(f"/executions/{eid}/stop", json={"ErrorType": "Cancelled", "ErrorMessage": "by ops"})
+    assert stopped.json()["status"] == "STOPPED"
+    assert api.get("/executions/nope").status_code == 404
+    assert api.post("/executions", json={"function": "no_such"}).status_code == 400
+    assert api.get("/executions", params={"status": "DONE"}).status_code == 400
+    assert api.delete("/executions").status_code == 405
+
+
+def test_the_openapi_document_describes_every_route(api: httpx.Client) -> None:
+    response = httpx.get(f"{api.base_url}/openapi.json")
+    assert response.status_code == 200, "the description needs no token"
+    document: dict[str, Any] = response.json()
+    assert document["openapi"].startswith("3.1")
+    app_routes = {
+        ("/callbacks/{callback_id}/succeed", "post"), ("/callbacks/{callback_id}/fail", "post"),
+        ("/callbacks/{callback_id}/heartbeat", "post"), ("/executions", "post"), ("/executions", "get"),
+        ("/executions/{execution_id}", "get"), ("/executions/{execution_id}/history", "get"),
+        ("/executions/{execution_id}/stop", "post"), ("/openapi.json", "get"),
+    }
+    assert _documented(document) == app_routes
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_the_route_table_matches_the_document(engine: Engine) -> None:
+    from starlette.routing import Route
+
+    from durable.http_api import OPENAPI, create_app
+
+    app = create_app(engine, TOKEN)
+    routes = {(r.path, m.lower()) for r in app.routes if isinstance(r, Route) for m in (r.methods or ()) if m != "HEAD"}
+    assert routes == _documented(OPENAPI)
+
+
+def _documented(document: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(path, method) for path, item in document["paths"].items() for method in item if method != "parameters"}
+
+
+def _cli(*args: str, store: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "durable.cli", "--store", store, *args],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )
+
+
+def test_the_callback_command_completes_and_refuses_bad_ids(store_url: str) -> None:
+    with Engine(store=store_url, functions=[approval]) as engine:
+        eid = engine.start("approval")
+        callback_id = str(wait_until(lambda: next((op.callback_id for op in engine.operations(eid)
+                                                   if op.callback_id), None)))
+        wait_until(lambda: not engine.status(eid).invocation_open)
+    unknown = _cli("callback", "succeed", "forged", '"x"', store=store_url)
+    assert (unknown.returncode, unknown.stderr.strip()) == (2, "error: unknown callback")
+    not_json = _cli("callback", "succeed", callback_id, "{nope", store=store_url)
+    assert not_json.returncode == 2 and not_json.stderr.startswith("error: PAYLOAD is not JSON")
+    done = _cli("callback", "succeed", callback_id, '"from the shell"', store=store_url)
+    assert done.returncode == 0, done.stderr
+    twice = _cli("callback", "succeed", callback_id, '"again"', store=store_url)
+    assert twice.returncode == 2 and "already" in twice.stderr and "Traceback" not in twice.stderr
+    with Engine(store=store_url, functions=[approval]) as engine:
+        assert engine.wait(eid, timeout=10).result == '{"approved":"from the shell"}'
