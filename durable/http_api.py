@@ -17,7 +17,10 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Callable
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import anyio.to_thread
@@ -42,6 +45,34 @@ from durable.lambda_service import ErrorObject
 from durable.stores.base import ExecutionRecord, ExecutionStatus
 
 THREADS = 256
+
+
+@contextlib.contextmanager
+def serving_in_background(engine: Engine, token: str, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve the API from a background thread (port 0: a free one); yields the base URL.
+
+    For programs that embed the engine, and for tests against a real server.
+    """
+    import uvicorn
+
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(engine, token), host=host, port=port, log_level="warning", backlog=4096)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="durable-http", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the HTTP API did not start on {host}:{port}")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 class ApiError(Exception):

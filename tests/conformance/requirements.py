@@ -33,12 +33,14 @@ __all__ = [
 ]
 
 #: Suites this harness runs (folder names under the conformance directory).
-SUITES: tuple[str, ...] = ("step", "wait", "child", "wait_for_condition", "map", "parallel")
+SUITES: tuple[str, ...] = (
+    "step", "wait", "child", "wait_for_condition", "map", "parallel", "callback", "wait_for_callback", "invoke",
+)
 
 _GEN_STR = re.compile(r"^\$\{GEN_STR:(\d+)\}$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _REGEX_PLACEHOLDER = re.compile(r"^\$\{/.*/\}$", re.DOTALL)
-_SLASHED_REGEX = re.compile(r"^/(.*)/([a-z]*)$", re.DOTALL)
+SLASHED_REGEX = re.compile(r"^/(.*)/([a-z]*)$", re.DOTALL)
 _REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 
 
@@ -173,7 +175,7 @@ def substitute(value: Any, variables: Mapping[str, Any], *, escape: bool = False
 
 def _compile_log_pattern(message: str) -> re.Pattern[str]:
     """`'/regex/flags'` as in the YAML; a bare string is taken as a regex too."""
-    m = _SLASHED_REGEX.match(message)
+    m = SLASHED_REGEX.match(message)
     if not m:
         return re.compile(message)
     flags = 0

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from .handlers import handler_factory
+from .callback_actions import CallbackActionDriver
+from .handlers import handler_factory, invoke_targets
 from .matching import HistoryMismatchError, format_history, match_history
 from .requirements import (
     ConformanceDirMissingError,
@@ -177,12 +178,18 @@ def _run_sync(runner: Any, req: Requirement) -> None:
 
 
 def _run_async(runner: Any, req: Requirement) -> None:
-    """Start the execution, wait until every expected event exists, and match then.
+    """Start the execution, play its CallbackActions, and match once every expected event exists.
 
     Requirements like 2-5 (a one-hour wait) are checked up to the suspension;
     when the requirement also states an outcome, the result is awaited too.
     """
     arn = runner.run_async(input=req.input)
+    with CallbackActionDriver(runner, arn, req.callback_actions, ASYNC_HISTORY_TIMEOUT) as driver:
+        _check_async(runner, req, arn)
+    driver.check()
+
+
+def _check_async(runner: Any, req: Requirement, arn: str) -> None:
     wanted = {int(e["EventId"]) for e in req.expected_history}
     latest: list[dict[str, Any]] = []
 
@@ -220,13 +227,11 @@ def test_conformance(path: Path | None, setup_error: str) -> None:
     if path is None:
         pytest.fail(setup_error, pytrace=False)
     req = load_requirement(path)
-    if req.callback_actions:
-        pytest.fail(f"{req.test_id}: CallbackActions are not supported by this harness yet")
     handler = handler_factory(req.suite, req.id)()
 
     from durable.testing import DurableFunctionTestRunner
 
-    with DurableFunctionTestRunner(handler=handler) as runner:
+    with DurableFunctionTestRunner(handler=handler, functions=invoke_targets(req.suite)) as runner:
         if req.is_async:
             _run_async(runner, req)
         else:

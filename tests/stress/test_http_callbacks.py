@@ -15,11 +15,13 @@ import httpx
 import pytest
 
 from durable.engine import Engine
+from durable.http_api import serving_in_background
 from durable.lambda_service import OperationStatus
 from durable.stores.base import ExecutionStatus
 from tests.conftest import wait_until
-from tests.http_server import TOKEN, serving
 from tests.workflows import approval
+
+TOKEN = "test-token-0123456789abcdef"
 
 pytestmark = [pytest.mark.stress, pytest.mark.timeout(300)]
 COUNT = int(os.environ.get("DURABLE_STRESS_CALLBACKS", "1000"))
@@ -49,7 +51,7 @@ def test_concurrent_completions_over_http_each_apply_exactly_once(tmp_path: Path
             body = json.dumps({"for": eid}).encode()
             return client.post(f"{url}/callbacks/{callbacks[eid]}/succeed", content=body).status_code
 
-        with serving(engine) as url, concurrent.futures.ThreadPoolExecutor(64) as pool:
+        with serving_in_background(engine, TOKEN) as url, concurrent.futures.ThreadPoolExecutor(64) as pool:
             statuses = list(pool.map(complete, ids))
             assert statuses == [204] * COUNT
             again = list(pool.map(complete, ids[:10]))

@@ -13,10 +13,12 @@ import httpx
 import pytest
 
 from durable.engine import Engine
+from durable.http_api import serving_in_background
 from durable.stores.base import ExecutionStatus
 from tests.conftest import wait_until
-from tests.http_server import TOKEN, serving
 from tests.workflows import approval
+
+TOKEN = "test-token-0123456789abcdef"
 
 pytestmark = pytest.mark.timeout(60)
 REPO = Path(__file__).resolve().parents[2]
@@ -25,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def api(engine: Engine) -> Iterator[httpx.Client]:
     engine.register(approval)
-    with serving(engine) as url, httpx.Client(
+    with serving_in_background(engine, TOKEN) as url, httpx.Client(
         base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20
     ) as client:
         yield client

@@ -14,6 +14,21 @@ from collections.abc import Callable
 from typing import Any
 
 HandlerFactory = Callable[[], Any]
+Register = Callable[[str], Callable[[HandlerFactory], HandlerFactory]]
+
+
+def handler_registry() -> tuple[dict[str, HandlerFactory], Register]:
+    """A suite's HANDLERS and the `@requirement("4-1")` decorator that fills it."""
+    handlers: dict[str, HandlerFactory] = {}
+
+    def requirement(requirement_id: str) -> Callable[[HandlerFactory], HandlerFactory]:
+        def register(factory: HandlerFactory) -> HandlerFactory:
+            handlers[requirement_id] = factory
+            return factory
+
+        return register
+
+    return handlers, requirement
 
 
 ALL_FIELDS = ("completionReason", "status", "successCount", "failureCount", "totalCount")
@@ -39,3 +54,10 @@ def handler_factory(suite: str, requirement_id: str) -> HandlerFactory:
         return handlers[requirement_id]
     except KeyError:
         raise LookupError(f"no handler written for requirement {suite}/{requirement_id}") from None
+
+
+def invoke_targets(suite: str) -> dict[str, Any]:
+    """The functions a suite's handlers may `context.invoke` (only the invoke suite has any)."""
+    if suite != "invoke":
+        return {}
+    return dict(importlib.import_module(f"{__name__}.invoke").TARGETS)
