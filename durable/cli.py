@@ -13,10 +13,12 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from loguru import logger
@@ -323,6 +325,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise CliError(str(error)) from None
     token = os.environ.get("DURABLE_API_TOKEN") or secrets.token_urlsafe(32)
     engine = Engine(store=args.store or default_store_url())
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again; as an interrupt (which uvicorn.run
+    # swallows) it ends here, with the engine closed, instead of killing the process.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         for spec, handler in handlers:
             engine.register(spec, handler)
@@ -331,9 +336,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"serving http://{args.host}:{args.port} on {engine.store.url}; bearer token: {shown}", file=sys.stderr)
         uvicorn.run(create_app(engine, token), host=args.host, port=args.port,
                     log_level="info" if args.verbose else "warning")
+        print("stopped serving; waiting executions continue with the next `durable serve` or `durable resume`",
+              file=sys.stderr)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         engine.close()
     return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM stops the server as Ctrl-C does, so the engine is closed before the process ends."""
+    raise KeyboardInterrupt
 
 
 def cmd_callback(args: argparse.Namespace) -> int:

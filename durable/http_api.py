@@ -108,10 +108,13 @@ def create_app(engine: Engine, token: str) -> Starlette:
         function = fields.get("function")
         if not isinstance(function, str) or not function:
             raise ApiError(400, "field 'function' (the registered function's name) is required")
+        name = fields.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ApiError(400, "field 'name' (the idempotency key) must be a string")
         timeout = fields.get("execution_timeout")
-        if timeout is not None and not isinstance(timeout, (int, float)):
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
             raise ApiError(400, "field 'execution_timeout' must be a number of seconds")
-        execution_id = engine.start(function, fields.get("input"), fields.get("name"), timeout)
+        execution_id = engine.start(function, fields.get("input"), name, timeout)
         return JSONResponse({"execution_id": execution_id}, status_code=201)
 
     def listing(request: Request) -> Response:
@@ -163,6 +166,7 @@ def create_app(engine: Engine, token: str) -> Starlette:
             ApiError: _api_error,
             DurableExecutionsError: _engine_error,
             HTTPException: _http_error,
+            Exception: _unexpected,
         },
         lifespan=lifespan,
     )
@@ -278,9 +282,14 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return _error(error.status_code, str(error.detail))
 
 
+async def _unexpected(request: Request, error: Exception) -> Response:
+    """A bug or a broken store: the client gets one line, the server log gets the traceback."""
+    return _error(500, f"internal error: {type(error).__name__}")
+
+
 def _operation(summary: str, ok: str, errors: tuple[int, ...], body: dict[str, Any] | None = None) -> dict[str, Any]:
     responses: dict[str, Any] = {ok: {"description": "done"}}
-    for status in errors:
+    for status in (*errors, 500):
         responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
     operation: dict[str, Any] = {"summary": summary, "responses": responses}
     if body is not None:
@@ -295,6 +304,7 @@ _ERROR_TEXT = {
     404: "unknown execution or callback (a forged or changed callback id is unknown)",
     409: "the callback is already completed or timed out; the first outcome stands",
     413: "the body is over 256 KiB; nothing was stored",
+    500: "a fault in the server or its store; the message names its type, the server log has the detail",
 }
 _ID = {"name": "callback_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _EXECUTION = {"name": "execution_id", "in": "path", "required": True, "schema": {"type": "string"}}

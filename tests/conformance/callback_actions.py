@@ -47,13 +47,33 @@ class CallbackActionDriver:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self.stop()
 
-    def check(self) -> None:
-        """Fail the test with the driver's own error, if it had one."""
+    def stop(self) -> None:
+        """Stop the driver thread and wait for it (idempotent)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    @property
+    def failed(self) -> bool:
+        """The driver thread stopped on an error (the test need not wait any longer)."""
+        return self.error is not None
+
+    def problems(self, execution_ended: bool) -> list[str]:
+        """The driver's own error and, once the execution has ended, the actions it never sent.
+
+        Stops the driver first, so the lists are final.
+        """
+        self.stop()
+        found = []
         if self.error is not None:
-            raise AssertionError(f"callback actions failed: {self.error!r}") from self.error
+            found.append(f"callback actions: the driver failed: {self.error!r}")
+        if not execution_ended:
+            return found
+        found += [f"callback actions: never bound to a CallbackStarted: {a!r}" for a in self.unbound]
+        found += [f"callback actions: bound to {p.callback_id} but never sent: {p.action!r}" for p in self.planned]
+        return found
 
     def _run(self) -> None:
         try:

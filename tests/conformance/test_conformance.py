@@ -185,15 +185,16 @@ def _run_async(runner: Any, req: Requirement) -> None:
     """
     arn = runner.run_async(input=req.input)
     with CallbackActionDriver(runner, arn, req.callback_actions, ASYNC_HISTORY_TIMEOUT) as driver:
-        _check_async(runner, req, arn)
-    driver.check()
+        _check_async(runner, req, arn, driver)
 
 
-def _check_async(runner: Any, req: Requirement, arn: str) -> None:
+def _check_async(runner: Any, req: Requirement, arn: str, driver: CallbackActionDriver) -> None:
     wanted = {int(e["EventId"]) for e in req.expected_history}
     latest: list[dict[str, Any]] = []
 
     def expected_events_present() -> list[dict[str, Any]] | None:
+        if driver.failed:
+            raise WaitTimeoutError("stopped waiting: the callback action driver failed")
         latest[:] = list(runner.get_history(arn))
         present = {e.get("EventId") for e in latest}
         return latest if wanted <= present else None
@@ -208,15 +209,18 @@ def _check_async(runner: Any, req: Requirement, arn: str) -> None:
     except WaitTimeoutError as exc:
         problems.append(str(exc))
     problems += _check_history(req, latest)
-    if req.expected_status is not None:
+    ended = False
+    if req.expected_status is not None and not driver.failed:
         result = runner.wait_for_result(arn, timeout=ASYNC_HISTORY_TIMEOUT)
         latest = list(result.history)
+        ended = True
         problems += _check_status(req, result)
         problems += _check_result(req, result)
         problems += _check_history(req, latest)
         problems += _check_logs(req, result.logs)
     elif req.expected_logs:
         problems.append("logs: an async requirement without an outcome has no logs to check")
+    problems += driver.problems(execution_ended=ended)
     _report(req, problems, latest)
 
 

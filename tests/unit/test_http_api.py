@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -126,6 +129,8 @@ def test_executions_round_trip(engine: Engine, api: httpx.Client) -> None:
     assert stopped.json()["status"] == "STOPPED"
     assert api.get("/executions/nope").status_code == 404
     assert api.post("/executions", json={"function": "no_such"}).status_code == 400
+    for bad in ({"name": 5}, {"execution_timeout": True}, {"execution_timeout": "1"}, {"execution_timeout": -1}):
+        assert api.post("/executions", json={"function": "approval", **bad}).status_code == 400, bad
     assert api.get("/executions", params={"status": "DONE"}).status_code == 400
     assert api.delete("/executions").status_code == 405
 
@@ -182,3 +187,32 @@ def test_the_callback_command_completes_and_refuses_bad_ids(store_url: str) -> N
     assert twice.returncode == 2 and "already" in twice.stderr and "Traceback" not in twice.stderr
     with Engine(store=store_url, functions=[approval]) as engine:
         assert engine.wait(eid, timeout=10).result == '{"approved":"from the shell"}'
+
+
+def test_serve_answers_with_its_token_and_closes_the_engine_on_sigterm(store_url: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "durable.cli", "--store", store_url, "serve", "--port", str(port),
+         "--function", "tests.workflows:approval"],
+        cwd=REPO, env={**os.environ, "DURABLE_API_TOKEN": TOKEN}, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def answering() -> bool:
+            try:
+                return httpx.get(f"{url}/openapi.json").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(answering, timeout=30, what="durable serve to answer")
+        started = httpx.post(f"{url}/executions", json={"function": "approval"},
+                             headers={"Authorization": f"Bearer {TOKEN}"})
+        assert started.status_code == 201, started.text
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=30)
+    assert server.returncode == 0, stderr
+    assert TOKEN not in stderr and "stopped serving" in stderr and "Traceback" not in stderr

@@ -17,8 +17,7 @@ HANDLERS, requirement = handler_registry()
 
 
 def submit(callback_id: str, context: WaitForCallbackContext) -> None:
-    """Hands the id over and does nothing durable: the harness plays the outside system."""
-    context.logger.info("submitted callback {}", callback_id)
+    """Receives the id and does nothing durable: the harness plays the outside system."""
 
 
 def _named_by_input(config: WaitForCallbackConfig | None = None) -> Any:
