@@ -1,15 +1,21 @@
 """AlarmClient: the ordered stream of alarm updates from this engine to the alarm manager.
 
-Owns: what the manager was last told for each execution.  Takes:
-PrepareAlarm (before a commit that changes the stored alarm), AlarmCommitted
-(after it), AlarmFired (the manager let one go).  Sends: SetAlarm and
-DeleteAlarm to the AlarmManager, and the held Persist to the CheckpointWriter.
+Owns: the per-execution chains of alarm updates (`actors.alarm_chain`), the
+retry and acknowledgement deadlines.  Takes: PrepareAlarm (before a commit
+that changes the stored alarm), AlarmCommitted (after it), AlarmAck and
+AlarmNack (the manager's answers), AlarmFired (the manager let one go),
+Tick.  Sends: SetAlarm and DeleteAlarm (with sequence numbers) to the
+AlarmManager, and each held Persist to the CheckpointWriter.
 
 Invariant, after quiescence: the manager's alarm for an execution is never
 later than the stored one and never missing while one is stored.  A move
-earlier goes out before the commit, so a crash between the two only causes an
-early (harmless) wake-up; a move later or a delete goes out after the commit.
-All of them leave in mailbox order, so an old delete cannot overtake a newer set.
+earlier goes out before its commit (after any update still pending for that
+execution); a move later or a delete goes out after the commit.  One update
+per execution is in flight at a time, each carries a sequence number the
+manager checks, so an old delete can never overtake a newer set, whatever
+the manager's latency, reordering or failures.  An update not acknowledged
+within ACK_TIMEOUT counts as failed and is retried; the chain's bounded
+retries end in a resync from the store.
 """
 
 from __future__ import annotations
@@ -18,39 +24,78 @@ from typing import Any
 
 import pykka
 
-from actors.messages import AlarmCommitted, AlarmFired, DeleteAlarm, PrepareAlarm, SetAlarm
+from actors.alarm_chain import AlarmChains, Effect, Release, Resync, RetryAfter, Send
+from actors.due_queue import DueQueue
+from actors.messages import (
+    AlarmAck,
+    AlarmCommitted,
+    AlarmFired,
+    AlarmNack,
+    DeleteAlarm,
+    PrepareAlarm,
+    SetAlarm,
+    Tick,
+)
 from actors.topology import Topology, TrackedActor
+from durable.clock import Clock
+from durable.stores.base import Store
+
+ACK_TIMEOUT = 5.0
 
 
 class AlarmClient(TrackedActor):
-    def __init__(self, topology: Topology, manager: pykka.ActorRef[Any], writer: pykka.ActorRef[Any]) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        manager: pykka.ActorRef[Any],
+        writer: pykka.ActorRef[Any],
+        clock: Clock,
+        store: Store | None = None,
+    ) -> None:
         super().__init__(topology, "engine")
         self.manager = manager
         self.writer = writer
-        self.told: dict[str, float] = {}
+        self.clock = clock
+        self.store = store
+        self.chains = AlarmChains()
+        self.retries: DueQueue[tuple[str, int]] = DueQueue()
+        self.unacked: DueQueue[tuple[str, int]] = DueQueue()
 
     def handle(self, message: Any) -> Any:
         match message:
             case PrepareAlarm(execution_id, due, then):
-                told = self.told.get(execution_id)
-                if due is not None and (told is None or due < told):
-                    self._set(execution_id, due)
-                self.send(self.writer, then)
+                self._run(self.chains.prepare(execution_id, due, then))
             case AlarmCommitted(execution_id, due):
-                told = self.told.get(execution_id)
-                if due is None:
-                    if told is not None:
-                        del self.told[execution_id]
-                        self.send(self.manager, DeleteAlarm(execution_id))
-                elif told != due:
-                    self._set(execution_id, due)
+                self._run(self.chains.committed(execution_id, due))
+            case AlarmAck(execution_id, seq):
+                self.unacked.remove((execution_id, seq))
+                self._run(self.chains.acked(execution_id, seq))
+            case AlarmNack(execution_id, seq):
+                self.unacked.remove((execution_id, seq))
+                self._run(self.chains.failed(execution_id, seq))
             case AlarmFired(execution_id, due):
-                if self.told.get(execution_id) == due:
-                    del self.told[execution_id]
+                self._run(self.chains.fired(execution_id, due))
+            case Tick(now):
+                for (execution_id, seq), _ in self.unacked.pop_due(now):
+                    self._run(self.chains.failed(execution_id, seq))
+                for (execution_id, seq), _ in self.retries.pop_due(now):
+                    self._run(self.chains.retry(execution_id, seq))
             case _:
                 raise TypeError(f"AlarmClient got an unexpected message {message!r}")
         return None
 
-    def _set(self, execution_id: str, due: float) -> None:
-        self.told[execution_id] = due
-        self.send(self.manager, SetAlarm(execution_id, due))
+    def _run(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case Send(execution_id, due, seq):
+                    self.unacked.set((execution_id, seq), self.clock.now() + ACK_TIMEOUT)
+                    update = DeleteAlarm(execution_id, seq) if due is None else SetAlarm(execution_id, due, seq)
+                    self.send(self.manager, update)
+                case Release(write):
+                    self.send(self.writer, write)
+                case RetryAfter(execution_id, seq, delay):
+                    self.retries.set((execution_id, seq), self.clock.now() + delay)
+                case Resync(execution_id):
+                    record = self.store.get_execution(execution_id) if self.store is not None else None
+                    stored = record.alarm if record is not None and not record.status.is_terminal else None
+                    self._run(self.chains.resync(execution_id, stored))

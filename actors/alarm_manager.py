@@ -1,8 +1,14 @@
 """AlarmManager: who wakes executions.  A component apart from checkpoint storage.
 
-Owns: one alarm (a due time) per execution.  Takes: SetAlarm, DeleteAlarm,
-Tick, DispatcherIdle, NextAlarm.  Sends: one Ready(all due, alarm=True) per
-tick to the Dispatcher, and AlarmFired to the AlarmClient for each alarm let go.
+Owns: one alarm (a due time) per execution, and the sequence number of the
+last update applied to it.  Takes: SetAlarm, DeleteAlarm, Tick,
+DispatcherIdle, NextAlarm.  Sends: one Ready(all due, alarm=True) per tick to
+the Dispatcher, AlarmAck for every update, and AlarmFired to the AlarmClient
+for each alarm let go.  An update older than the last one applied to that
+execution is acknowledged and ignored: a late duplicate cannot undo a newer
+update.  The numbers of executions with no alarm are kept in a bounded LRU:
+forgetting one can only let a stale set through, an early wake-up that the
+engine re-checks, never a lost alarm.
 
 With a virtual clock that is skipping, an idle engine (nothing running,
 nothing ready) jumps the clock to the earliest alarm and fires it at once.
@@ -13,11 +19,14 @@ from __future__ import annotations
 from typing import Any
 
 import pykka
+from cachetools import LRUCache
 
 from actors.due_queue import DueQueue
-from actors.messages import AlarmFired, DeleteAlarm, DispatcherIdle, NextAlarm, Ready, SetAlarm, Tick
+from actors.messages import AlarmAck, AlarmFired, DeleteAlarm, DispatcherIdle, NextAlarm, Ready, SetAlarm, Tick
 from actors.topology import Topology, TrackedActor
 from durable.clock import Clock, VirtualClock
+
+IDLE_SEQS = 1_000_000
 
 
 class AlarmManager(TrackedActor):
@@ -25,6 +34,8 @@ class AlarmManager(TrackedActor):
         super().__init__(topology, "engine")
         self.clock = clock
         self.alarms: DueQueue[str] = DueQueue()
+        self.seqs: dict[str, int] = {}
+        self.idle_seqs: LRUCache[str, int] = LRUCache(maxsize=IDLE_SEQS)
         self.idle = True
         self.dispatcher: pykka.ActorRef[Any] | None = None
         self.client: pykka.ActorRef[Any] | None = None
@@ -36,11 +47,16 @@ class AlarmManager(TrackedActor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case SetAlarm(execution_id, due):
-                self.alarms.set(execution_id, due)
+            case SetAlarm(execution_id, due, seq):
+                if self._fresh(execution_id, seq):
+                    self.alarms.set(execution_id, due)
+                self._ack(execution_id, seq)
                 self._skip_if_idle()
-            case DeleteAlarm(execution_id):
-                self.alarms.remove(execution_id)
+            case DeleteAlarm(execution_id, seq):
+                if self._fresh(execution_id, seq):
+                    self.alarms.remove(execution_id)
+                    self.idle_seqs[execution_id] = self.seqs.pop(execution_id)
+                self._ack(execution_id, seq)
             case Tick(now):
                 self._fire(now)
                 self._skip_if_idle()
@@ -53,14 +69,27 @@ class AlarmManager(TrackedActor):
                 raise TypeError(f"AlarmManager got an unexpected message {message!r}")
         return None
 
+    def _fresh(self, execution_id: str, seq: int) -> bool:
+        last = self.seqs.get(execution_id, self.idle_seqs.get(execution_id, 0))
+        if seq < last:
+            return False
+        self.idle_seqs.pop(execution_id, None)
+        self.seqs[execution_id] = seq
+        return True
+
+    def _ack(self, execution_id: str, seq: int) -> None:
+        if self.client is not None:
+            self.send(self.client, AlarmAck(execution_id, seq))
+
     def _fire(self, now: float) -> None:
         due = self.alarms.pop_due(now)
         if not due or self.dispatcher is None:
             return
         self.fired += len(due)
         self.send(self.dispatcher, Ready(tuple(eid for eid, _ in due), alarm=True))
-        if self.client is not None:
-            for eid, when in due:
+        for eid, when in due:
+            self.idle_seqs[eid] = self.seqs.pop(eid, 0)
+            if self.client is not None:
                 self.send(self.client, AlarmFired(eid, when))
         self.idle = False
 

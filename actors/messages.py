@@ -148,13 +148,33 @@ class AlarmCommitted:
 
 @attrs.frozen(slots=True)
 class SetAlarm:
+    """Set the execution's alarm, unless an update with a higher `seq` was applied already."""
+
     execution_id: str
     due: float
+    seq: int = 0
 
 
 @attrs.frozen(slots=True)
 class DeleteAlarm:
     execution_id: str
+    seq: int = 0
+
+
+@attrs.frozen(slots=True)
+class AlarmAck:
+    """The manager applied (or, being stale, ignored) update `seq`."""
+
+    execution_id: str
+    seq: int
+
+
+@attrs.frozen(slots=True)
+class AlarmNack:
+    """The manager could not take update `seq`; the client retries it."""
+
+    execution_id: str
+    seq: int
 
 
 @attrs.frozen(slots=True)

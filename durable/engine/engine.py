@@ -87,7 +87,7 @@ class Engine:
         self.topology = Topology()
         self.writer = CheckpointWriter.start(self.topology, self.store, self.clock)
         self.alarm_manager = AlarmManager.start(self.topology, self.clock)
-        self.alarm_client = AlarmClient.start(self.topology, self.alarm_manager, self.writer)
+        self.alarm_client = AlarmClient.start(self.topology, self.alarm_manager, self.writer, self.clock, self.store)
         self.completions = CompletionBoard.start(self.topology, self.store)
         self.callback_ids = CallbackIds(load_or_create_key(self.store.secret_key_path()))
         self.invoker = Invoker(
@@ -103,7 +103,7 @@ class Engine:
         self.invoker.external = self.external
         self.writer.proxy().connect(self.alarm_client, self.completions).get()
         self.alarm_manager.proxy().connect(self.dispatcher, self.alarm_client).get()
-        self.ticker = Ticker(self.clock, [self.alarm_manager, self.dispatcher], tick_interval)
+        self.ticker = Ticker(self.clock, [self.alarm_manager, self.dispatcher, self.alarm_client], tick_interval)
         self.ticker.start()
         self.branch_pool = ActorPool(branch_threads, "durable-branch")
         self._closed = False

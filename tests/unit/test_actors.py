@@ -14,11 +14,13 @@ from actors.alarm_manager import AlarmManager
 from actors.checkpoint_writer import CheckpointWriter
 from actors.messages import (
     AlarmCommitted,
+    DeleteAlarm,
     NextAlarm,
     Persist,
     PrepareAlarm,
     ResumeWave,
     ScheduleResume,
+    SetAlarm,
     Tick,
     WriterStats,
 )
@@ -103,8 +105,9 @@ def test_move_earlier_reaches_the_manager_before_the_commit(topology: Topology) 
     _store_with_execution(store)
     writer = CheckpointWriter.start(topology, store, RealClock())
     manager = AlarmManager.start(topology, RealClock())
-    client = AlarmClient.start(topology, manager, writer)
-    writer.proxy().connect(client, client).get()
+    client = AlarmClient.start(topology, manager, writer, RealClock())
+    manager.proxy().connect(Probe.start(topology), client).get()
+    writer.proxy().connect(client).get()
     request, future = _persist(alarm=5000.0e6)
     client.tell(PrepareAlarm("e1", 5000.0e6, request))
     assert store.entered.wait(5), "the write reached the store"
@@ -119,7 +122,8 @@ def test_move_later_and_delete_go_out_after_the_commit_in_order(topology: Topolo
     store.gate.set()
     writer = CheckpointWriter.start(topology, store, RealClock())
     manager = AlarmManager.start(topology, RealClock())
-    client = AlarmClient.start(topology, manager, writer)
+    client = AlarmClient.start(topology, manager, writer, RealClock())
+    manager.proxy().connect(Probe.start(topology), client).get()
     client.tell(AlarmCommitted("e1", 1000.0e6))
     wait_until(lambda: manager.ask(NextAlarm()) == 1000.0e6, what="the first alarm")
     request, committed = _persist(alarm=2000.0e6)
@@ -160,3 +164,67 @@ def test_every_timer_due_at_a_tick_comes_in_one_resume_wave(topology: Topology) 
     edges = {(a, b): n for a, b, n in topology.edges()}
     assert edges[(timers.actor_urn, probe.actor_urn)] == 1
     assert "TimerScheduler" in topology.to_dot()
+
+
+class HoldingLink(TrackedActor):
+    """Fault injection between the AlarmClient and the manager: DeleteAlarm waits in transit until released."""
+
+    def __init__(self, topology: Topology, manager: Any) -> None:
+        super().__init__(topology, "link")
+        self.manager = manager
+        self.held: list[Any] = []
+        self.received: list[Any] = []
+
+    def handle(self, message: Any) -> Any:
+        if message == "received":
+            return list(self.received)
+        if message == "release":
+            for held in self.held:
+                self.send(self.manager, held)
+            self.held.clear()
+            return None
+        self.received.append(message)
+        if isinstance(message, DeleteAlarm):
+            self.held.append(message)
+        else:
+            self.send(self.manager, message)
+        return None
+
+
+def test_a_delayed_delete_cannot_erase_a_newer_set(topology: Topology) -> None:
+    """The race: a deferred delete still in transit when a newer set is made must not win."""
+    store = GatedStore()
+    _store_with_execution(store)
+    store.gate.set()
+    writer = CheckpointWriter.start(topology, store, RealClock())
+    manager = AlarmManager.start(topology, RealClock())
+    link = HoldingLink.start(topology, manager)
+    client = AlarmClient.start(topology, link, writer, RealClock())
+    manager.proxy().connect(Probe.start(topology), client).get()
+    client.tell(AlarmCommitted("e1", 1000.0e6))
+    wait_until(lambda: manager.ask(NextAlarm()) == 1000.0e6, what="the first alarm")
+    client.tell(AlarmCommitted("e1", None))
+    request, committed = _persist(alarm=500.0e6)
+    client.tell(PrepareAlarm("e1", 500.0e6, request))
+    client.ask(Tick(0.0))
+    sent = cast(list[Any], link.ask("received"))
+    assert [type(m).__name__ for m in sent] == ["SetAlarm", "DeleteAlarm"], "the newer set waits for the delete"
+    with pytest.raises(pykka.Timeout):
+        committed.get(timeout=0)  # and so does the commit it protects
+    link.tell("release")
+    assert committed.get(timeout=5).ok
+    client.tell(AlarmCommitted("e1", 500.0e6))
+    wait_until(lambda: manager.ask(NextAlarm()) == 500.0e6, what="the newer set to be in place")
+    client.ask(Tick(0.0))
+    assert manager.ask(NextAlarm()) == 500.0e6
+
+
+def test_the_manager_ignores_an_update_older_than_the_last_it_applied(topology: Topology) -> None:
+    manager = AlarmManager.start(topology, RealClock())
+    manager.tell(SetAlarm("e1", 500.0e6, seq=3))
+    manager.tell(DeleteAlarm("e1", seq=2))
+    manager.tell(SetAlarm("e1", 900.0e6, seq=1))
+    assert manager.ask(NextAlarm()) == 500.0e6
+    manager.tell(DeleteAlarm("e1", seq=4))
+    manager.tell(SetAlarm("e1", 700.0e6, seq=3))
+    assert manager.ask(NextAlarm()) is None, "a stale set after a delete stays ignored"
