@@ -67,9 +67,13 @@ def _encode(data: bytes) -> str:
 
 
 def _decode(text: str) -> bytes:
+    """Strict: only the one canonical spelling decodes (unpadded base64 ignores a last character's spare bits)."""
     if not text or len(text) > 4096:
         raise ValueError("not an id")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _encode(data) != text:
+        raise ValueError("not canonical")
+    return data
 
 
 def load_or_create_key(path: Path | None) -> bytes:

@@ -126,6 +126,16 @@ def test_no_single_character_change_of_an_id_opens_it(position: int, replacement
         ids.open(mutated)
 
 
+def test_the_spare_bits_of_a_last_character_do_not_make_a_second_valid_id() -> None:
+    ids = CallbackIds(b"k" * 32)
+    callback_id = ids.mint("e", "1")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twins = [callback_id[:-1] + c for c in alphabet if c != callback_id[-1]]
+    for twin in twins:
+        with pytest.raises(UnknownCallbackError):
+            ids.open(twin)
+
+
 def test_an_id_from_another_engine_key_is_unknown() -> None:
     callback_id = CallbackIds(b"a" * 32).mint("e", "1")
     assert CallbackIds(b"a" * 32).open(callback_id) == ("e", "1")
