@@ -1,12 +1,20 @@
 """Dispatcher: which execution runs next, and on which worker.
 
-Owns: the ready queue, the running table (execution -> worker, token,
-deadline, ExecutionState) and the pool of workers.  Takes: Ready,
-OutsideChange, InvocationStarted, InvocationEnded, Tick, Committed (a fence it
-asked for), DispatcherStats.
-Sends: Invoke to a free worker; a fencing Persist to the CheckpointWriter
-when an invocation outlives its deadline; DispatcherIdle to the AlarmManager
-when the engine goes idle or busy.
+Owns: the ready queue, the offers out to workers, the running table
+(execution -> worker, token, deadline, ExecutionState), the pool of workers
+and their counters.  Takes: Ready, OutsideChange, Take, InvocationStarted,
+InvocationEnded, Tick, Committed (a fence it asked for), DispatcherStats.
+Sends: Offer, then Invoke, to a worker; a fencing Persist to the
+CheckpointWriter when an invocation outlives its deadline; DispatcherIdle to
+the AlarmManager when the engine goes idle or busy.
+
+Flow control: each worker has one send slot.  An invocation is offered to a
+free worker, and is the worker's only when the worker takes it (`Take`);
+an offer not taken within `dispatch_timeout` (the lock-acquisition timeout)
+is withdrawn and the invocation goes back to the front of the ready queue
+for another worker.  The slow worker gets nothing more until it answers its
+withdrawn offer; there is no per-worker backlog.  Free workers are served in
+the order they became free, ready invocations in the order they became ready.
 
 Invariants: an execution runs on at most one worker at a time (a Ready for a
 running execution is remembered and served when it ends; an OutsideChange is
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,15 +45,18 @@ from actors.messages import (
     InvocationEnded,
     InvocationStarted,
     Invoke,
+    Offer,
     OutsideChange,
     Persist,
     Ready,
+    Take,
     Tick,
 )
 from actors.topology import Topology, TrackedActor
 from durable.engine.history import HistoryEvent
 from durable.stores.base import ExecutionChange, WriteSet
 
+DISPATCH_TIMEOUT = 0.25
 WorkerFactory = Callable[[pykka.ActorRef[Any], int], pykka.ActorRef[Any]]
 
 
@@ -59,6 +71,33 @@ class Running:
     state: pykka.ActorRef[Any] | None = None
 
 
+@attrs.define(slots=True)
+class Offered:
+    """An invocation offered to a worker that has not taken it yet."""
+
+    execution_id: str
+    alarm: bool
+    offer_id: int
+    sent: float
+    withdrawn: bool = False
+
+
+@attrs.define(slots=True)
+class WorkerCounters:
+    dispatched: int = 0
+    requeued: int = 0
+    latencies: collections.deque[float] = attrs.field(factory=lambda: collections.deque(maxlen=10_000))
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+
+        def at(q: float) -> float | None:
+            return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3) if ordered else None
+
+        return {"dispatched": self.dispatched, "requeued": self.requeued, "send_p50_ms": at(0.5),
+                "send_p99_ms": at(0.99)}
+
+
 class Dispatcher(TrackedActor):
     def __init__(
         self,
@@ -67,21 +106,28 @@ class Dispatcher(TrackedActor):
         alarm_manager: pykka.ActorRef[Any],
         make_worker: WorkerFactory,
         workers: int,
+        dispatch_timeout: float = DISPATCH_TIMEOUT,
     ) -> None:
         super().__init__(topology, "engine")
         self.writer = writer
         self.alarm_manager = alarm_manager
         self.make_worker = make_worker
         self.worker_count = workers
+        self.dispatch_timeout = dispatch_timeout
         self.workers: dict[str, pykka.ActorRef[Any]] = {}
-        self.free: list[str] = []
+        self.names: dict[str, str] = {}
+        self.free: collections.deque[str] = collections.deque()
+        self.offers: dict[str, Offered] = {}
+        self.offered: set[str] = set()
+        self.offer_ids = 0
+        self.per_worker: dict[str, WorkerCounters] = {}
         self.queue: collections.deque[str] = collections.deque()
         self.queued: dict[str, bool] = {}
         self.running: dict[str, Running] = {}
         self.again: dict[str, bool] = {}
         self.idle = True
         self.serial = 0
-        self.counters = {"dispatched": 0, "fenced": 0, "replaced_workers": 0}
+        self.counters = {"dispatched": 0, "requeued": 0, "fenced": 0, "replaced_workers": 0}
 
     def on_start(self) -> None:
         for _ in range(self.worker_count):
@@ -96,6 +142,8 @@ class Dispatcher(TrackedActor):
         self.serial += 1
         ref = self.make_worker(self.actor_ref, self.serial)
         self.workers[ref.actor_urn] = ref
+        self.names[ref.actor_urn] = f"worker-{self.serial}"
+        self.per_worker[ref.actor_urn] = WorkerCounters()
         self.free.append(ref.actor_urn)
 
     def handle(self, message: Any) -> Any:
@@ -110,6 +158,8 @@ class Dispatcher(TrackedActor):
                         self.send(run.state, message)
                 if wake:
                     self._ready(eid, False)
+            case Take(worker, offer_id):
+                self._taken(worker, offer_id)
             case InvocationStarted(eid, token, worker, deadline, state):
                 run = self.running.get(eid)
                 if run is not None and run.worker == worker:
@@ -118,6 +168,7 @@ class Dispatcher(TrackedActor):
                 self._ended(eid, worker)
             case Tick(now):
                 self._fence_overdue(now)
+                self._withdraw_stale()
             case Committed(("fence", eid, token), result):
                 self._fenced(eid, token, result.ok)
             case DispatcherStats():
@@ -126,6 +177,7 @@ class Dispatcher(TrackedActor):
                     "running": len(self.running),
                     "queued": len(self.queue),
                     "workers": len(self.workers),
+                    "per_worker": {self.names[w]: c.summary() for w, c in self.per_worker.items()},
                 }
             case _:
                 raise TypeError(f"Dispatcher got an unexpected message {message!r}")
@@ -133,7 +185,7 @@ class Dispatcher(TrackedActor):
         return None
 
     def _ready(self, eid: str, alarm: bool) -> None:
-        if eid in self.running:
+        if eid in self.running or eid in self.offered:
             self.again[eid] = self.again.get(eid, True) and alarm
         elif eid in self.queued:
             self.queued[eid] = self.queued[eid] and alarm
@@ -145,14 +197,55 @@ class Dispatcher(TrackedActor):
         while self.queue and self.free:
             eid = self.queue.popleft()
             alarm = self.queued.pop(eid)
-            worker = self.free.pop()
-            self.running[eid] = Running(worker, alarm)
-            self.counters["dispatched"] += 1
-            self.send(self.workers[worker], Invoke(eid, alarm))
-        idle = not self.running and not self.queue
+            worker = self.free.popleft()
+            if worker not in self.workers:
+                self._requeue_front(eid, alarm)
+                continue
+            self.offer_ids += 1
+            self.offers[worker] = Offered(eid, alarm, self.offer_ids, time.monotonic())
+            self.offered.add(eid)
+            self.send(self.workers[worker], Offer(self.offer_ids))
+        idle = not self.running and not self.queue and not self.offered
         if idle != self.idle:
             self.idle = idle
             self.send(self.alarm_manager, DispatcherIdle(idle))
+
+    def _taken(self, worker: str, offer_id: int) -> None:
+        offer = self.offers.get(worker)
+        if offer is None or offer.offer_id != offer_id:
+            return
+        del self.offers[worker]
+        if offer.withdrawn:
+            self.free.append(worker)
+            return
+        self.offered.discard(offer.execution_id)
+        counters = self.per_worker[worker]
+        counters.dispatched += 1
+        counters.latencies.append(time.monotonic() - offer.sent)
+        self.counters["dispatched"] += 1
+        self.running[offer.execution_id] = Running(worker, offer.alarm)
+        self.send(self.workers[worker], Invoke(offer.execution_id, offer.alarm))
+
+    def _withdraw_stale(self) -> None:
+        """Offers not taken within the timeout go back to the front of the queue, for another worker."""
+        limit = time.monotonic() - self.dispatch_timeout
+        for worker, offer in self.offers.items():
+            if offer.withdrawn or offer.sent > limit:
+                continue
+            offer.withdrawn = True
+            self.offered.discard(offer.execution_id)
+            self.per_worker[worker].requeued += 1
+            self.counters["requeued"] += 1
+            logger.debug("{} did not take an offer within {} s; offering it elsewhere", self.names[worker],
+                         self.dispatch_timeout)
+            self._requeue_front(offer.execution_id, offer.alarm)
+
+    def _requeue_front(self, eid: str, alarm: bool) -> None:
+        if eid in self.queued:
+            self.queued[eid] = self.queued[eid] and alarm
+            return
+        self.queued[eid] = alarm
+        self.queue.appendleft(eid)
 
     def _ended(self, eid: str, worker: str) -> None:
         run = self.running.get(eid)

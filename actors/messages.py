@@ -207,6 +207,21 @@ class Ready:
 
 
 @attrs.frozen(slots=True)
+class Offer:
+    """The Dispatcher offers a worker its next invocation; the worker answers Take when it can."""
+
+    offer_id: int
+
+
+@attrs.frozen(slots=True)
+class Take:
+    """A worker takes offer `offer_id`; the Dispatcher answers Invoke, or frees it if the offer was withdrawn."""
+
+    worker: str
+    offer_id: int
+
+
+@attrs.frozen(slots=True)
 class Invoke:
     execution_id: str
     alarm: bool = False

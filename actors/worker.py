@@ -1,7 +1,8 @@
 """InvocationWorker: runs one invocation at a time on its own thread.
 
 Owns: nothing durable; it is the thread that user code runs on.  Takes:
-Invoke.  Sends: InvocationStarted and InvocationEnded to the Dispatcher.
+Offer (answered with Take while the worker is free to run it) and Invoke.
+Sends: Take, InvocationStarted and InvocationEnded to the Dispatcher.
 What an invocation does is the engine's `Invoker`; the worker only gives it a
 thread and reports.  It never raises into pykka: a crash of the invoker is
 logged and reported as an ended invocation.
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 import pykka
 from loguru import logger
 
-from actors.messages import InvocationEnded, InvocationStarted, Invoke
+from actors.messages import InvocationEnded, InvocationStarted, Invoke, Offer, Take
 from actors.topology import Topology, TrackedActor
 
 OnStarted = Callable[[int, float, "pykka.ActorRef[Any]"], None]
@@ -36,6 +37,8 @@ class InvocationWorker(TrackedActor):
 
     def handle(self, message: Any) -> Any:
         match message:
+            case Offer(offer_id):
+                self.send(self.dispatcher, Take(self.actor_urn, offer_id))
             case Invoke(execution_id, alarm):
                 token: int | None = None
 

@@ -24,7 +24,7 @@ from actors.alarm_client import AlarmClient
 from actors.alarm_manager import AlarmManager
 from actors.checkpoint_writer import CheckpointWriter
 from actors.completion_board import CompletionBoard
-from actors.dispatcher import Dispatcher
+from actors.dispatcher import DISPATCH_TIMEOUT, Dispatcher
 from actors.external_events import ExternalEvents
 from actors.messages import (
     AlarmCommitted,
@@ -74,10 +74,15 @@ class Engine:
         workers: int = DEFAULT_WORKERS,
         branch_threads: int = DEFAULT_BRANCH_THREADS,
         tick_interval: float = 0.01,
+        dispatch_lock_timeout: float = DISPATCH_TIMEOUT,
         recover: bool = True,
         execute: bool = True,
     ) -> None:
-        """`execute=False` makes a record-only engine: `start` writes the execution and runs nothing."""
+        """`execute=False` makes a record-only engine: `start` writes the execution and runs nothing.
+
+        `dispatch_lock_timeout` (seconds): how long an invocation offered to a worker may wait for it
+        before it is offered to another one.
+        """
         if workers < 1:
             raise ValidationError(f"workers must be at least 1, got {workers}")
         self.store = store if isinstance(store, Store) else open_store(store)
@@ -95,7 +100,7 @@ class Engine:
             self.callback_ids, self,
         )
         self.dispatcher = Dispatcher.start(
-            self.topology, self.writer, self.alarm_manager, self._make_worker, workers
+            self.topology, self.writer, self.alarm_manager, self._make_worker, workers, dispatch_lock_timeout
         )
         self.external = ExternalEvents.start(
             self.topology, self.store, self.clock, self.callback_ids, self.writer, self.dispatcher

@@ -1,0 +1,74 @@
+"""Dispatcher flow control: one send slot per worker, offers withdrawn after the lock-acquisition timeout."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.messages import Offer
+from actors.worker import InvocationWorker
+from durable import DurableContext, durable_execution
+from durable.engine import Engine
+from durable.stores.base import ExecutionStatus
+
+pytestmark = pytest.mark.timeout(120)
+STALL = 5.0
+
+
+@durable_execution
+def quick(event: int, context: DurableContext) -> int:
+    return int(context.step(lambda _: event * 2, name="double"))
+
+
+class StallingWorker(InvocationWorker):
+    """Fault injection: worker-2 blocks its own thread for STALL seconds when its first offer arrives."""
+
+    stalled_until: float = 0.0
+    stalled_until_wall: float = 0.0
+    started = threading.Event()
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, Offer) and self.name == "worker-2" and not StallingWorker.started.is_set():
+            StallingWorker.started.set()
+            StallingWorker.stalled_until = time.monotonic() + STALL
+            StallingWorker.stalled_until_wall = time.time() + STALL
+            time.sleep(STALL)
+        if not isinstance(message, Offer):
+            self.invoked_at.append(time.monotonic())
+        return super().handle(message)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.name = args[3]
+        self.invoked_at: list[float] = []
+
+
+class StallingEngine(Engine):
+    def _make_worker(self, dispatcher: pykka.ActorRef[Any], serial: int) -> pykka.ActorRef[Any]:
+        ref = StallingWorker.start(self.topology, dispatcher, self.invoker, f"worker-{serial}")
+        self.worker_refs = [*getattr(self, "worker_refs", []), ref]
+        return ref
+
+
+def test_a_stalled_worker_gets_nothing_while_the_others_run_every_invocation_once(tmp_path: Path) -> None:
+    StallingWorker.started.clear()
+    with StallingEngine(store=f"sqlite:///{tmp_path / 'd.db'}", functions=[quick], workers=4) as engine:
+        ids = [engine.start("quick", n) for n in range(1000)]
+        records = [engine.wait(eid, timeout=60) for eid in ids]
+        stats = engine.stats()
+        stalled = next(r for r in engine.worker_refs if r.proxy().name.get() == "worker-2")
+        invoked_at = stalled.proxy().invoked_at.get()
+    assert all(r.status is ExecutionStatus.SUCCEEDED for r in records)
+    assert [r.result for r in records] == [str(n * 2) for n in range(1000)]
+    assert all(r.invocations == 1 for r in records), "every invocation ran exactly once"
+    assert max(r.ended or 0 for r in records) < StallingWorker.stalled_until_wall, "none waited for the stall"
+    assert all(at >= StallingWorker.stalled_until for at in invoked_at), "nothing ran on the stalled worker"
+    per_worker = stats["per_worker"]
+    assert per_worker["worker-2"]["requeued"] >= 1, per_worker
+    assert stats["requeued"] == sum(w["requeued"] for w in per_worker.values())
+    assert sum(w["dispatched"] for w in per_worker.values()) == stats["dispatched"] >= 1000
