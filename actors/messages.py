@@ -6,15 +6,16 @@ facade) waits on; actors never wait on each other, they tell and are told.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from pykka import ActorRef, Future
 
-from durable.engine.history import HistoryEvent
-from durable.engine.transitions import CallbackAction
-from durable.lambda_service import ErrorObject, Operation, OperationUpdate
-from durable.stores.base import CommitResult, WriteSet
+if TYPE_CHECKING:  # annotations only: importing durable here would close an import cycle through durable/__init__
+    from durable.engine.history import HistoryEvent
+    from durable.engine.transitions import CallbackAction
+    from durable.lambda_service import ErrorObject, Operation, OperationUpdate
+    from durable.stores.base import CommitResult, WriteSet
 
 Reply = Future[Any] | None
 
