@@ -177,12 +177,23 @@ class Dispatcher(TrackedActor):
                     "running": len(self.running),
                     "queued": len(self.queue),
                     "workers": len(self.workers),
-                    "per_worker": {self.names[w]: c.summary() for w, c in self.per_worker.items()},
+                    "per_worker": self._worker_summaries(),
                 }
             case _:
                 raise TypeError(f"Dispatcher got an unexpected message {message!r}")
         self._pump()
         return None
+
+    def _worker_summaries(self) -> dict[str, dict[str, Any]]:
+        """Each worker's counters, also written on its node in the topology picture."""
+        summaries = {}
+        for worker, counters in self.per_worker.items():
+            summary = summaries[self.names[worker]] = counters.summary()
+            self.topology.annotate(
+                worker, f"dispatched {summary['dispatched']}, requeued {summary['requeued']}, "
+                f"send p99 {summary['send_p99_ms']} ms",
+            )
+        return summaries
 
     def _ready(self, eid: str, alarm: bool) -> None:
         if eid in self.running or eid in self.offered:

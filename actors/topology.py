@@ -39,6 +39,11 @@ class Topology:
         self._retired: dict[tuple[str, str], int] = {}
         self._retiring: collections.deque[tuple[str, str, int]] = collections.deque(maxlen=500_000)
         self._caller_edges: dict[str, itertools.count[int]] = {}
+        self._notes: dict[str, str] = {}
+
+    def annotate(self, urn: str, note: str) -> None:
+        """A line shown under the actor's name in the picture (a worker's counters, say); one writer per actor."""
+        self._notes[urn] = note
 
     def register(self, info: ActorInfo) -> None:
         self._actors[info.urn] = info
@@ -97,7 +102,10 @@ class Topology:
             info = self._actors.get(urn)
             if info is None:
                 return kind_node(self._kinds.get(urn, "unknown"))
-            return kind_node(info.kind) if info.kind in many else f"{info.kind}\\n{info.name}"
+            if info.kind in many:
+                return kind_node(info.kind)
+            note = self._notes.get(urn)
+            return f"{info.kind}\\n{info.name}" + (f"\\n{note}" if note else "")
 
         weights: dict[tuple[str, str], int] = {}
         for source, target, count in self.edges():

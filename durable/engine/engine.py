@@ -365,9 +365,11 @@ class Engine:
         self._closed = True
         self.ticker.stop()
         try:
+            stats = json.dumps(self.stats(), default=str)
+            self._ask(self.writer, lambda f: SaveMeta("engine.stats", stats, f))
             self._ask(self.writer, lambda f: SaveMeta("topology.dot", self.topology.to_dot(), f))
         except Exception as error:
-            logger.warning("could not save the actor topology: {}", error)
+            logger.warning("could not save the engine's counters and topology: {}", error)
         for ref in (
             self.dispatcher, self.external, self.alarm_client, self.alarm_manager, self.completions, self.writer
         ):

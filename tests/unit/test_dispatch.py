@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -72,3 +73,20 @@ def test_a_stalled_worker_gets_nothing_while_the_others_run_every_invocation_onc
     assert per_worker["worker-2"]["requeued"] >= 1, per_worker
     assert stats["requeued"] == sum(w["requeued"] for w in per_worker.values())
     assert sum(w["dispatched"] for w in per_worker.values()) == stats["dispatched"] >= 1000
+
+
+def test_worker_counters_are_kept_with_the_store_and_drawn_on_the_topology(tmp_path: Path) -> None:
+    from durable.stores import open_store
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    with Engine(store=url, functions=[quick], workers=2) as engine:
+        for n in range(20):
+            engine.wait(engine.start("quick", n), timeout=30)
+    store = open_store(url)
+    try:
+        saved = json.loads(store.get_meta("engine.stats") or "{}")
+        dot = store.get_meta("topology.dot") or ""
+    finally:
+        store.close()
+    assert sum(w["dispatched"] for w in saved["per_worker"].values()) == saved["dispatched"] == 20
+    assert "dispatched" in dot and "requeued 0" in dot
