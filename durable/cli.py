@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -98,18 +99,25 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the HTTP API (callbacks, executions) on this store")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765; 0: any free one)")
     serve.add_argument("--function", action="append", default=[], metavar="MODULE:FUNCTION",
                        help="register a function under its own name (repeatable)")
     serve.set_defaults(command=cmd_serve)
 
-    callback = sub.add_parser("callback", help="complete a callback: succeed, fail or heartbeat")
+    callback = sub.add_parser(
+        "callback", help="complete a callback: succeed, fail or heartbeat",
+        description="Complete a callback on this store. The completion is stored at once; the woken execution "
+        "then runs here until it ends or waits again, for at most --wait seconds (after that, or with --wait 0, "
+        "it continues in the next engine on the store: `durable resume`, `durable serve`). While `durable serve` "
+        "holds the store, send the callback over HTTP instead (POST /callbacks/ID/succeed).",
+    )
     callback.add_argument("action", choices=["succeed", "fail", "heartbeat"])
     callback.add_argument("callback_id")
     callback.add_argument("payload", nargs="?", default=None,
                           help="succeed: the result, as JSON; fail: an error object, as JSON")
     callback.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
-                          help="let the woken execution run until it suspends or ends, at most this long")
+                          help="run the woken execution here until it ends or waits again, at most this long "
+                          "(default: 30; 0: return at once)")
     callback.set_defaults(command=cmd_callback)
 
     viz = sub.add_parser("viz", help="write the actor topology of the last engine run on this store")
@@ -238,6 +246,10 @@ def _progress(store: Store, records: list[ExecutionRecord | None]) -> str:
         if op.operation_type is OperationType.WAIT and op.status is OperationStatus.STARTED:
             left = max(0.0, (op.scheduled_end_timestamp or now) - now)
             waiting = f"waiting on wait {op.name or op.operation_id} ({left:.0f} s left)"
+        elif op.operation_type is OperationType.CALLBACK and op.status is OperationStatus.STARTED:
+            waiting = f"waiting on callback {op.name or op.operation_id}"
+        elif op.operation_type is OperationType.CHAINED_INVOKE and op.status is OperationStatus.STARTED:
+            waiting = f"waiting on invoke {op.name or op.operation_id}"
         elif op.operation_type is OperationType.STEP and op.status is OperationStatus.PENDING:
             left = max(0.0, (op.next_attempt_timestamp or now) - now)
             waiting = f"step {op.name or op.operation_id} retries in {left:.0f} s"
@@ -324,24 +336,52 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except DurableExecutionsError as error:
             raise CliError(str(error)) from None
     token = os.environ.get("DURABLE_API_TOKEN") or secrets.token_urlsafe(32)
-    engine = Engine(store=args.store or default_store_url())
-    # uvicorn stops gracefully on SIGTERM, then raises the signal again; as an interrupt (which uvicorn.run
-    # swallows) it ends here, with the engine closed, instead of killing the process.
+    listener = _listen(args.host, args.port)
+    try:
+        engine = Engine(store=args.store or default_store_url())
+    except BaseException:
+        listener.close()
+        raise
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again; as an interrupt (suppressed around
+    # the server below) it ends here, with the engine closed, instead of killing the process.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         for spec, handler in handlers:
             engine.register(spec, handler)
             engine.register(handler)
         shown = "from DURABLE_API_TOKEN" if os.environ.get("DURABLE_API_TOKEN") else token
-        print(f"serving http://{args.host}:{args.port} on {engine.store.url}; bearer token: {shown}", file=sys.stderr)
-        uvicorn.run(create_app(engine, token), host=args.host, port=args.port,
-                    log_level="info" if args.verbose else "warning")
+        host, port = listener.getsockname()[:2]
+        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        print(f"serving {url} on {engine.store.url}; bearer token: {shown}", file=sys.stderr)
+        config = uvicorn.Config(create_app(engine, token), host=host, port=port,
+                                log_level="info" if args.verbose else "warning")
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run(sockets=[listener])
         print("stopped serving; waiting executions continue with the next `durable serve` or `durable resume`",
               file=sys.stderr)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        listener.close()
         engine.close()
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The API's socket, bound before the store is opened: a taken port or a bad host is one error line."""
+    if not 0 <= port <= 65535:
+        raise CliError(f"--port must be from 0 to 65535, got {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError as error:
+        raise CliError(f"cannot listen on {host!r}: {error.strerror or error}") from None
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except OSError as error:
+        listener.close()
+        raise CliError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return listener
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -356,24 +396,55 @@ def cmd_callback(args: argparse.Namespace) -> int:
             parsed = json.loads(payload)
         except ValueError as error:
             raise CliError(f"PAYLOAD is not JSON ({error.args[0]}): {payload!r}") from None
+    if args.action == "fail" and payload is not None and not isinstance(parsed, dict):
+        raise CliError("a failure's PAYLOAD must be a JSON object such as {\"ErrorType\": \"Rejected\"}")
+    if args.wait < 0:
+        raise CliError(f"--wait must be 0 or more seconds, got {args.wait}")
     _open_store(args).close()
-    engine = _engine(args)
     try:
+        engine = _engine(args)
+    except StoreError as error:
+        raise CliError(f"{error} (if `durable serve` runs on it, POST the callback to its HTTP API)") from None
+    try:
+        execution_id = engine.callback_ids.open(args.callback_id)[0]
+        record = engine.store.get_execution(execution_id)
         if args.action == "succeed":
             engine.send_callback_success(args.callback_id, payload)
         elif args.action == "fail":
-            if payload is not None and not isinstance(parsed, dict):
-                raise CliError("a failure's PAYLOAD must be a JSON object such as {\"ErrorType\": \"Rejected\"}")
             engine.send_callback_failure(args.callback_id, parsed if payload is not None else None)
         else:
             engine.send_callback_heartbeat(args.callback_id)
-        deadline = time.monotonic() + args.wait
-        while time.monotonic() < deadline and any(engine.stats()[k] for k in ("running", "queued")):
-            time.sleep(0.05)
+        if args.action == "heartbeat":
+            outcome = "the callback stays open"
+        elif args.wait == 0:
+            outcome = f"execution {execution_id} continues at the next `durable resume` or `durable serve`"
+        else:
+            outcome = _await_settled(engine, execution_id, record.invocations if record else 0, args.wait)
     finally:
         engine.close()
-    print(f"callback {args.action}: done", file=sys.stderr)
+    print(f"callback {args.action}: done; {outcome}", file=sys.stderr)
     return 0
+
+
+def _await_settled(engine: Any, execution_id: str, invocations_before: int, timeout: float) -> str:
+    """Let the woken execution run until it ends, or an invocation after the completion leaves it waiting again."""
+    deadline = time.monotonic() + timeout
+    function = engine.status(execution_id).function_name
+    if engine.registry.get(function) is None:
+        return (f"execution {execution_id} runs {function!r}, which cannot be imported here; it continues in an "
+                f"engine that registers it (`durable serve --function MODULE:FUNCTION`)")
+    while True:
+        record = engine.status(execution_id)
+        stats = engine.stats()
+        idle = not (stats["running"] or stats["queued"])
+        if record.status.is_terminal and idle:
+            return f"execution {execution_id} {record.status.value}"
+        if record.invocations > invocations_before and not record.invocation_open and idle:
+            return f"execution {execution_id} is waiting again"
+        if time.monotonic() > deadline:
+            return f"execution {execution_id} still running after {timeout:g} s; `durable resume` continues it"
+        with contextlib.suppress(TimeoutError):
+            engine.wait(execution_id, timeout=0.05)
 
 
 def cmd_viz(args: argparse.Namespace) -> int:

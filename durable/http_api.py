@@ -2,14 +2,18 @@
 
 A Starlette application over one `Engine`, served by uvicorn (`durable
 serve`).  Every route but `/openapi.json` needs `Authorization: Bearer
-<token>`.  Engine calls block on the actors' answers, so the routes are
-plain functions that Starlette runs on its thread pool; the pool is widened
-at start-up so a thousand completions in flight do not queue behind twenty.
+<token>`.  Engine calls block on the actors' answers, so they run on
+Starlette's thread pool, never on the event loop: the callback routes read
+the body on the loop and hand only the engine call to the pool; the others
+are plain functions that run there whole.  The pool is widened at start-up
+so a thousand completions in flight do not queue behind forty.
 
 Errors are one JSON object, `{"error": "..."}`, with the status that names
 the problem: 400 malformed input, 401 no or wrong token, 404 unknown
-execution or callback, 409 a callback already closed, 413 a body over
-256 KiB (refused before it is parsed; nothing is stored).
+execution or callback (or route), 405 a method the route does not take, 409
+a callback already closed, 413 a body over 256 KiB (refused before it is
+parsed; nothing is stored), 500 anything else (the server log has the
+traceback; a response never does).
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import anyio.from_thread
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -45,6 +51,9 @@ from durable.lambda_service import ErrorObject
 from durable.stores.base import ExecutionRecord, ExecutionStatus
 
 THREADS = 256
+LIST_LIMIT = 1000
+_START_FIELDS = ("function", "input", "name", "execution_timeout")
+_ERROR_FIELDS = ("ErrorType", "ErrorMessage", "ErrorData", "StackTrace")
 
 
 @contextlib.contextmanager
@@ -86,9 +95,12 @@ def create_app(engine: Engine, token: str) -> Starlette:
     if not token:
         raise ValueError("the HTTP API needs a non-empty token")
 
-    def callback(action: Callable[[str, bytes], None]) -> Callable[[Request], Response]:
-        def endpoint(request: Request) -> Response:
-            action(request.path_params["callback_id"], _body(request))
+    def callback(action: Callable[[str, bytes], None]) -> Callable[[Request], Awaitable[Response]]:
+        """The hot path: one hop to the pool per completion (the body is read on the loop)."""
+
+        async def endpoint(request: Request) -> Response:
+            body = await request.body()
+            await run_in_threadpool(action, request.path_params["callback_id"], body)
             return Response(status_code=204)
 
         return endpoint
@@ -97,14 +109,14 @@ def create_app(engine: Engine, token: str) -> Starlette:
         engine.send_callback_success(callback_id, _json_text(body) if body.strip() else None)
 
     def fail(callback_id: str, body: bytes) -> None:
-        error = _json_object(body, "the error") if body.strip() else None
-        engine.send_callback_failure(callback_id, error)
+        engine.send_callback_failure(callback_id, _error_object(body))
 
     def heartbeat(callback_id: str, body: bytes) -> None:
         engine.send_callback_heartbeat(callback_id)
 
     def start(request: Request) -> Response:
         fields = _json_object(_body(request), "the request")
+        _only(fields, _START_FIELDS, "the request")
         function = fields.get("function")
         if not isinstance(function, str) or not function:
             raise ApiError(400, "field 'function' (the registered function's name) is required")
@@ -121,11 +133,17 @@ def create_app(engine: Engine, token: str) -> Starlette:
         status_text = request.query_params.get("status")
         try:
             status = ExecutionStatus(status_text) if status_text else None
-            limit = int(request.query_params.get("limit", "100"))
         except ValueError:
             known = ", ".join(s.value for s in ExecutionStatus)
-            raise ApiError(400, f"status must be one of {known}, and limit a whole number") from None
-        return JSONResponse({"executions": [_record(r) for r in engine.list(status, max(1, min(limit, 1000)))]})
+            raise ApiError(400, f"query parameter 'status' must be one of {known}, got {status_text!r}") from None
+        limit_text = request.query_params.get("limit", "100")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= LIST_LIMIT:
+            raise ApiError(400, f"query parameter 'limit' must be a whole number from 1 to {LIST_LIMIT}")
+        return JSONResponse({"executions": [_record(r) for r in engine.list(status, int(limit_text))]})
+
+    def executions(request: Request) -> Response:
+        """One route for both methods, so a wrong one is answered 405 with `Allow: GET, POST`."""
+        return start(request) if request.method == "POST" else listing(request)
 
     def status(request: Request) -> Response:
         return JSONResponse(_record(engine.status(request.path_params["execution_id"])))
@@ -134,8 +152,7 @@ def create_app(engine: Engine, token: str) -> Starlette:
         return JSONResponse({"events": engine.history(request.path_params["execution_id"])})
 
     def stop(request: Request) -> Response:
-        body = _body(request)
-        error = _json_object(body, "the error") if body.strip() else None
+        error = _error_object(_body(request))
         stopped = engine.stop(request.path_params["execution_id"], ErrorObject.from_dict(error) if error else None)
         return JSONResponse(_record(stopped))
 
@@ -146,8 +163,7 @@ def create_app(engine: Engine, token: str) -> Starlette:
         Route("/callbacks/{callback_id}/succeed", callback(succeed), methods=["POST"]),
         Route("/callbacks/{callback_id}/fail", callback(fail), methods=["POST"]),
         Route("/callbacks/{callback_id}/heartbeat", callback(heartbeat), methods=["POST"]),
-        Route("/executions", start, methods=["POST"]),
-        Route("/executions", listing, methods=["GET"]),
+        Route("/executions", executions, methods=["GET", "POST"]),
         Route("/executions/{execution_id}", status, methods=["GET"]),
         Route("/executions/{execution_id}/history", history, methods=["GET"]),
         Route("/executions/{execution_id}/stop", stop, methods=["POST"]),
@@ -192,7 +208,10 @@ class _Guard:
             await response(scope, receive, send)
             return
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > PAYLOAD_LIMIT):
+        if length is not None and not length.isdigit():
+            await _error(400, "the Content-Length header is not a whole number")(scope, receive, send)
+            return
+        if length is not None and int(length) > PAYLOAD_LIMIT:
             await _error(413, f"the body is over the {PAYLOAD_LIMIT:,}-byte limit")(scope, receive, send)
             return
         await self.app(scope, _limited(receive), send)
@@ -237,6 +256,27 @@ def _json_object(body: bytes, what: str) -> dict[str, Any]:
     return value
 
 
+def _only(fields: dict[str, Any], known: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        raise ApiError(400, f"{what} has unknown field(s) {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+
+
+def _error_object(body: bytes) -> dict[str, Any] | None:
+    """An error object `{"ErrorType", "ErrorMessage", "ErrorData"?, "StackTrace"?}`; None for an empty body."""
+    if not body.strip():
+        return None
+    error = _json_object(body, "the error")
+    _only(error, _ERROR_FIELDS, "the error")
+    for field in ("ErrorType", "ErrorMessage", "ErrorData"):
+        if error.get(field) is not None and not isinstance(error[field], str):
+            raise ApiError(400, f"the error's field {field!r} must be a string")
+    trace = error.get("StackTrace")
+    if trace is not None and (not isinstance(trace, list) or not all(isinstance(line, str) for line in trace)):
+        raise ApiError(400, "the error's field 'StackTrace' must be a list of strings")
+    return error
+
+
 def _record(record: ExecutionRecord) -> dict[str, Any]:
     return {
         "execution_id": record.execution_id,
@@ -278,8 +318,17 @@ async def _engine_error(request: Request, error: Exception) -> Response:
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals: no such route (404), a method the route does not take (405)."""
     assert isinstance(error, HTTPException)
-    return _error(error.status_code, str(error.detail))
+    where = f"{request.method} {request.url.path}"
+    if error.status_code == 404:
+        message = f"no route for {where} (the routes are listed at /openapi.json)"
+    elif error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow", "")
+        message = f"{where} is not allowed; {request.url.path} takes {allowed or 'other methods'}"
+    else:
+        message = str(error.detail)
+    return JSONResponse({"error": message}, status_code=error.status_code, headers=error.headers)
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
@@ -289,7 +338,7 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 def _operation(summary: str, ok: str, errors: tuple[int, ...], body: dict[str, Any] | None = None) -> dict[str, Any]:
     responses: dict[str, Any] = {ok: {"description": "done"}}
-    for status in (*errors, 500):
+    for status in (*errors, 405, 500):
         responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
     operation: dict[str, Any] = {"summary": summary, "responses": responses}
     if body is not None:
@@ -302,6 +351,7 @@ _ERROR_TEXT = {
     400: "malformed input (not JSON, not UTF-8, or a bad field)",
     401: "missing or wrong bearer token",
     404: "unknown execution or callback (a forged or changed callback id is unknown)",
+    405: "the route does not take this method (the Allow header lists the ones it takes)",
     409: "the callback is already completed or timed out; the first outcome stands",
     413: "the body is over 256 KiB; nothing was stored",
     500: "a fault in the server or its store; the message names its type, the server log has the detail",
@@ -359,7 +409,7 @@ OPENAPI: dict[str, Any] = {
         },
         "/callbacks/{callback_id}/heartbeat": {
             "parameters": [_ID],
-            "post": _operation("Push the callback's heartbeat deadline forward", "204", (401, 404, 409)),
+            "post": _operation("Push the callback's heartbeat deadline forward", "204", (401, 404, 409, 413)),
         },
         "/executions": {
             "post": _operation(

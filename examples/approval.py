@@ -1,8 +1,8 @@
 """A callback: an expense report waits, durably, for a person to approve it.
 
     durable start examples.approval:handler --input '{"report": "R-17", "amount": 420}'
-    durable resume &                 # runs it until it waits for the approval
-    durable callback succeed ID '{"approved": true, "by": "ana"}'
+    durable resume --timeout 3       # runs it until it waits; its log line shows the callback id
+    durable callback succeed CALLBACK_ID '{"approved": true, "by": "ana"}'   # wakes it; it finishes
 
 The submitter hands the callback id to the outside world (here it only logs
 the command that answers it; a real one would e-mail a link or call a

@@ -17,6 +17,7 @@ import pytest
 
 from durable.engine import Engine
 from durable.http_api import serving_in_background
+from durable.stores import open_store
 from durable.stores.base import ExecutionStatus
 from tests.conftest import wait_until
 from tests.workflows import approval
@@ -74,6 +75,31 @@ def test_malformed_json_is_400(engine: Engine, api: httpx.Client) -> None:
     assert engine.history(eid) == before
 
 
+def test_a_malformed_error_object_is_400_and_changes_nothing(engine: Engine, api: httpx.Client) -> None:
+    eid, callback_id = _waiting(engine, api)
+    before = engine.history(eid)
+    for bad, says in (
+        (["not", "an", "object"], "must be a JSON object"),
+        ({"ErrorType": 5}, "'ErrorType' must be a string"),
+        ({"ErrorMessage": "x", "StackTrace": "one line"}, "'StackTrace' must be a list of strings"),
+        ({"ErrorTyp": "Rejected"}, "unknown field(s) 'ErrorTyp'"),
+    ):
+        response = api.post(f"/callbacks/{callback_id}/fail", json=bad)
+        assert response.status_code == 400 and says in response.json()["error"], (bad, response.text)
+        stop = api.post(f"/executions/{eid}/stop", json=bad)
+        assert stop.status_code == 400, (bad, stop.text)
+    assert engine.history(eid) == before and engine.status(eid).status is ExecutionStatus.RUNNING
+
+
+def test_a_failure_over_http_reaches_the_handler(engine: Engine, api: httpx.Client) -> None:
+    eid, callback_id = _waiting(engine, api)
+    error = {"ErrorType": "Rejected", "ErrorMessage": "no budget", "ErrorData": "{}", "StackTrace": ["at desk"]}
+    assert api.post(f"/callbacks/{callback_id}/fail", json=error).status_code == 204
+    record = engine.wait(eid, timeout=10)
+    assert record.status is ExecutionStatus.FAILED
+    assert record.error is not None and record.error.message == "no budget"
+
+
 def test_a_completion_over_http_wakes_the_execution(engine: Engine, api: httpx.Client) -> None:
     eid, callback_id = _waiting(engine, api)
     response = api.post(f"/callbacks/{callback_id}/succeed", content=b'{"by": "ana"}')
@@ -112,7 +138,7 @@ def test_an_oversized_body_is_413_and_nothing_is_stored(engine: Engine, api: htt
 
     streamed = api.post(f"/callbacks/{callback_id}/succeed", content=chunks())
     assert streamed.status_code == 413, "a chunked body without Content-Length is cut off too"
-    assert engine.history(eid) == before
+    assert engine.history(eid) == before and engine.status(eid).status is ExecutionStatus.RUNNING
     assert api.post(f"/callbacks/{callback_id}/heartbeat").status_code == 204
 
 
@@ -131,8 +157,20 @@ def test_executions_round_trip(engine: Engine, api: httpx.Client) -> None:
     assert api.post("/executions", json={"function": "no_such"}).status_code == 400
     for bad in ({"name": 5}, {"execution_timeout": True}, {"execution_timeout": "1"}, {"execution_timeout": -1}):
         assert api.post("/executions", json={"function": "approval", **bad}).status_code == 400, bad
-    assert api.get("/executions", params={"status": "DONE"}).status_code == 400
-    assert api.delete("/executions").status_code == 405
+    assert api.post("/executions", json={"function": "approval", "execution_name": "typo"}).status_code == 400
+    for query in ({"status": "DONE"}, {"limit": "0"}, {"limit": "-1"}, {"limit": "many"}, {"limit": "1001"}):
+        assert api.get("/executions", params=query).status_code == 400, query
+    assert len(api.get("/executions", params={"limit": "1"}).json()["executions"]) == 1
+
+
+def test_wrong_methods_and_unknown_routes_answer_in_json(api: httpx.Client) -> None:
+    wrong = api.delete("/executions")
+    assert wrong.status_code == 405 and set(wrong.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    assert "DELETE /executions is not allowed" in wrong.json()["error"]
+    assert api.get("/callbacks/x/succeed").status_code == 405
+    missing = api.get("/nowhere")
+    assert missing.status_code == 404 and "no route for GET /nowhere" in missing.json()["error"]
+    assert httpx.get(f"{api.base_url}/nowhere").status_code == 401, "without the token even 404s are hidden"
 
 
 def test_the_openapi_document_describes_every_route(api: httpx.Client) -> None:
@@ -148,6 +186,16 @@ def test_the_openapi_document_describes_every_route(api: httpx.Client) -> None:
     }
     assert _documented(document) == app_routes
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert "/openapi.json itself does not" in document["info"]["description"]
+    assert document["paths"]["/openapi.json"]["get"]["security"] == []
+    for path, method in app_routes - {("/openapi.json", "get")}:
+        statuses = set(document["paths"][path][method]["responses"])
+        assert {"401", "405", "500"} <= statuses, (path, method)
+        if method == "post":
+            assert "413" in statuses, path
+    assert {"400", "401", "404", "405", "409", "413", "500"} <= {
+        name[1:] for name in document["components"]["responses"]
+    }
 
 
 def test_the_route_table_matches_the_document(engine: Engine) -> None:
@@ -179,14 +227,53 @@ def test_the_callback_command_completes_and_refuses_bad_ids(store_url: str) -> N
         wait_until(lambda: not engine.status(eid).invocation_open)
     unknown = _cli("callback", "succeed", "forged", '"x"', store=store_url)
     assert (unknown.returncode, unknown.stderr.strip()) == (2, "error: unknown callback")
+    cannot = _cli("callback", "heartbeat", callback_id, "--wait", "5", store=store_url)
+    assert cannot.returncode == 0 and "the callback stays open" in cannot.stderr, cannot.stderr
     not_json = _cli("callback", "succeed", callback_id, "{nope", store=store_url)
     assert not_json.returncode == 2 and not_json.stderr.startswith("error: PAYLOAD is not JSON")
-    done = _cli("callback", "succeed", callback_id, '"from the shell"', store=store_url)
-    assert done.returncode == 0, done.stderr
+    done = _cli("callback", "succeed", callback_id, '"from the shell"', "--wait", "5", store=store_url)
+    assert done.returncode == 0 and "'approval', which cannot be imported here" in done.stderr, done.stderr
     twice = _cli("callback", "succeed", callback_id, '"again"', store=store_url)
     assert twice.returncode == 2 and "already" in twice.stderr and "Traceback" not in twice.stderr
     with Engine(store=store_url, functions=[approval]) as engine:
         assert engine.wait(eid, timeout=10).result == '{"approved":"from the shell"}'
+
+
+def test_the_callback_command_with_wait_runs_the_woken_execution_to_its_end(store_url: str) -> None:
+    with Engine(store=store_url) as engine:
+        eid = engine.start("tests.workflows:approval")
+        callback_id = str(wait_until(lambda: next((op.callback_id for op in engine.operations(eid)
+                                                   if op.callback_id), None)))
+        wait_until(lambda: not engine.status(eid).invocation_open)
+    not_object = _cli("callback", "fail", callback_id, '"no"', store=store_url)
+    assert not_object.returncode == 2 and "must be a JSON object" in not_object.stderr
+    done = _cli("callback", "succeed", callback_id, '"yes"', "--wait", "30", store=store_url)
+    assert done.returncode == 0 and f"execution {eid} SUCCEEDED" in done.stderr, done.stderr
+    store = open_store(store_url)
+    try:
+        record = store.get_execution(eid)
+        assert record is not None and record.result == '{"approved":"yes"}', "it ended before the command returned"
+    finally:
+        store.close()
+
+
+def test_the_callback_command_points_to_http_while_an_engine_holds_the_store(engine: Engine) -> None:
+    held = _cli("callback", "heartbeat", "some-id", store=engine.store.url)
+    assert held.returncode == 2 and held.stderr.count("\n") == 1, held.stderr
+    assert held.stderr.startswith("error: another engine process") and "HTTP API" in held.stderr
+
+
+def test_serve_on_a_taken_port_is_one_error_line_and_opens_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        store = tmp_path / "never.db"
+        refused = _cli("serve", "--port", str(port), store=f"sqlite:///{store}")
+    assert refused.returncode == 2 and refused.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert not store.exists()
+    assert _cli("serve", "--port", "70000", store=f"sqlite:///{store}").stderr.startswith("error: --port must be")
 
 
 def test_serve_answers_with_its_token_and_closes_the_engine_on_sigterm(store_url: str) -> None:
@@ -216,3 +303,8 @@ def test_serve_answers_with_its_token_and_closes_the_engine_on_sigterm(store_url
         _, stderr = server.communicate(timeout=30)
     assert server.returncode == 0, stderr
     assert TOKEN not in stderr and "stopped serving" in stderr and "Traceback" not in stderr
+    store = open_store(store_url)
+    try:
+        assert store.get_meta("topology.dot"), "the engine was closed: closing saves the actor topology"
+    finally:
+        store.close()
