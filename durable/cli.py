@@ -78,8 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     _function_args(start)
     start.set_defaults(command=cmd_start)
 
-    status = sub.add_parser("status", help="show an execution")
-    status.add_argument("execution_id")
+    status = sub.add_parser("status", help="show an execution, or with --engine the last engine's dispatch counters")
+    status.add_argument("execution_id", nargs="?")
+    status.add_argument("--engine", action="store_true",
+                        help="the counters the last engine on this store kept (per worker: dispatched, requeued, "
+                        "send latency)")
     status.add_argument("--json", action="store_true")
     status.set_defaults(command=cmd_status)
 
@@ -268,6 +271,10 @@ def _report(record: ExecutionRecord) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     store = _open_store(args)
+    if args.engine:
+        return _engine_status(store, args.json)
+    if not args.execution_id:
+        raise CliError("status needs an EXECUTION_ID, or --engine")
     record = store.get_execution(args.execution_id)
     if record is None:
         raise CliError(f"unknown execution {args.execution_id!r}")
@@ -277,6 +284,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     for key, value in _record_dict(record).items():
         if value is not None:
             print(f"{key:>12}: {value}")
+    return 0
+
+
+def _engine_status(store: Store, as_json: bool) -> int:
+    saved = store.get_meta("engine.stats")
+    if saved is None:
+        raise CliError("no engine counters recorded yet: they are kept when an engine on this store closes")
+    stats = json.loads(saved)
+    if as_json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    for key in ("dispatched", "requeued", "fenced", "replaced_workers", "transactions"):
+        print(f"{key:>16}: {stats.get(key)}")
+    print(f"{'worker':<12} {'dispatched':>10} {'requeued':>8} {'send p50 ms':>11} {'send p99 ms':>11}")
+    for name, worker in stats.get("per_worker", {}).items():
+        print(f"{name:<12} {worker['dispatched']:>10} {worker['requeued']:>8} "
+              f"{worker['send_p50_ms'] or '-':>11} {worker['send_p99_ms'] or '-':>11}")
     return 0
 
 

@@ -90,3 +90,21 @@ def test_worker_counters_are_kept_with_the_store_and_drawn_on_the_topology(tmp_p
         store.close()
     assert sum(w["dispatched"] for w in saved["per_worker"].values()) == saved["dispatched"] == 20
     assert "dispatched" in dot and "requeued 0" in dot
+
+
+def test_durable_status_engine_shows_the_last_engines_worker_counters(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    run = [sys.executable, "-m", "durable.cli", "--store", url, "status", "--engine"]
+    cwd = Path(__file__).resolve().parents[2]
+    with Engine(store=url, functions=[quick], workers=2) as engine:
+        engine.wait(engine.start("quick", 1), timeout=30)
+    shown = subprocess.run(run, capture_output=True, text=True, cwd=cwd, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "worker-1" in shown.stdout and "requeued" in shown.stdout
+    as_json = json.loads(subprocess.run([*run, "--json"], capture_output=True, text=True, cwd=cwd, timeout=60).stdout)
+    assert as_json["dispatched"] == 1
+    missing = subprocess.run([*run[:-2], "status"], capture_output=True, text=True, cwd=cwd, timeout=60)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: status needs")
