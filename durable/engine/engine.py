@@ -344,9 +344,8 @@ class Engine:
                 execution=ExecutionChange(invocation_open=False, bump_token=True),
             )
             self._ask(self.writer, _persist_request(ws))
-        for record in self.store.list_executions(limit=1_000_000):
-            if record.parent_execution_id and record.status.is_terminal:
-                self.invoker.tell_caller(record)
+        for record in self.store.ended_children_of_running_callers():
+            self.invoker.tell_caller(record)
         alarms = dict(self.store.stored_alarms())
         for execution_id, due in alarms.items():
             self.topology.tell(self.alarm_client, AlarmCommitted(execution_id, due))

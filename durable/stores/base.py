@@ -221,6 +221,14 @@ class Store(ABC):
     @abstractmethod
     def stored_alarms(self) -> list[tuple[str, float]]: ...
 
+    def ended_children_of_running_callers(self) -> list[ExecutionRecord]:
+        """Chained executions that ended while their caller still runs (the caller may not have heard yet)."""
+        running = {r.execution_id for r in self.list_executions(ExecutionStatus.RUNNING, limit=1_000_000)}
+        return [
+            r for r in self.list_executions(limit=1_000_000)
+            if r.parent_execution_id in running and r.status.is_terminal
+        ]
+
     @abstractmethod
     def open_invocations(self) -> list[str]:
         """Executions whose last invocation never closed (its process died)."""

@@ -148,6 +148,10 @@ class SQLiteStore(Store):
                 if column not in present:
                     self._writer.execute(f"ALTER TABLE executions ADD COLUMN {column} {kind}")
             self._writer.execute(
+                "CREATE INDEX IF NOT EXISTS executions_by_parent ON executions(parent_execution_id) "
+                "WHERE parent_execution_id IS NOT NULL"
+            )
+            self._writer.execute(
                 "INSERT OR IGNORE INTO durable_meta(key, value) VALUES ('schema', ?)", (SCHEMA_MARKER,)
             )
         except sqlite3.Error as error:
@@ -203,6 +207,14 @@ class SQLiteStore(Store):
 
     def stored_alarms(self) -> list[tuple[str, float]]:
         return [(eid, due) for eid, due in self._reader().execute("SELECT execution_id, due FROM alarms")]
+
+    def ended_children_of_running_callers(self) -> list[ExecutionRecord]:
+        columns = ", ".join(f"c.{name.strip()}" for name in _EXEC_COLUMNS.split(","))
+        rows = self._reader().execute(
+            f"SELECT {columns} FROM executions c JOIN executions p ON p.execution_id = c.parent_execution_id "
+            "WHERE c.parent_execution_id IS NOT NULL AND c.status != 'RUNNING' AND p.status = 'RUNNING'"
+        ).fetchall()
+        return [_record(row, None) for row in rows]
 
     def open_invocations(self) -> list[str]:
         rows = self._reader().execute(

@@ -130,3 +130,40 @@ def test_a_payload_that_cannot_be_serialized_fails_before_anything_is_invoked() 
     result, children = _run(caller, plain=plain_child)
     assert result.status is InvocationStatus.FAILED and result.error.type == "SerDesError"
     assert children == [] and not [e for e in result.history if e["EventType"].startswith("ChainedInvoke")]
+
+
+def test_a_caller_that_missed_its_childs_end_hears_it_after_a_restart(tmp_path: Path) -> None:
+    from durable.engine import Engine
+    from durable.engine.invoker import Invoker
+    from durable.stores.base import ExecutionStatus
+
+    @durable_execution
+    def caller(event: Any, context: DurableContext) -> Any:
+        return context.invoke("counted", event)
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    event = {"marks": str(tmp_path / "marks"), "value": 3}
+    functions = {"caller": caller, "counted": counted_child}
+    original = Invoker.tell_caller
+    Invoker.tell_caller = lambda self, record: None  # type: ignore[method-assign]  # the crash window
+    try:
+        with Engine(store=url, functions=functions) as first:
+            eid = first.start("caller", event)
+            child = next(r for r in _wait_for_ended_child(first))
+            assert child.status is ExecutionStatus.SUCCEEDED
+            assert first.status(eid).status is ExecutionStatus.RUNNING
+    finally:
+        Invoker.tell_caller = original  # type: ignore[method-assign]
+    with Engine(store=url, functions=functions) as second:
+        assert [r.execution_id for r in second.store.ended_children_of_running_callers()] == [child.execution_id]
+        record = second.wait(eid, timeout=20)
+    assert json.loads(record.result or "") == {"tenant": None, "seen": 3}
+    assert (tmp_path / "marks").read_text() == "ran\n", "the child was not run again"
+
+
+def _wait_for_ended_child(engine: Any) -> Any:
+    from tests.conftest import wait_until
+
+    return wait_until(
+        lambda: [r for r in engine.list() if r.parent_execution_id and r.status.is_terminal], what="the child to end"
+    )
