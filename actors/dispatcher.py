@@ -22,14 +22,16 @@ also forwarded to the running invocation's ExecutionState, so it may see the
 change at once); a queued wake-up is an alarm only if every Ready for it was
 an alarm, so a callback completion is never mistaken for an early alarm; a worker holds at
 most the one invocation it runs, so no backlog builds behind a slow worker.
-A fenced invocation's worker is abandoned (its thread cannot be killed) and
-replaced; its late writes are rejected by the token.
+A fenced invocation's worker is abandoned (a thread cannot be killed; a
+worker process is) and replaced; its late writes are rejected by the token.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import os
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -69,6 +71,7 @@ class Running:
     started: float | None = None
     fencing: bool = False
     state: pykka.ActorRef[Any] | None = None
+    pid: int | None = None
 
 
 @attrs.define(slots=True)
@@ -127,7 +130,7 @@ class Dispatcher(TrackedActor):
         self.again: dict[str, bool] = {}
         self.idle = True
         self.serial = 0
-        self.counters = {"dispatched": 0, "requeued": 0, "fenced": 0, "replaced_workers": 0}
+        self.counters = {"dispatched": 0, "requeued": 0, "fenced": 0, "replaced_workers": 0, "replaced_processes": 0}
 
     def on_start(self) -> None:
         for _ in range(self.worker_count):
@@ -160,12 +163,15 @@ class Dispatcher(TrackedActor):
                     self._ready(eid, False)
             case Take(worker, offer_id):
                 self._taken(worker, offer_id)
-            case InvocationStarted(eid, token, worker, deadline, state):
+            case InvocationStarted(eid, token, worker, deadline, state, pid):
                 run = self.running.get(eid)
                 if run is not None and run.worker == worker:
-                    run.token, run.deadline, run.state = token, deadline, state
-            case InvocationEnded(eid, _token, worker):
+                    run.token, run.deadline, run.state, run.pid = token, deadline, state, pid
+            case InvocationEnded(eid, _token, worker, process_died):
                 self._ended(eid, worker)
+                if process_died:
+                    self.counters["replaced_processes"] += 1
+                    self._ready(eid, False)
             case Tick(now):
                 self._fence_overdue(now)
                 self._withdraw_stale()
@@ -296,6 +302,9 @@ class Dispatcher(TrackedActor):
             run.fencing = False
             return
         logger.warning("invocation {} of {} timed out; re-invoking from its last checkpoint", token, eid)
+        if run.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(run.pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
         self.counters["fenced"] += 1
         self.counters["replaced_workers"] += 1
         del self.running[eid]

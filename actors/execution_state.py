@@ -184,6 +184,8 @@ class ExecutionState(TrackedActor):
             change = ExecutionChange(ExecutionStatus.FAILED, error=error, ended=now, invocation_open=False)
             alarm = None
         else:
+            if status == "INTERRUPTED":
+                invocation["Error"] = error_details(error)["Error"]
             change = ExecutionChange(invocation_open=False)
             dues = [d for d in (self.due.earliest(), self.deadline) if d is not None]
             alarm = min(dues) if dues else None

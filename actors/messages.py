@@ -115,7 +115,7 @@ class FireDueTimers:
 
 @attrs.frozen(slots=True)
 class InvocationOutcome:
-    status: str  # SUCCEEDED | FAILED | PENDING
+    status: str  # SUCCEEDED | FAILED | PENDING | INTERRUPTED (the worker process died; run it again)
     result: str | None = None
     error: ErrorObject | None = None
     started: float = 0.0
@@ -230,20 +230,27 @@ class Invoke:
 
 @attrs.frozen(slots=True)
 class InvocationStarted:
-    """An invocation opened; `state` is its ExecutionState, which outside changes are forwarded to."""
+    """An invocation opened; `state` is its ExecutionState, which outside changes are forwarded to.
+
+    `pid`: the worker process running it (process isolation), killed if the invocation outlives its deadline.
+    """
 
     execution_id: str
     token: int
     worker: str
     deadline: float
     state: ActorRef[Any] | None = None
+    pid: int | None = None
 
 
 @attrs.frozen(slots=True)
 class InvocationEnded:
+    """The worker is free again; `process_died`: its worker process died mid-invocation, run the execution again."""
+
     execution_id: str
     token: int | None
     worker: str
+    process_died: bool = False
 
 
 @attrs.frozen(slots=True)
@@ -360,3 +367,116 @@ class BatchSuspended:
 
     resume_at: float | None
 
+
+
+# --- Worker processes: the link between an InvocationWorker and the process that runs its handlers
+#
+# Futures and actor refs cannot cross a process boundary; the sending link
+# swaps them for handles (`FutureHandle`, `RefHandle`) and the receiving link
+# for relays that send `Resolve`/`Deliver` back.  `Remote("state")` names an
+# actor the parent exports to the invocation running in the child.
+
+
+@attrs.frozen(slots=True)
+class FutureHandle:
+    id: int
+
+
+@attrs.frozen(slots=True)
+class RefHandle:
+    id: int
+    urn: str
+
+
+@attrs.frozen(slots=True)
+class Remote:
+    """An actor of the parent process, by the name it is exported under."""
+
+    name: str
+
+
+@attrs.frozen(slots=True)
+class RunHandler:
+    """Parent -> child: run one invocation's handler (or a plain function) and answer HandlerDone."""
+
+    module: str
+    qualname: str
+    durable: bool
+    record: Any
+    snapshot: dict[str, Operation]
+    started: float
+    sys_path: tuple[str, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class HandlerDone:
+    """Child -> parent: the handler's outcome, or the error that stopped it (a fenced checkpoint, say)."""
+
+    outcome: InvocationOutcome | None
+    error: BaseException | None = None
+
+
+@attrs.frozen(slots=True)
+class RemoteTell:
+    target: Remote
+    message: Any
+
+
+@attrs.frozen(slots=True)
+class RemoteAsk:
+    target: Remote
+    message: Any
+    reply_to: Any
+
+
+@attrs.frozen(slots=True)
+class RemoteCall:
+    """Call one of the engine services the parent lends to the child (`now`, `start_chained`, ...)."""
+
+    method: str
+    args: tuple[Any, ...]
+    reply_to: Any
+
+
+@attrs.frozen(slots=True)
+class Resolve:
+    future: int
+    value: Any = None
+    error: BaseException | None = None
+
+
+@attrs.frozen(slots=True)
+class Deliver:
+    ref: int
+    message: Any
+
+
+@attrs.frozen(slots=True)
+class Send:
+    """To a link actor: translate `message` and write it to the other process; then resolve `written`."""
+
+    message: Any
+    written: Reply = None
+
+
+@attrs.frozen(slots=True)
+class Received:
+    """To a link actor, from its reader thread: `message` arrived from the other process."""
+
+    message: Any
+
+
+@attrs.frozen(slots=True)
+class RunInProcess:
+    """To the parent link: run `job` in the child with `exports` lent to it; answer on `reply_to`."""
+
+    job: RunHandler
+    exports: dict[str, Any]
+    reply_to: Reply
+
+
+@attrs.frozen(slots=True)
+class ChildExited:
+    """The child's pipe closed: the process is gone (`exitcode` when known)."""
+
+    exitcode: int | None

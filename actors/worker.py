@@ -1,6 +1,9 @@
-"""InvocationWorker: runs one invocation at a time on its own thread.
+"""InvocationWorker: runs one invocation at a time, on its own thread or in its worker process.
 
-Owns: nothing durable; it is the thread that user code runs on.  Takes:
+Owns: nothing durable; with `isolation="thread"` it is the thread user code
+runs on, with `isolation="process"` it owns a WorkerProcess where user code
+runs (and starts a fresh one when that one dies: the invocation is recorded
+as ended with Runtime.ExitError and the execution is made ready again).  Takes:
 Offer (answered with Take while the worker is free to run it) and Invoke.
 Sends: Take, InvocationStarted and InvocationEnded to the Dispatcher.
 What an invocation does is the engine's `Invoker`; the worker only gives it a
@@ -18,22 +21,41 @@ import pykka
 from loguru import logger
 
 from actors.messages import InvocationEnded, InvocationStarted, Invoke, Offer, Take
+from actors.process_link import WorkerProcessExitedError
 from actors.topology import Topology, TrackedActor
+from actors.worker_process import WorkerProcess
 
 OnStarted = Callable[[int, float, "pykka.ActorRef[Any]"], None]
 
 
 class Invoker(Protocol):
     def run(
-        self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str
+        self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str, process: WorkerProcess | None
     ) -> int | None: ...
 
 
 class InvocationWorker(TrackedActor):
-    def __init__(self, topology: Topology, dispatcher: pykka.ActorRef[Any], invoker: Invoker, name: str) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        dispatcher: pykka.ActorRef[Any],
+        invoker: Invoker,
+        name: str,
+        process: WorkerProcess | None = None,
+    ) -> None:
         super().__init__(topology, name, dispatcher.actor_urn)
         self.dispatcher = dispatcher
         self.invoker = invoker
+        self.process = process
+
+    def on_start(self) -> None:
+        if self.process is not None:
+            self.process.start()
+
+    def on_stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+        super().on_stop()
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -41,18 +63,27 @@ class InvocationWorker(TrackedActor):
                 self.send(self.dispatcher, Take(self.actor_urn, offer_id))
             case Invoke(execution_id, alarm):
                 token: int | None = None
+                died = False
+
+                pid = self.process.pid if self.process is not None else None
 
                 def started(new_token: int, deadline: float, state: pykka.ActorRef[Any]) -> None:
                     self.send(
-                        self.dispatcher, InvocationStarted(execution_id, new_token, self.actor_urn, deadline, state)
+                        self.dispatcher,
+                        InvocationStarted(execution_id, new_token, self.actor_urn, deadline, state, pid),
                     )
 
                 try:
-                    token = self.invoker.run(execution_id, alarm, started, self.actor_urn)
+                    token = self.invoker.run(execution_id, alarm, started, self.actor_urn, self.process)
+                except WorkerProcessExitedError as exited:
+                    logger.warning("{}; starting a new worker process and running {} again", exited, execution_id)
+                    assert self.process is not None
+                    self.process.restart()
+                    died = True
                 except BaseException as error:
                     logger.opt(exception=error).error("invocation of {} crashed the worker", execution_id)
                 with contextlib.suppress(pykka.ActorDeadError):  # the engine closed meanwhile
-                    self.send(self.dispatcher, InvocationEnded(execution_id, token, self.actor_urn))
+                    self.send(self.dispatcher, InvocationEnded(execution_id, token, self.actor_urn, died))
             case _:
                 raise TypeError(f"InvocationWorker got an unexpected message {message!r}")
         return None

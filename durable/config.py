@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
@@ -45,6 +46,21 @@ class Duration:
 
     def to_seconds(self) -> int:
         return self.seconds
+
+
+def positive_seconds(value: Duration | timedelta | float, what: str) -> float:
+    """An engine setting given as a Duration, a timedelta or seconds, in seconds (sub-second allowed)."""
+    if isinstance(value, Duration):
+        result = float(value.seconds)
+    elif isinstance(value, timedelta):
+        result = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        result = float(value)
+    else:
+        raise ValidationError(f"{what} must be a Duration, a timedelta or seconds, got {value!r}")
+    if not result > 0:
+        raise ValidationError(f"{what} must be positive, got {value!r}")
+    return result
 
 
 def _whole(value: float, unit: int) -> int:

@@ -42,6 +42,8 @@ def slow_step(event: dict[str, Any], context: DurableContext) -> str:
 
     def slow(_: Any) -> str:
         _mark(marks, "slow-started")
+        if "pid_file" in event:
+            Path(event["pid_file"]).write_text(str(os.getpid()))
         _wait_for_file(event["release"])
         return "slow-done"
 

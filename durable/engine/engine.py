@@ -15,6 +15,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any, cast
 
 import pykka
@@ -42,7 +43,9 @@ from actors.pool import ActorPool
 from actors.ticker import Ticker
 from actors.topology import Topology
 from actors.worker import InvocationWorker
+from actors.worker_process import WorkerProcess, handler_reference
 from durable.clock import Clock, RealClock
+from durable.config import Duration, positive_seconds
 from durable.engine.callback_ids import CallbackIds, load_or_create_key
 from durable.engine.history import HistoryEvent
 from durable.engine.invoker import Invoker
@@ -61,6 +64,7 @@ from durable.stores.base import (
 )
 
 DEFAULT_WORKERS = 4
+ISOLATIONS = ("thread", "process")
 PAYLOAD_LIMIT = 256 * 1024
 DEFAULT_BRANCH_THREADS = 64
 
@@ -74,17 +78,25 @@ class Engine:
         workers: int = DEFAULT_WORKERS,
         branch_threads: int = DEFAULT_BRANCH_THREADS,
         tick_interval: float = 0.01,
-        dispatch_lock_timeout: float = DISPATCH_TIMEOUT,
+        dispatch_lock_timeout: Duration | timedelta | float = DISPATCH_TIMEOUT,
         recover: bool = True,
         execute: bool = True,
+        isolation: str = "thread",
     ) -> None:
         """`execute=False` makes a record-only engine: `start` writes the execution and runs nothing.
 
-        `dispatch_lock_timeout` (seconds): how long an invocation offered to a worker may wait for it
-        before it is offered to another one.
+        `dispatch_lock_timeout` (a Duration, a timedelta or seconds; 250 ms by default): how long an
+        invocation offered to a worker may wait for it before it is offered to another one.
+        `isolation`: "thread" runs handlers on worker threads; "process" runs them in worker
+        processes, so a handler that exits or crashes takes down one invocation, not the engine
+        (its handlers must then be importable by module and name).
         """
         if workers < 1:
             raise ValidationError(f"workers must be at least 1, got {workers}")
+        if isolation not in ISOLATIONS:
+            raise ValidationError(f"isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
+        self.isolation = isolation
+        lock_timeout = positive_seconds(dispatch_lock_timeout, "dispatch_lock_timeout")
         self.store = store if isinstance(store, Store) else open_store(store)
         self.store.acquire_engine_lock()
         self.clock = clock or RealClock()
@@ -100,7 +112,7 @@ class Engine:
             self.callback_ids, self,
         )
         self.dispatcher = Dispatcher.start(
-            self.topology, self.writer, self.alarm_manager, self._make_worker, workers, dispatch_lock_timeout
+            self.topology, self.writer, self.alarm_manager, self._make_worker, workers, lock_timeout
         )
         self.external = ExternalEvents.start(
             self.topology, self.store, self.clock, self.callback_ids, self.writer, self.dispatcher
@@ -119,7 +131,18 @@ class Engine:
             self.recover()
 
     def _make_worker(self, dispatcher: pykka.ActorRef[Any], serial: int) -> pykka.ActorRef[Any]:
-        return InvocationWorker.start(self.topology, dispatcher, self.invoker, f"worker-{serial}")
+        name = f"worker-{serial}"
+        process = None
+        if self.isolation == "process":
+            services = {
+                "now": self.clock.now,
+                "has_function": self.has_function,
+                "unknown_function": self.unknown_function,
+                "start_chained": self.start_chained,
+                "subscribe_ticks": self.subscribe_ticks,
+            }
+            process = WorkerProcess(self.topology, services, name)
+        return InvocationWorker.start(self.topology, dispatcher, self.invoker, name, process)
 
     # ----- functions
 
@@ -135,7 +158,12 @@ class Engine:
         else:
             target = name_or_handler
             name = str(getattr(target, "name", None) or getattr(target, "__name__", ""))
+        if self.isolation == "process":
+            handler_reference(name, target)
         return self.registry.register(name, target, invocation_timeout)
+
+    def has_function(self, name: str) -> bool:
+        return self.registry.get(name) is not None
 
     # ----- executions
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -31,10 +32,13 @@ from actors.messages import (
     InvocationOutcome,
     Persist,
     PrepareAlarm,
+    RunHandler,
     Snapshot,
 )
+from actors.process_link import WorkerProcessExitedError
 from actors.topology import Topology
 from actors.worker import OnStarted
+from actors.worker_process import WorkerProcess, handler_reference
 from durable.clock import Clock
 from durable.engine.callback_ids import CallbackIds
 from durable.engine.history import HistoryEvent, error_details
@@ -76,8 +80,13 @@ class Invoker:
         return self.ask(self.alarm_client, lambda f: PrepareAlarm(ws.execution_id, due, Persist(ws, f)))
 
     def run(
-        self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str
+        self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str, process: WorkerProcess | None = None
     ) -> int | None:
+        """Run one invocation; with `process`, the handler runs in that worker process.
+
+        Raises WorkerProcessExitedError, after recording the invocation as ended with
+        Runtime.ExitError, if the process died: the execution should run again.
+        """
         record = self.store.get_execution(execution_id)
         if record is None or record.status.is_terminal:
             return None
@@ -117,7 +126,14 @@ class Invoker:
             invocation = Invocation(
                 execution_id, state, snapshot, self.topology, self.clock, self.engine, record.tenant_id
             )
-            outcome = self._invoke(function, invocation, record, now)
+            try:
+                outcome = self._invoke(function, invocation, record, now, process)
+            except WorkerProcessExitedError as exited:
+                error = ErrorObject(str(exited), "Runtime.ExitError")
+                died = InvocationOutcome("INTERRUPTED", error=error, started=now)
+                with contextlib.suppress(CheckpointRejectedError):  # fenced: the process was killed for its deadline
+                    self.ask(state, lambda f: EndInvocation(died, f))
+                raise
             self.ask(state, lambda f: EndInvocation(outcome, f))
             if outcome.status != "PENDING":
                 self.tell_caller(record)
@@ -128,13 +144,18 @@ class Invoker:
         return token
 
     def _invoke(
-        self, function: Any, invocation: Invocation, record: ExecutionRecord, now: float
+        self, function: Any, invocation: Invocation, record: ExecutionRecord, now: float, process: WorkerProcess | None
     ) -> InvocationOutcome:
-        if isinstance(function.handler, DurableHandler):
-            return function.handler.invoke(invocation, record.input, now)
-        if record.invocations > 0:
+        durable = isinstance(function.handler, DurableHandler)
+        if not durable and record.invocations > 0:
             why = f"the only invocation of plain function {record.function_name!r} was interrupted; it is not re-run"
             return InvocationOutcome("FAILED", error=ErrorObject(why, "Runtime.ExitError"), started=now)
+        if process is not None:
+            module, qualname = handler_reference(function.name, function.handler)
+            job = RunHandler(module, qualname, durable, record, invocation.snapshot, now, tuple(sys.path))
+            return process.run(job, {"state": invocation.state})
+        if durable:
+            return function.handler.invoke(invocation, record.input, now)
         return run_plain_function(function.handler, record, now)
 
     def time_out(self, execution_id: str, now: float) -> None:

@@ -56,7 +56,7 @@ def run_invoke(
         update = updater(context, operation_id, OperationType.CHAINED_INVOKE, name, OperationSubType.CHAINED_INVOKE)
         extra = {"function_name": function_name, "tenant_id": config.tenant_id, "child_execution_id": child_id}
         invocation.checkpoint(update(OperationAction.START, payload=body, wait_seconds=timeout, extra=extra))
-        if engine.registry.get(function_name) is None:
+        if not engine.has_function(function_name):
             error = ErrorObject(engine.unknown_function(function_name), "Invoke.FunctionNotFound")
             invocation.checkpoint(update(OperationAction.FAIL, error=error))
             raise recorded_error(InvokeError, error)

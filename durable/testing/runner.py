@@ -244,8 +244,10 @@ class DurableFunctionTestRunner:
         store: str | None = None,
         functions: dict[str, Any] | None = None,
         workers: int = 4,
+        isolation: str = "thread",
     ) -> None:
         self.handler = handler
+        self.isolation = isolation
         self.execution_timeout = execution_timeout
         self.invocation_timeout = invocation_timeout
         self.skip_time = skip_time
@@ -273,7 +275,7 @@ class DurableFunctionTestRunner:
         if url is None:
             self._tempdir = tempfile.mkdtemp(prefix="durable-test-")
             url = f"sqlite:///{Path(self._tempdir) / 'durable.db'}"
-        self.engine = Engine(store=url, clock=self.clock, workers=self.workers)
+        self.engine = Engine(store=url, clock=self.clock, workers=self.workers, isolation=self.isolation)
         self.engine.register(self.handler.name, self.handler, self.invocation_timeout)
         for name, function in self.functions.items():
             self.engine.register(name, function, self.invocation_timeout)

@@ -33,10 +33,9 @@ TEST_TIMEOUT = 60
 #: How long an async test waits for the expected events to appear.
 ASYNC_HISTORY_TIMEOUT = 30.0
 
-#: Requirements whose handler exits the process mid-step: they need a worker
-#: process the runner can lose and replace, which the engine does not have yet.
+#: Requirements whose handler exits the process mid-step: they run with
+#: isolation="process", where the runner loses a worker process and replaces it.
 NEEDS_PROCESS_ISOLATION = frozenset({"1-17", "1-18", "3-12"})
-PROCESS_ISOLATION_REASON = "needs process isolation: a handler that exits the process mid-step (workers issue)"
 
 
 class WaitTimeoutError(AssertionError):
@@ -76,9 +75,7 @@ def _params() -> list[Any]:
     for path in files:
         req = load_requirement(path)
         marks: list[Any] = []
-        if req.id in NEEDS_PROCESS_ISOLATION:
-            marks.append(pytest.mark.xfail(reason=PROCESS_ISOLATION_REASON, run=False))
-        elif req.optional:
+        if req.optional:
             marks.append(
                 pytest.mark.xfail(
                     strict=False,
@@ -235,7 +232,10 @@ def test_conformance(path: Path | None, setup_error: str) -> None:
 
     from durable.testing import DurableFunctionTestRunner
 
-    with DurableFunctionTestRunner(handler=handler, functions=invoke_targets(req.suite)) as runner:
+    isolation = "process" if req.id in NEEDS_PROCESS_ISOLATION else "thread"
+    with DurableFunctionTestRunner(
+        handler=handler, functions=invoke_targets(req.suite), isolation=isolation
+    ) as runner:
         if req.is_async:
             _run_async(runner, req)
         else:

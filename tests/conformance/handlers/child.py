@@ -230,30 +230,34 @@ def h_3_11() -> Any:
     return handler
 
 
-def h_3_12() -> Any:
-    """3-12: the child's step kills the process the first time it runs, and returns the input after.
+@durable_step
+def crash_once(step_context: StepContext, value: Any) -> Any:
+    """Kills the worker process the first time it runs for this input, returns the input after.
 
     "First time" is a marker file, not the attempt number: the crash leaves no
     completion, so the re-execution may well be the same attempt.
     """
-    marker = Path(tempfile.mkdtemp(prefix="conformance-3-12-")) / "crashed"
+    marker = Path(tempfile.gettempdir()) / f"conformance-3-12-{value}"
+    if not marker.exists():
+        marker.touch()
+        os._exit(1)
+    marker.unlink()
+    return value
 
-    @durable_step
-    def crash_once(step_context: StepContext, value: Any) -> Any:
-        if not marker.exists():
-            marker.touch()
-            os._exit(1)
-        return value
 
-    @durable_with_child_context
-    def child(child_context: DurableContext, value: Any) -> Any:
-        return child_context.step(crash_once(value))
+@durable_with_child_context
+def child_crashing_once(child_context: DurableContext, value: Any) -> Any:
+    return child_context.step(crash_once(value))
 
-    @durable_execution
-    def handler(event: Any, context: DurableContext) -> Any:
-        return context.run_in_child_context(child(event))
 
-    return handler
+@durable_execution
+def child_interrupted(event: Any, context: DurableContext) -> Any:
+    return context.run_in_child_context(child_crashing_once(event))
+
+
+def h_3_12() -> Any:
+    """3-12: the child's step kills the process the first time it runs, and returns the input after."""
+    return child_interrupted
 
 
 def h_3_13() -> Any:

@@ -334,44 +334,38 @@ def h_1_16() -> Any:
     return handler
 
 
+@durable_step
+def at_most_once_flaky_step(step_context: StepContext, value: str) -> str:
+    """Logs the input; attempt 1 kills the worker process (1-17 has no attempt 2)."""
+    step_context.logger.info(f"at most once step input: {value}")
+    if step_context.attempt == 1:
+        os._exit(1)
+    return "succeeded on second attempt"
+
+
+@durable_execution
+def at_most_once_without_retry(event: Any, context: DurableContext) -> str:
+    config = StepConfig(step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY, retry_strategy=RetryPresets.none())
+    return context.step(at_most_once_flaky_step(event), config=config)
+
+
+@durable_execution
+def at_most_once_with_retry(event: Any, context: DurableContext) -> str:
+    config = StepConfig(
+        step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY,
+        retry_strategy=_one_second_retries(max_attempts=3),
+    )
+    return context.step(at_most_once_flaky_step(event), config=config)
+
+
 def h_1_17() -> Any:
     """1-17: AT_MOST_ONCE_PER_RETRY, no retry; the step logs the input and kills the process."""
-
-    @durable_step
-    def at_most_once_flaky_step(step_context: StepContext, value: str) -> str:
-        step_context.logger.info(f"at most once step input: {value}")
-        os._exit(1)
-
-    @durable_execution
-    def handler(event: Any, context: DurableContext) -> str:
-        config = StepConfig(
-            step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY,
-            retry_strategy=RetryPresets.none(),
-        )
-        return context.step(at_most_once_flaky_step(event), config=config)
-
-    return handler
+    return at_most_once_without_retry
 
 
 def h_1_18() -> Any:
     """1-18: AT_MOST_ONCE_PER_RETRY with retries; attempt 1 kills the process, attempt 2 succeeds."""
-
-    @durable_step
-    def at_most_once_flaky_step(step_context: StepContext, value: str) -> str:
-        step_context.logger.info(f"at most once step input: {value}")
-        if step_context.attempt == 1:
-            os._exit(1)
-        return "succeeded on second attempt"
-
-    @durable_execution
-    def handler(event: Any, context: DurableContext) -> str:
-        config = StepConfig(
-            step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY,
-            retry_strategy=_one_second_retries(max_attempts=3),
-        )
-        return context.step(at_most_once_flaky_step(event), config=config)
-
-    return handler
+    return at_most_once_with_retry
 
 
 def h_1_19() -> Any:

@@ -1,0 +1,243 @@
+"""Worker processes: where handlers run under `isolation="process"`.
+
+A handler that calls `os._exit`, segfaults or is killed by the OS takes down
+its worker process, not the engine.  `WorkerProcess` is the engine's handle
+on one such process (owned by one InvocationWorker): it spawns it, runs
+invocations in it through a ParentLink, and reports its death as
+`WorkerProcessExitedError`, after which the worker starts a fresh one.
+
+The process is spawned, not forked: the engine is full of threads, and a
+fork would copy their locks mid-use.  It gets the handler by module and name
+(so a process-isolated handler must be importable), reads nothing from the
+store, and sends its log records to the engine on a pipe of their own, so a
+line logged just before a crash is not lost.  It exits when the engine's end
+of the pipe closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import multiprocessing
+import sys
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from actors.messages import ChildExited, InvocationOutcome, Received, Remote, RunHandler, RunInProcess
+from actors.pool import ActorPool
+from actors.process_link import ChildLink, ParentLink, RemoteRef, WorkerProcessExitedError, call
+from actors.topology import Topology
+from durable.exceptions import ValidationError
+
+SERVICES = ("now", "has_function", "unknown_function", "start_chained", "subscribe_ticks")
+LOG_EXTRA_TYPES = (str, int, float, bool, type(None))
+
+
+def handler_reference(name: str, handler: Any) -> tuple[str, str]:
+    """Where a worker process imports `handler` from; a clear error if it cannot."""
+    module = getattr(handler, "__module__", None)
+    qualname = getattr(handler, "__qualname__", None)
+    if not module or not qualname or "<locals>" in qualname or "<lambda>" in qualname:
+        raise ValidationError(
+            f"function {name!r} cannot run with isolation='process': a worker process imports its handler by "
+            f"module and name, and {qualname or handler!r} is not defined at the top level of a module"
+        )
+    return module, qualname
+
+
+def import_handler(module: str, qualname: str) -> Any:
+    target: Any = sys.modules.get(module) or importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+class WorkerProcess:
+    """The engine's handle on one worker process; used by the InvocationWorker that owns it."""
+
+    def __init__(self, topology: Topology, services: dict[str, Any], name: str) -> None:
+        self.topology = topology
+        self.services = {key: services[key] for key in SERVICES}
+        self.name = name
+        self.process: Any = None
+        self.link: pykka.ActorRef[Any] | None = None
+        self.conn: Connection | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.is_alive()
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        conn, child_conn = context.Pipe()
+        logs, child_logs = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=child_main, args=(child_conn, child_logs), name=f"durable-{self.name}", daemon=True
+        )
+        self.process.start()
+        child_conn.close()
+        child_logs.close()
+        self.conn = conn
+        self.link = ParentLink.start(self.topology, conn, self.services, f"{self.name} link")
+        log_reader = threading.Thread(target=_relay_logs, args=(logs,), name=f"{self.name}-logs", daemon=True)
+        log_reader.start()
+        threading.Thread(
+            target=_read, args=(conn, self.link, self.process, log_reader), name=f"{self.name}-pipe", daemon=True
+        ).start()
+
+    def run(self, job: RunHandler, exports: dict[str, Any]) -> InvocationOutcome:
+        """Run `job` in the process; raises WorkerProcessExitedError if the process dies first."""
+        future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
+        try:
+            assert self.link is not None
+            self.link.tell(RunInProcess(job, exports, future))
+        except (AssertionError, pykka.ActorDeadError):
+            raise WorkerProcessExitedError(None) from None
+        return future.get()
+
+    def stop(self) -> None:
+        """Close the pipe (the process exits on its own), then make sure it is gone."""
+        if self.conn is not None:
+            self.conn.close()
+        if self.link is not None:
+            self.link.stop(block=False)
+        if self.process is not None:
+            self.process.join(timeout=1)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(timeout=1)
+        self.process = self.link = self.conn = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def _read(conn: Connection, link: pykka.ActorRef[Any], process: Any, log_reader: threading.Thread) -> None:
+    """The engine's reader of one worker pipe: everything goes to the link, then the process's end."""
+    try:
+        while True:
+            link.tell(Received(conn.recv()))
+    except (EOFError, OSError):
+        pass
+    except pykka.ActorDeadError:
+        return
+    process.join(timeout=5)
+    log_reader.join(timeout=5)
+    with contextlib.suppress(pykka.ActorDeadError):
+        link.tell(Received(ChildExited(process.exitcode)))
+
+
+def _relay_logs(logs: Connection) -> None:
+    """Log, in the engine, each record a worker process sent, as if its own module had logged it here."""
+    try:
+        while True:
+            emit(logs.recv())
+    except (EOFError, OSError):
+        return
+
+
+_emitters: dict[str, Any] = {}
+
+
+def emit(record: dict[str, Any]) -> None:
+    """Log `record` through an emitter whose module name is the record's, so loguru's enable/disable applies."""
+    name = record["name"] or "worker"
+    emitter = _emitters.get(name)
+    if emitter is None:
+        scope: dict[str, Any] = {"__name__": name, "logger": logger}
+        source = "def emit(level, message, extra, where):\n    logger.bind(**extra).patch(where).log(level, message)\n"
+        exec(source, scope)
+        emitter = _emitters.setdefault(name, scope["emit"])
+
+    def where(entry: Any) -> None:
+        entry.update(function=record["function"], line=record["line"])
+
+    emitter(record["level"], record["message"], record["extra"], where)
+
+
+# --- in the worker process
+
+
+class ChildEngine:
+    """The engine as a handler in a worker process sees it: services lent over the link, a local branch pool."""
+
+    def __init__(self, link: pykka.ActorRef[Any]) -> None:
+        self.link = link
+        self._pool: ActorPool | None = None
+
+    def now(self) -> float:
+        return float(call(self.link, "now"))
+
+    def has_function(self, name: str) -> bool:
+        return bool(call(self.link, "has_function", name))
+
+    def unknown_function(self, name: str) -> str:
+        return str(call(self.link, "unknown_function", name))
+
+    def start_chained(self, *args: Any) -> Any:
+        return call(self.link, "start_chained", *args)
+
+    def subscribe_ticks(self, ref: pykka.ActorRef[Any] | None, on: bool) -> None:
+        call(self.link, "subscribe_ticks", ref, on)
+
+    @property
+    def branch_pool(self) -> ActorPool:
+        if self._pool is None:
+            self._pool = ActorPool(name="durable-branch")
+        return self._pool
+
+
+def child_main(conn: Connection, logs: Connection) -> None:
+    """The worker process: forward logs, run jobs as they come, exit when the engine hangs up."""
+    logger.remove()
+    logger.enable("durable")
+    logger.enable("actors")
+    logger.add(lambda message: _send_log(logs, message.record), level="DEBUG", format="{message}")
+    topology = Topology()
+    holder: dict[str, Any] = {}
+    link = ChildLink.start(topology, conn, lambda job: run_job(job, holder["engine"], topology))
+    holder["engine"] = ChildEngine(link)
+    try:
+        while True:
+            link.tell(Received(conn.recv()))
+    except (EOFError, OSError):
+        pass
+
+
+def _send_log(logs: Connection, record: Any) -> None:
+    extra = {k: v for k, v in record["extra"].items() if isinstance(v, LOG_EXTRA_TYPES)}
+    message = record["message"]
+    if record["exception"] is not None:
+        import traceback
+
+        error = record["exception"]
+        message += "\n" + "".join(traceback.format_exception(error.type, error.value, error.traceback))
+    with contextlib.suppress(OSError):
+        logs.send({"name": record["name"], "function": record["function"], "line": record["line"],
+                   "level": record["level"].name, "message": message, "extra": extra})
+
+
+def run_job(job: RunHandler, engine: ChildEngine, topology: Topology) -> InvocationOutcome:
+    from durable.execution import DurableHandler, durable_execution, run_plain_function
+    from durable.invocation import Invocation
+
+    sys.path.extend(path for path in job.sys_path if path not in sys.path)
+    target = import_handler(job.module, job.qualname)
+    record = job.record
+    if not job.durable:
+        return run_plain_function(target, record, job.started)
+    handler = target if isinstance(target, DurableHandler) else durable_execution(target)
+    state = RemoteRef(engine.link, Remote("state"), f"state of {record.execution_id}")
+    invocation = Invocation(
+        record.execution_id, state, job.snapshot, topology, engine, engine, record.tenant_id  # type: ignore[arg-type]  # RemoteRef quacks like an ActorRef
+    )
+    return handler.invoke(invocation, record.input, job.started)
