@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a function to completion and print its result")
     _function_args(run)
+    _worker_args(run, "thread")
     run.add_argument("--viz", metavar="FILE", help="also write the actor topology (DOT) when done")
     run.set_defaults(command=cmd_run)
 
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="run every unfinished execution in the store until it ends")
     resume.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    _worker_args(resume, "thread")
     resume.set_defaults(command=cmd_resume)
 
     serve = sub.add_parser("serve", help="serve the HTTP API (callbacks, executions) on this store")
@@ -105,7 +107,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765; 0: any free one)")
     serve.add_argument("--function", action="append", default=[], metavar="MODULE:FUNCTION",
                        help="register a function under its own name (repeatable)")
+    _worker_args(serve, "process", dispatch=True)
     serve.set_defaults(command=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker", help="run this store's executions (timers, retries, recovery) until stopped",
+        description="Run every unfinished execution in the store and keep running: waits, retries and "
+        "recovered invocations resume here as they come due. Handlers run in worker processes by default. "
+        "Ctrl-C or SIGTERM stops it; what is left continues with the next engine on the store.",
+    )
+    worker.add_argument("--function", action="append", default=[], metavar="MODULE:FUNCTION",
+                        help="register a function under its own name (repeatable)")
+    worker.add_argument("--progress", type=_duration, default=5.0, metavar="SECONDS",
+                        help="print the counters this often when they change (default: 5)")
+    _worker_args(worker, "process", dispatch=True)
+    worker.set_defaults(command=cmd_worker)
 
     callback = sub.add_parser(
         "callback", help="complete a callback: succeed, fail or heartbeat",
@@ -127,6 +143,34 @@ def _parser() -> argparse.ArgumentParser:
     viz.add_argument("--out", required=True, help="FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz)")
     viz.set_defaults(command=cmd_viz)
     return parser
+
+
+def _worker_args(parser: argparse.ArgumentParser, isolation: str, dispatch: bool = False) -> None:
+    parser.add_argument("--isolation", choices=["thread", "process"], default=isolation,
+                        help=f"run handlers on worker threads or in worker processes (default: {isolation})")
+    parser.add_argument("--workers", type=int, default=4, help="how many invocations run at once (default: 4)")
+    if dispatch:
+        parser.add_argument("--dispatch-lock-timeout", type=_duration, default=0.25, metavar="DURATION",
+                            help="how long an invocation waits for a busy worker before it is offered to "
+                            "another one, as 250ms, 2s or seconds (default: 250ms)")
+
+
+def _duration(text: str) -> float:
+    """A command-line duration: `250ms`, `2s` or plain seconds."""
+    number, unit = (text[:-2], 0.001) if text.endswith("ms") else (text.rstrip("s"), 1.0)
+    try:
+        value = float(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (for example 250ms, 2s or 0.5)") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a duration must be positive, got {text!r}")
+    return value
+
+
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The worker settings a command has flags for (`durable callback` has none: the defaults)."""
+    names = ("isolation", "workers", "dispatch_lock_timeout")
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
 
 
 def _function_args(parser: argparse.ArgumentParser) -> None:
@@ -160,7 +204,7 @@ def _open_store(args: argparse.Namespace, must_exist: bool = True) -> Store:
 def _engine(args: argparse.Namespace) -> Any:
     from durable.engine import Engine
 
-    return Engine(store=args.store or default_store_url())
+    return Engine(store=args.store or default_store_url(), **_engine_options(args))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -353,16 +397,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError("durable serve needs the http extra: pip install 'durable[http]'") from None
     from durable.engine import Engine
 
-    handlers = []
-    for spec in args.function:
-        try:
-            handlers.append((spec, resolve_function_spec(spec)))
-        except DurableExecutionsError as error:
-            raise CliError(str(error)) from None
+    handlers = _resolve_specs(args.function)
     token = os.environ.get("DURABLE_API_TOKEN") or secrets.token_urlsafe(32)
     listener = _listen(args.host, args.port)
     try:
-        engine = Engine(store=args.store or default_store_url())
+        engine = Engine(store=args.store or default_store_url(), **_engine_options(args))
     except BaseException:
         listener.close()
         raise
@@ -370,9 +409,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the server below) it ends here, with the engine closed, instead of killing the process.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        for spec, handler in handlers:
-            engine.register(spec, handler)
-            engine.register(handler)
+        _register(engine, handlers)
         shown = "from DURABLE_API_TOKEN" if os.environ.get("DURABLE_API_TOKEN") else token
         host, port = listener.getsockname()[:2]
         url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -386,6 +423,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         listener.close()
+        engine.close()
+    return 0
+
+
+def _resolve_specs(specs: list[str]) -> list[tuple[str, Any]]:
+    handlers = []
+    for spec in specs:
+        try:
+            handlers.append((spec, resolve_function_spec(spec)))
+        except DurableExecutionsError as error:
+            raise CliError(str(error)) from None
+    return handlers
+
+
+def _register(engine: Any, handlers: list[tuple[str, Any]]) -> None:
+    """Each function under its MODULE:FUNCTION spec and under its own name."""
+    for spec, handler in handlers:
+        engine.register(spec, handler)
+        engine.register(handler)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from durable.engine import Engine
+
+    handlers = _resolve_specs(args.function)
+    engine = Engine(store=args.store or default_store_url(), **_engine_options(args))
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _register(engine, handlers)
+        print(f"working on {engine.store.url} with {args.workers} {args.isolation} worker(s); Ctrl-C to stop",
+              file=sys.stderr)
+        last = ""
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                stats = engine.stats()
+                line = (f"{stats['dispatched']} dispatched, {stats['running']} running, {stats['queued']} queued, "
+                        f"{stats['requeued']} requeued, {stats['replaced_processes']} worker processes replaced")
+                if line != last:
+                    print(line, file=sys.stderr, flush=True)
+                    last = line
+                time.sleep(args.progress)
+        print("stopped; unfinished executions continue with the next engine on this store", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
         engine.close()
     return 0
 

@@ -134,3 +134,33 @@ def test_the_approval_example_waits_for_its_callback(tmp_path: Path) -> None:
     with DurableFunctionTestRunner(handler) as runner:
         expired = runner.run({"report": "R-18", "amount": 1}, execution_timeout=3 * 86400)
     assert json.loads(expired.result or "") == {"report": "R-18", "status": "expired"}
+
+
+def test_durable_worker_runs_the_stores_executions_in_worker_processes_until_sigterm(tmp_path: Path) -> None:
+    import signal
+
+    from tests.conftest import wait_until
+
+    store = tmp_path / "worker.db"
+    marks = tmp_path / "marks"
+    started = _cli("start", "tests.workflows:step_wait_step", "--input",
+                   json.dumps({"marks": str(marks), "wait": 1}), store=store)
+    execution_id = started.stdout.strip()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "durable.cli", "--store", f"sqlite:///{store}", "worker", "--progress", "0.2",
+         "--workers", "2"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        def status() -> str:
+            shown = _cli("status", execution_id, "--json", store=store)
+            return str(json.loads(shown.stdout)["status"]) if shown.returncode == 0 else ""
+
+        wait_until(lambda: status() == "SUCCEEDED", timeout=30, what="the worker to finish the execution")
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=30)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, stderr
+    assert "with 2 process worker(s)" in stderr and "stopped;" in stderr
+    assert marks.read_text().splitlines() == ["first", "second"]
