@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	for b in steps executions replay invoke callbacks dispatch; do $(BIN)/python -m benchmarks.$$b || exit 1; done
+	for b in steps executions replay invoke callbacks dispatch isolation; do $(BIN)/python -m benchmarks.$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .durable build *.egg-info
