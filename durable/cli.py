@@ -339,8 +339,8 @@ def _engine_status(store: Store, as_json: bool) -> int:
     if as_json:
         print(json.dumps(stats, indent=2))
         return 0
-    for key in ("dispatched", "requeued", "fenced", "replaced_workers", "transactions"):
-        print(f"{key:>16}: {stats.get(key)}")
+    for key in ("dispatched", "requeued", "fenced", "replaced_workers", "replaced_processes", "transactions"):
+        print(f"{key:>18}: {stats.get(key)}")
     print(f"{'worker':<12} {'dispatched':>10} {'requeued':>8} {'send p50 ms':>11} {'send p99 ms':>11}")
     for name, worker in stats.get("per_worker", {}).items():
         print(f"{name:<12} {worker['dispatched']:>10} {worker['requeued']:>8} "
