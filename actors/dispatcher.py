@@ -139,6 +139,8 @@ class Dispatcher(TrackedActor):
     def on_stop(self) -> None:
         for ref in self.workers.values():
             ref.stop(block=False)
+        for run in self.running.values():
+            _kill(run.pid)  # a worker busy in user code cannot stop its own process
         super().on_stop()
 
     def _add_worker(self) -> None:
@@ -302,11 +304,16 @@ class Dispatcher(TrackedActor):
             run.fencing = False
             return
         logger.warning("invocation {} of {} timed out; re-invoking from its last checkpoint", token, eid)
-        if run.pid is not None:
-            with contextlib.suppress(OSError):
-                os.kill(run.pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
+        _kill(run.pid)
         self.counters["fenced"] += 1
         self.counters["replaced_workers"] += 1
         del self.running[eid]
         self._add_worker()
         self._ready(eid, False)
+
+
+def _kill(pid: int | None) -> None:
+    """End the worker process running an invocation (process isolation); threads cannot be killed."""
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)

@@ -124,3 +124,13 @@ def test_process_isolation_needs_a_handler_importable_by_module_and_name(store_u
 def test_isolation_is_thread_or_process(store_url: str) -> None:
     with pytest.raises(ValidationError, match="isolation must be one of thread, process, got 'fiber'"):
         Engine(store=store_url, isolation="fiber")
+
+
+def test_closing_the_engine_ends_a_worker_process_busy_in_a_step(store_url: str, tmp_path: Path) -> None:
+    event = {"marks": str(tmp_path / "marks"), "release": str(tmp_path / "never"), "pid_file": str(tmp_path / "pid")}
+    engine = Engine(store=store_url, isolation="process", workers=2)
+    engine.register(slow_step)
+    engine.start("slow_step", event)
+    busy = _pid(tmp_path / "pid")
+    engine.close()
+    wait_until(lambda: _gone(busy), timeout=10, what="the busy worker process to end with the engine")
