@@ -22,6 +22,10 @@ also forwarded to the running invocation's ExecutionState, so it may see the
 change at once); a queued wake-up is an alarm only if every Ready for it was
 an alarm, so a callback completion is never mistaken for an early alarm; a worker holds at
 most the one invocation it runs, so no backlog builds behind a slow worker.
+An execution whose worker process died runs again at once; if it keeps
+crashing its process, the re-runs back off (1 s, 2 s, 4 s ... up to a minute),
+so a handler that always segfaults does not spin.
+
 A fenced invocation's worker is abandoned (a thread cannot be killed; a
 worker process is) and replaced; its late writes are rejected by the token.
 """
@@ -59,6 +63,7 @@ from durable.engine.history import HistoryEvent
 from durable.stores.base import ExecutionChange, WriteSet
 
 DISPATCH_TIMEOUT = 0.25
+CRASH_BACKOFF_CAP = 60.0
 WorkerFactory = Callable[[pykka.ActorRef[Any], int], pykka.ActorRef[Any]]
 
 
@@ -128,6 +133,8 @@ class Dispatcher(TrackedActor):
         self.queued: dict[str, bool] = {}
         self.running: dict[str, Running] = {}
         self.again: dict[str, bool] = {}
+        self.crashes: dict[str, int] = {}
+        self.backed_off: dict[str, float] = {}
         self.idle = True
         self.serial = 0
         self.counters = {"dispatched": 0, "requeued": 0, "fenced": 0, "replaced_workers": 0, "replaced_processes": 0}
@@ -172,11 +179,13 @@ class Dispatcher(TrackedActor):
             case InvocationEnded(eid, _token, worker, process_died):
                 self._ended(eid, worker)
                 if process_died:
-                    self.counters["replaced_processes"] += 1
-                    self._ready(eid, False)
+                    self._rerun_after_crash(eid)
+                else:
+                    self.crashes.pop(eid, None)
             case Tick(now):
                 self._fence_overdue(now)
                 self._withdraw_stale()
+                self._release_backed_off()
             case Committed(("fence", eid, token), result):
                 self._fenced(eid, token, result.ok)
             case DispatcherStats():
@@ -224,7 +233,7 @@ class Dispatcher(TrackedActor):
             self.offers[worker] = Offered(eid, alarm, self.offer_ids, time.monotonic())
             self.offered.add(eid)
             self.send(self.workers[worker], Offer(self.offer_ids))
-        idle = not self.running and not self.queue and not self.offered
+        idle = not self.running and not self.queue and not self.offered and not self.backed_off
         if idle != self.idle:
             self.idle = idle
             self.send(self.alarm_manager, DispatcherIdle(idle))
@@ -277,6 +286,24 @@ class Dispatcher(TrackedActor):
         self.free.append(worker)
         if eid in self.again:
             self._ready(eid, self.again.pop(eid))
+
+    def _rerun_after_crash(self, eid: str) -> None:
+        """Run an execution whose worker process died again: at once the first time, then backing off."""
+        self.counters["replaced_processes"] += 1
+        crashes = self.crashes[eid] = self.crashes.get(eid, 0) + 1
+        if crashes == 1:
+            self._ready(eid, False)
+            return
+        delay = min(CRASH_BACKOFF_CAP, 2.0 ** (crashes - 2))
+        logger.warning("{} crashed its worker process {} times in a row; running it again in {} s", eid, crashes,
+                       delay)
+        self.backed_off[eid] = time.monotonic() + delay
+
+    def _release_backed_off(self) -> None:
+        now = time.monotonic()
+        for eid in [eid for eid, due in self.backed_off.items() if due <= now]:
+            del self.backed_off[eid]
+            self._ready(eid, False)
 
     def _fence_overdue(self, now: float) -> None:
         for eid, run in self.running.items():

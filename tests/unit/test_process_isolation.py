@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ from durable.stores.base import ExecutionStatus
 from durable.testing import DurableFunctionTestRunner
 from examples import approval, invoke, map_limited, retries, timer_wave, wait
 from tests.conftest import wait_until
-from tests.workflows import slow_step
+from tests.workflows import exit_in_step, slow_step
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -134,3 +135,23 @@ def test_closing_the_engine_ends_a_worker_process_busy_in_a_step(store_url: str,
     busy = _pid(tmp_path / "pid")
     engine.close()
     wait_until(lambda: _gone(busy), timeout=10, what="the busy worker process to end with the engine")
+
+
+def test_a_handler_that_keeps_crashing_its_process_is_rerun_with_backoff(store_url: str) -> None:
+    with Engine(store=store_url, isolation="process", workers=2) as engine:
+        engine.register(exit_in_step)
+        eid = engine.start("exit_in_step", None)
+
+        def crashes() -> list[dict[str, Any]] | None:
+            found = [
+                e["InvocationCompletedDetails"] for e in engine.history(eid)
+                if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
+            ]
+            return found if len(found) >= 4 else None
+
+        found = cast(list[dict[str, Any]], wait_until(crashes, timeout=60, what="four crashed invocations"))
+        engine.stop(eid)
+    gaps = [later["StartTimestamp"] - earlier["EndTimestamp"] for earlier, later in itertools.pairwise(found)]
+    assert gaps[0] < 1.0, "the first crash is re-run at once"
+    assert gaps[1] >= 1.0 and gaps[2] >= 2.0, f"repeated crashes back off: {gaps}"
+    assert all("exited with status 3" in c["Error"]["Payload"]["ErrorMessage"] for c in found)
