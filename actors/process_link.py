@@ -55,20 +55,24 @@ from actors.replies import reject, resolve
 from actors.topology import Topology, TrackedActor
 
 
-class WorkerProcessExitedError(Exception):
-    """The worker process running an invocation died (exit, signal, crash) before the handler returned."""
+class WorkerProcessError(Exception):
+    """The worker process could not finish the invocation: it died (exit, signal, crash), or it could not load
+    the handler.  `error_type` is what the history records: Runtime.ExitError or Runtime.ImportModuleError."""
 
-    def __init__(self, exitcode: int | None) -> None:
-        super().__init__(_describe_exit(exitcode))
-        self.exitcode = exitcode
+    def __init__(self, message: str, error_type: str = "Runtime.ExitError") -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.error_type)
 
-def _describe_exit(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "the worker process running the invocation exited"
-    if exitcode < 0:
-        return f"the worker process running the invocation was killed by signal {-exitcode}"
-    return f"the worker process running the invocation exited with status {exitcode}"
+    @classmethod
+    def exited(cls, exitcode: int | None) -> WorkerProcessError:
+        if exitcode is None:
+            return cls("the worker process running the invocation exited")
+        if exitcode < 0:
+            return cls(f"the worker process running the invocation was killed by signal {-exitcode}")
+        return cls(f"the worker process running the invocation exited with status {exitcode}")
 
 
 def swap(value: Any, one: Callable[[Any], Any]) -> Any:
@@ -157,7 +161,7 @@ class ParentLink(TrackedActor):
         match message:
             case RunInProcess(job, exports, reply_to):
                 if self.exited:
-                    reject(reply_to, WorkerProcessExitedError(None))
+                    reject(reply_to, WorkerProcessError.exited(None))
                     return None
                 self.exports, self.running, self.relays = exports, reply_to, {}
                 write(self.conn, job)
@@ -193,7 +197,7 @@ class ParentLink(TrackedActor):
             case ChildExited(exitcode):
                 self.exited = True
                 running, self.running, self.exports = self.running, None, {}
-                reject(running, WorkerProcessExitedError(exitcode))
+                reject(running, WorkerProcessError.exited(exitcode))
             case _:
                 raise TypeError(f"ParentLink received an unexpected message {message!r}")
 

@@ -21,7 +21,7 @@ import pykka
 from loguru import logger
 
 from actors.messages import InvocationEnded, InvocationStarted, Invoke, Offer, Take
-from actors.process_link import WorkerProcessExitedError
+from actors.process_link import WorkerProcessError
 from actors.topology import Topology, TrackedActor
 from actors.worker_process import WorkerProcess
 
@@ -75,8 +75,8 @@ class InvocationWorker(TrackedActor):
 
                 try:
                     token = self.invoker.run(execution_id, alarm, started, self.actor_urn, self.process)
-                except WorkerProcessExitedError as exited:
-                    logger.warning("{}; starting a new worker process and running {} again", exited, execution_id)
+                except WorkerProcessError as lost:
+                    logger.warning("{}; starting a new worker process and running {} again", lost, execution_id)
                     assert self.process is not None
                     self.process.restart()
                     died = True

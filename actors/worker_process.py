@@ -4,7 +4,8 @@ A handler that calls `os._exit`, segfaults or is killed by the OS takes down
 its worker process, not the engine.  `WorkerProcess` is the engine's handle
 on one such process (owned by one InvocationWorker): it spawns it, runs
 invocations in it through a ParentLink, and reports its death as
-`WorkerProcessExitedError`, after which the worker starts a fresh one.
+`WorkerProcessError`, after which the worker starts a fresh one.  A process
+that cannot import the handler reports that the same way.
 
 The process is spawned, not forked: the engine is full of threads, and a
 fork would copy their locks mid-use.  It gets the handler by module and name
@@ -29,7 +30,7 @@ from loguru import logger
 
 from actors.messages import ChildExited, InvocationOutcome, Received, Remote, RunHandler, RunInProcess
 from actors.pool import ActorPool
-from actors.process_link import ChildLink, ParentLink, RemoteRef, WorkerProcessExitedError, call
+from actors.process_link import ChildLink, ParentLink, RemoteRef, WorkerProcessError, call
 from actors.topology import Topology
 from durable.exceptions import ValidationError
 
@@ -94,13 +95,13 @@ class WorkerProcess:
         ).start()
 
     def run(self, job: RunHandler, exports: dict[str, Any]) -> InvocationOutcome:
-        """Run `job` in the process; raises WorkerProcessExitedError if the process dies first."""
+        """Run `job` in the process; raises WorkerProcessError if the process dies first or cannot load the handler."""
         future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
         try:
             assert self.link is not None
             self.link.tell(RunInProcess(job, exports, future))
         except (AssertionError, pykka.ActorDeadError):
-            raise WorkerProcessExitedError(None) from None
+            raise WorkerProcessError.exited(None) from None
         return future.get()
 
     def stop(self) -> None:
@@ -231,7 +232,13 @@ def run_job(job: RunHandler, engine: ChildEngine, topology: Topology) -> Invocat
     from durable.invocation import Invocation
 
     sys.path.extend(path for path in job.sys_path if path not in sys.path)
-    target = import_handler(job.module, job.qualname)
+    try:
+        target = import_handler(job.module, job.qualname)
+    except Exception as error:
+        raise WorkerProcessError(
+            f"the worker process cannot load {job.module}.{job.qualname}: {type(error).__name__}: {error}",
+            "Runtime.ImportModuleError",
+        ) from None
     record = job.record
     if not job.durable:
         return run_plain_function(target, record, job.started)

@@ -35,7 +35,7 @@ from actors.messages import (
     RunHandler,
     Snapshot,
 )
-from actors.process_link import WorkerProcessExitedError
+from actors.process_link import WorkerProcessError
 from actors.topology import Topology
 from actors.worker import OnStarted
 from actors.worker_process import WorkerProcess, handler_reference
@@ -84,8 +84,9 @@ class Invoker:
     ) -> int | None:
         """Run one invocation; with `process`, the handler runs in that worker process.
 
-        Raises WorkerProcessExitedError, after recording the invocation as ended with
-        Runtime.ExitError, if the process died: the execution should run again.
+        Raises WorkerProcessError, after recording the invocation as ended with its
+        error (Runtime.ExitError, Runtime.ImportModuleError), if the process died or could
+        not load the handler: the execution should run again.
         """
         record = self.store.get_execution(execution_id)
         if record is None or record.status.is_terminal:
@@ -128,8 +129,8 @@ class Invoker:
             )
             try:
                 outcome = self._invoke(function, invocation, record, now, process)
-            except WorkerProcessExitedError as exited:
-                error = ErrorObject(str(exited), "Runtime.ExitError")
+            except WorkerProcessError as lost:
+                error = ErrorObject(str(lost), lost.error_type)
                 died = InvocationOutcome("INTERRUPTED", error=error, started=now)
                 with contextlib.suppress(CheckpointRejectedError):  # fenced: the process was killed for its deadline
                     self.ask(state, lambda f: EndInvocation(died, f))

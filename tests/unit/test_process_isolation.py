@@ -155,3 +155,23 @@ def test_a_handler_that_keeps_crashing_its_process_is_rerun_with_backoff(store_u
     assert gaps[0] < 1.0, "the first crash is re-run at once"
     assert gaps[1] >= 1.0 and gaps[2] >= 2.0, f"repeated crashes back off: {gaps}"
     assert all("exited with status 3" in c["Error"]["Payload"]["ErrorMessage"] for c in found)
+
+
+def test_a_handler_the_worker_process_cannot_load_is_recorded_and_retried_not_left_open(store_url: str) -> None:
+    from tests import engine_only
+
+    with Engine(store=store_url, isolation="process", workers=2) as engine:
+        engine.register(engine_only.handler)
+        eid = engine.start("handler", None)
+
+        def failures() -> list[dict[str, Any]] | None:
+            found = [
+                e["InvocationCompletedDetails"]["Error"]["Payload"] for e in engine.history(eid)
+                if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
+            ]
+            return found if len(found) >= 2 else None
+
+        found = cast(list[dict[str, Any]], wait_until(failures, timeout=60, what="two failed invocations"))
+        assert engine.stop(eid).status is ExecutionStatus.STOPPED
+    assert {f["ErrorType"] for f in found} == {"Runtime.ImportModuleError"}
+    assert "cannot load tests.engine_only.handler: ImportError: this module refuses" in found[0]["ErrorMessage"]
