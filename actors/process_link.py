@@ -95,17 +95,41 @@ def swap(value: Any, one: Callable[[Any], Any]) -> Any:
     return value
 
 
-def write(conn: Connection, message: Any) -> None:
-    """Pickle `message` onto the pipe; a value that will not pickle becomes an error for whoever waits on it."""
+def write(conn: Connection, message: Any) -> Exception | None:
+    """Pickle `message` onto the pipe; the error if it will not pickle (nothing is sent then).
+
+    A closed pipe is not an error here: the reader reports the other side's end.
+    """
     try:
         conn.send(message)
     except (BrokenPipeError, EOFError, ConnectionResetError, OSError):
         logger.debug("the other end of a worker pipe is gone; dropped {}", type(message).__name__)
     except Exception as error:
-        if isinstance(message, Resolve):
-            write(conn, Resolve(message.future, error=RuntimeError(f"the answer could not cross processes: {error}")))
-        else:
-            logger.error("{} could not cross processes: {}", type(message).__name__, error)
+        return error
+    return None
+
+
+def unsendable(message: Any, error: Exception) -> Any:
+    """What to send instead of an answer that would not pickle, so whoever waits on it hears why."""
+    why = f"{type(message).__name__} could not cross processes: {error}"
+    if isinstance(message, Resolve):
+        return Resolve(message.future, error=RuntimeError(why))
+    if isinstance(message, HandlerDone):
+        return HandlerDone(None, WorkerProcessError(why, "Runtime.Unknown"))
+    logger.error(why)
+    return None
+
+
+def future_handles(message: Any) -> list[FutureHandle]:
+    found: list[FutureHandle] = []
+
+    def one(item: Any) -> Any:
+        if isinstance(item, FutureHandle):
+            found.append(item)
+        return item
+
+    swap(message, one)
+    return found
 
 
 # --- engine side
@@ -163,10 +187,14 @@ class ParentLink(TrackedActor):
                 if self.exited:
                     reject(reply_to, WorkerProcessError.exited(None))
                     return None
+                failed = write(self.conn, job)
+                if failed is not None:
+                    why = f"the job could not cross processes: {failed}"
+                    reject(reply_to, WorkerProcessError(why, "Runtime.Unknown"))
+                    return None
                 self.exports, self.running, self.relays = exports, reply_to, {}
-                write(self.conn, job)
             case Send(outgoing, _):
-                write(self.conn, outgoing)
+                self._write(outgoing)
             case Received(incoming):
                 try:
                     self._received(incoming)
@@ -206,7 +234,13 @@ class ParentLink(TrackedActor):
             answer = Resolve(handle.id, compute())
         except Exception as error:
             answer = Resolve(handle.id, error=error)
-        write(self.conn, answer)
+        self._write(answer)
+
+    def _write(self, message: Any) -> None:
+        failed = write(self.conn, message)
+        instead = unsendable(message, failed) if failed is not None else None
+        if instead is not None:
+            write(self.conn, instead)
 
     def _target(self, target: Remote) -> Any:
         ref = self.exports.get(target.name)
@@ -274,7 +308,14 @@ class ChildLink(TrackedActor):
     def handle(self, message: Any) -> Any:
         match message:
             case Send(outgoing, written):
-                write(self.conn, swap(outgoing, self._outward))
+                swapped = swap(outgoing, self._outward)
+                failed = write(self.conn, swapped)
+                if failed is not None:
+                    for handle in future_handles(swapped):
+                        reject(self.futures.pop(handle.id, None), RuntimeError(f"could not cross processes: {failed}"))
+                    instead = unsendable(swapped, failed)
+                    if instead is not None:
+                        write(self.conn, instead)
                 resolve(written, None)
             case Received(RunHandler() as job):
                 self.refs.clear()

@@ -175,3 +175,29 @@ def test_a_handler_the_worker_process_cannot_load_is_recorded_and_retried_not_le
         assert engine.stop(eid).status is ExecutionStatus.STOPPED
     assert {f["ErrorType"] for f in found} == {"Runtime.ImportModuleError"}
     assert "cannot load tests.engine_only.handler: ImportError: this module refuses" in found[0]["ErrorMessage"]
+
+
+def test_a_message_that_will_not_pickle_fails_its_waiter_instead_of_hanging() -> None:
+    from multiprocessing import Pipe
+
+    import pykka
+
+    from actors.messages import Remote, RunHandler, RunInProcess
+    from actors.process_link import ChildLink, ParentLink, RemoteRef, WorkerProcessError
+    from actors.topology import Topology
+
+    engine_end, child_end = Pipe()
+    topology = Topology()
+    child = ChildLink.start(topology, child_end, lambda job: None)
+    parent = ParentLink.start(topology, engine_end, {}, "link")
+    try:
+        with pytest.raises(RuntimeError, match="could not cross processes"):
+            RemoteRef(child, Remote("state"), "state").ask(lambda: "a lambda does not pickle")
+        unsendable = RunHandler("m", "f", True, lambda: None, {}, 0.0)
+        future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
+        parent.tell(RunInProcess(unsendable, {}, future))
+        with pytest.raises(WorkerProcessError, match="the job could not cross processes"):
+            future.get(timeout=10)
+    finally:
+        child.stop()
+        parent.stop()
