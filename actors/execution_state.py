@@ -81,8 +81,10 @@ class ExecutionState(TrackedActor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case Lookup(operation_id):
-                return self.ops.get(operation_id)
+            case Lookup(operation_id, reply_to):
+                if reply_to is None:
+                    return self.ops.get(operation_id)
+                resolve(reply_to, self.ops.get(operation_id))
             case Snapshot():
                 return dict(self.ops)
             case Checkpoint():

@@ -6,10 +6,10 @@ facade) waits on; actors never wait on each other, they tell and are told.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-from pykka import ActorRef, Future
+from pykka import ActorRef
 
 if TYPE_CHECKING:  # annotations only: importing durable here would close an import cycle through durable/__init__
     from durable.engine.history import HistoryEvent
@@ -17,7 +17,15 @@ if TYPE_CHECKING:  # annotations only: importing durable here would close an imp
     from durable.lambda_service import ErrorObject, Operation, OperationUpdate
     from durable.stores.base import CommitResult, WriteSet
 
-Reply = Future[Any] | None
+class Settable(Protocol):
+    """Where an actor puts an answer a thread waits on: a pykka future or an `actors.replies.Answer`."""
+
+    def set(self, value: Any = None) -> None: ...
+
+    def set_exception(self, exc_info: Any = None) -> None: ...
+
+
+Reply = Settable | None
 
 
 @attrs.frozen(slots=True)
@@ -87,7 +95,10 @@ class BeginInvocation:
 
 @attrs.frozen(slots=True)
 class Lookup:
+    """The operation at this id as the map holds it now; answered on `reply_to`, or as the ask's reply."""
+
     operation_id: str
+    reply_to: Reply = None
 
 
 @attrs.frozen(slots=True)

@@ -50,8 +50,9 @@ from actors.messages import (
     RunHandler,
     RunInProcess,
     Send,
+    Settable,
 )
-from actors.replies import reject, resolve
+from actors.replies import Answer, reject, resolve
 from actors.topology import Topology, TrackedActor
 
 
@@ -178,7 +179,7 @@ class ParentLink(TrackedActor):
         self.services = services
         self.exports: dict[str, Any] = {}
         self.relays: dict[int, RelayRef] = {}
-        self.running: pykka.Future[Any] | None = None
+        self.running: Settable | None = None
         self.exited = False
 
     def handle(self, message: Any) -> Any:
@@ -302,7 +303,7 @@ class ChildLink(TrackedActor):
         self.conn = conn
         self.run = run
         self.ids = itertools.count(1)
-        self.futures: dict[int, pykka.Future[Any]] = {}
+        self.futures: dict[int, Settable] = {}
         self.refs: dict[int, pykka.ActorRef[Any]] = {}
 
     def handle(self, message: Any) -> Any:
@@ -345,7 +346,7 @@ class ChildLink(TrackedActor):
     def _outward(self, item: Any) -> Any:
         if isinstance(item, RemoteRef):
             return item.remote
-        if isinstance(item, pykka.Future):
+        if isinstance(item, pykka.Future | Answer):
             handle = next(self.ids)
             self.futures[handle] = item
             return FutureHandle(handle)

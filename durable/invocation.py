@@ -15,6 +15,7 @@ from typing import Any, cast
 import pykka
 
 from actors.messages import Checkpoint, Lookup
+from actors.replies import Answer
 from actors.topology import Topology
 from durable.clock import Clock
 from durable.lambda_service import Operation, OperationUpdate
@@ -48,7 +49,9 @@ class Invocation:
         """The recorded operation at this id, or None for new work (which ends the replay)."""
         op = self.snapshot.get(operation_id)
         if op is None or not op.status.is_terminal:
-            op = cast(Operation | None, self.state.ask(Lookup(operation_id)))
+            answer = Answer()
+            self.topology.tell(self.state, Lookup(operation_id, answer))
+            op = cast(Operation | None, answer.get())
         if op is None or not op.status.is_terminal:
             self.unreplayed.clear()
         else:
@@ -59,9 +62,9 @@ class Invocation:
         if not wait:
             self.topology.tell(self.state, Checkpoint((update,)))
             return
-        future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
-        self.topology.tell(self.state, Checkpoint((update,), future))
-        future.get()
+        answer = Answer()
+        self.topology.tell(self.state, Checkpoint((update,), answer))
+        answer.get()
 
 
 def _replayable(operation_id: str, snapshot: dict[str, Operation]) -> bool:
