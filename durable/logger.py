@@ -29,7 +29,7 @@ class DurableLogger:
         self._is_replaying = is_replaying
         self.log_during_replay = log_during_replay
         self._extra = {LOG_EXTRA_KEY: execution_arn, **extra}
-        self._bound = _loguru.bind(**self._extra)
+        self._bound: Any = None
 
     def bind(self, **extra: Any) -> DurableLogger:
         merged = {k: v for k, v in self._extra.items() if k != LOG_EXTRA_KEY}
@@ -46,6 +46,8 @@ class DurableLogger:
     def _emit(self, level: str, message: str, args: Any, kwargs: Any, exception: bool = False) -> None:
         if self._is_replaying() and not self.log_during_replay:
             return
+        if self._bound is None:  # bound on first use: most contexts (a map's branches, say) never log
+            self._bound = _loguru.bind(**self._extra)
         self._bound.opt(depth=2, exception=exception).log(level, message, *args, **kwargs)
 
     def debug(self, message: str, *args: Any, **kwargs: Any) -> None:
