@@ -81,7 +81,9 @@ def run_wait_for_condition(
         invocation.checkpoint(update(OperationAction.SUCCEED, payload=payload))
         return deserialize(config.serdes, payload, serdes_context)
     delay = max(1, decision.delay.seconds)
-    invocation.checkpoint(update(OperationAction.RETRY, payload=payload, next_attempt_delay_seconds=delay))
+    # Not waited on: the suspension that follows, and any refresh or closing write after it, reach the
+    # ExecutionState behind this checkpoint, so the next check can never run before it is recorded.
+    invocation.checkpoint(update(OperationAction.RETRY, payload=payload, next_attempt_delay_seconds=delay), wait=False)
     raise SuspendExecution(
         f"wait_for_condition {operation_id} checks again in {delay} s", invocation.clock.now() + delay
     )
