@@ -216,7 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"execution {execution_id}", file=sys.stderr)
         record = _follow(engine.store, [execution_id], engine)
         if args.viz:
-            _write_viz(engine.topology.to_dot(), Path(args.viz))
+            _write_viz(engine.topology_dot(), Path(args.viz))
     finally:
         engine.close()
     return _report(record[0])

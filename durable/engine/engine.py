@@ -339,6 +339,11 @@ class Engine:
             "next_alarm": self.alarm_manager.ask(NextAlarm()),
         }
 
+    def topology_dot(self) -> str:
+        """The actor picture (Graphviz DOT), with each worker's current counters on its node."""
+        self.dispatcher.ask(DispatcherStats())
+        return self.topology.to_dot()
+
     def subscribe_ticks(self, ref: pykka.ActorRef[Any] | None, on: bool) -> None:
         """Let an invocation's TimerScheduler hear the engine's ticks (or stop hearing them)."""
         if ref is None:

@@ -164,3 +164,13 @@ def test_durable_worker_runs_the_stores_executions_in_worker_processes_until_sig
     assert worker.returncode == 0, stderr
     assert "with 2 process worker(s)" in stderr and "stopped;" in stderr
     assert marks.read_text().splitlines() == ["first", "second"]
+
+
+def test_run_viz_in_process_isolation_shows_the_links_and_each_workers_counters(tmp_path: Path) -> None:
+    dot = tmp_path / "run.dot"
+    done = _cli("run", "examples.hello:handler", "--input", '"viz"', "--isolation", "process", "--workers", "2",
+                "--viz", str(dot), store=tmp_path / "viz.db")
+    assert done.returncode == 0, done.stderr
+    text = dot.read_text()
+    assert "ParentLink\\nworker-1 link" in text and "ParentLink\\nworker-2 link" in text
+    assert "InvocationWorker\\nworker-1\\ndispatched " in text
