@@ -226,7 +226,11 @@ def cmd_start(args: argparse.Namespace) -> int:
     name, _handler, payload = _load(args)
     from durable.engine import Engine
 
-    engine = Engine(store=args.store or default_store_url(), workers=1, execute=False)
+    try:
+        engine = Engine(store=args.store or default_store_url(), workers=1, execute=False)
+    except StoreError as error:
+        raise CliError(f"{error} (if `durable serve` runs on it, start executions over its HTTP API: "
+                       "POST /executions)") from None
     try:
         engine.register(name, _handler)
         execution_id = engine.start(name, payload, execution_name=args.name, execution_timeout=args.timeout)

@@ -257,10 +257,17 @@ def test_the_callback_command_with_wait_runs_the_woken_execution_to_its_end(stor
         store.close()
 
 
-def test_the_callback_command_points_to_http_while_an_engine_holds_the_store(engine: Engine) -> None:
-    held = _cli("callback", "heartbeat", "some-id", store=engine.store.url)
+@pytest.mark.parametrize(
+    ("command", "route"),
+    [(("callback", "heartbeat", "some-id"), "POST the callback"),
+     (("start", "examples.hello:handler"), "POST /executions")],
+)
+def test_commands_point_to_http_while_an_engine_holds_the_store(
+    engine: Engine, command: tuple[str, ...], route: str
+) -> None:
+    held = _cli(*command, store=engine.store.url)
     assert held.returncode == 2 and held.stderr.count("\n") == 1, held.stderr
-    assert held.stderr.startswith("error: another engine process") and "HTTP API" in held.stderr
+    assert held.stderr.startswith("error: another engine process") and route in held.stderr
 
 
 def test_serve_on_a_taken_port_is_one_error_line_and_opens_nothing(tmp_path: Path) -> None:
