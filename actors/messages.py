@@ -434,13 +434,6 @@ class RemoteTell:
 
 
 @attrs.frozen(slots=True)
-class RemoteAsk:
-    target: Remote
-    message: Any
-    reply_to: Any
-
-
-@attrs.frozen(slots=True)
 class RemoteCall:
     """Call one of the engine services the parent lends to the child (`now`, `start_chained`, ...)."""
 

@@ -1,20 +1,22 @@
 """The two ends of the pipe between the engine and a worker process.
 
 A handler running in a worker process talks to the engine's actors exactly as
-in a thread: it tells and asks an ExecutionState, its BatchParents tell it and
-are told.  The links make that work across the pipe.  What cannot be pickled
-(a future someone waits on, an actor ref someone will tell) is swapped on the
-way out for a handle, and on the way in for a relay that sends the answer or
-the message back over the pipe.
+in a thread: it tells an ExecutionState (a lookup or checkpoint carries the
+answer slot its thread waits on), its BatchParents tell it and are told.  The
+links make that work across the pipe.  What cannot be pickled (a future
+someone waits on, an actor ref someone will tell) is swapped on the way out
+for a handle, and on the way in for a relay that sends the answer or the
+message back over the pipe.
 
 ParentLink (engine process, one per worker process) owns the parent's write
 end, the actors lent to the invocation running in the child (`exports`), the
 relays standing for the child's futures and refs, and the run waiting for the
 child's HandlerDone.  It takes RunInProcess (from the InvocationWorker), Send
-(from relays), Received (from its reader thread: RemoteTell, RemoteAsk,
-RemoteCall, HandlerDone, ChildExited).  An ask of an exported actor is
-answered inline: the only actors exported (an ExecutionState) and the services
-lent (the clock, `start_chained`) answer without waiting on this link.
+(from relays), Received (from its reader thread: RemoteTell, RemoteCall,
+HandlerDone, ChildExited).  It never asks an actor: lookups and checkpoints
+carry their answer slot, which crosses as a handle.  A service call is run
+inline: the services lent (the clock, `start_chained`, tick subscriptions)
+never wait on this link.
 
 ChildLink (worker process) owns the child's write end, the futures its threads
 wait on and the refs the parent may tell.  It takes Send (from the handler's
@@ -43,7 +45,6 @@ from actors.messages import (
     Received,
     RefHandle,
     Remote,
-    RemoteAsk,
     RemoteCall,
     RemoteTell,
     Resolve,
@@ -166,9 +167,6 @@ class RelayRef:
     def tell(self, message: Any) -> None:
         self.link.tell(Send(Deliver(self.handle.id, message)))
 
-    def is_alive(self) -> bool:
-        return self.link.is_alive()
-
 
 class ParentLink(TrackedActor):
     def __init__(
@@ -213,8 +211,6 @@ class ParentLink(TrackedActor):
                     return
                 with contextlib.suppress(pykka.ActorDeadError):
                     self._target(target).tell(self._inward(inner))
-            case RemoteAsk(target, inner, reply_to):
-                self._answer(reply_to, lambda: self._target(target).ask(self._inward(inner)))
             case RemoteCall(method, args, reply_to):
                 self._answer(reply_to, lambda: self._service(method)(*self._inward(args)))
             case HandlerDone(outcome, error):
@@ -288,13 +284,6 @@ class RemoteRef:
         self.link.tell(Send(RemoteTell(self.remote, message), written))
         written.get()
 
-    def ask(self, message: Any) -> Any:
-        future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
-        self.link.tell(Send(RemoteAsk(self.remote, message, future)))
-        return future.get()
-
-    def is_alive(self) -> bool:
-        return self.link.is_alive()
 
 
 class ChildLink(TrackedActor):

@@ -72,10 +72,6 @@ class WorkerProcess:
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.is_alive()
-
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")
         conn, child_conn = context.Pipe()

@@ -182,8 +182,9 @@ def test_a_message_that_will_not_pickle_fails_its_waiter_instead_of_hanging() ->
 
     import pykka
 
-    from actors.messages import Remote, RunHandler, RunInProcess
+    from actors.messages import Lookup, Remote, RunHandler, RunInProcess
     from actors.process_link import ChildLink, ParentLink, RemoteRef, WorkerProcessError
+    from actors.replies import Answer
     from actors.topology import Topology
 
     engine_end, child_end = Pipe()
@@ -191,8 +192,11 @@ def test_a_message_that_will_not_pickle_fails_its_waiter_instead_of_hanging() ->
     child = ChildLink.start(topology, child_end, lambda job: None)
     parent = ParentLink.start(topology, engine_end, {}, "link")
     try:
+        answer = Answer()
+        unpicklable: Any = lambda: "a lambda does not pickle"  # noqa: E731
+        RemoteRef(child, Remote("state"), "state").tell(Lookup(unpicklable, answer))
         with pytest.raises(RuntimeError, match="could not cross processes"):
-            RemoteRef(child, Remote("state"), "state").ask(lambda: "a lambda does not pickle")
+            answer.get()
         unsendable = RunHandler("m", "f", True, lambda: None, {}, 0.0)
         future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
         parent.tell(RunInProcess(unsendable, {}, future))
