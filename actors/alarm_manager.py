@@ -1,8 +1,8 @@
 """AlarmManager: who wakes executions.  A component apart from checkpoint storage.
 
 Owns: one alarm (a due time) per execution, and the sequence number of the
-last update applied to it.  Takes: SetAlarm, DeleteAlarm, Tick,
-DispatcherIdle, NextAlarm.  Sends: one Ready(all due, alarm=True) per tick to
+last update applied to it, and whether a virtual clock may skip.  Takes:
+SetAlarm, DeleteAlarm, Tick, DispatcherIdle, SkipTime, NextAlarm.  Sends: one Ready(all due, alarm=True) per tick to
 the Dispatcher, AlarmAck for every update, and AlarmFired to the AlarmClient
 for each alarm let go.  An update older than the last one applied to that
 execution is acknowledged and ignored: a late duplicate cannot undo a newer
@@ -10,8 +10,10 @@ update.  The numbers of executions with no alarm are kept in a bounded LRU:
 forgetting one can only let a stale set through, an early wake-up that the
 engine re-checks, never a lost alarm.
 
-With a virtual clock that is skipping, an idle engine (nothing running,
+With a virtual clock and SkipTime(True), an idle engine (nothing running,
 nothing ready) jumps the clock to the earliest alarm and fires it at once.
+The switch is a message, not a flag on the clock, so it is ordered behind the
+DispatcherIdle(False) of any work handed to the engine before it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,17 @@ import pykka
 from cachetools import LRUCache
 
 from actors.due_queue import DueQueue
-from actors.messages import AlarmAck, AlarmFired, DeleteAlarm, DispatcherIdle, NextAlarm, Ready, SetAlarm, Tick
+from actors.messages import (
+    AlarmAck,
+    AlarmFired,
+    DeleteAlarm,
+    DispatcherIdle,
+    NextAlarm,
+    Ready,
+    SetAlarm,
+    SkipTime,
+    Tick,
+)
 from actors.topology import Topology, TrackedActor
 from durable.clock import Clock, VirtualClock
 
@@ -40,6 +52,7 @@ class AlarmManager(TrackedActor):
         self.dispatcher: pykka.ActorRef[Any] | None = None
         self.client: pykka.ActorRef[Any] | None = None
         self.fired = 0
+        self.skipping = False
 
     def connect(self, dispatcher: pykka.ActorRef[Any], client: pykka.ActorRef[Any]) -> None:
         self.dispatcher = dispatcher
@@ -62,6 +75,9 @@ class AlarmManager(TrackedActor):
                 self._skip_if_idle()
             case DispatcherIdle(idle):
                 self.idle = idle
+                self._skip_if_idle()
+            case SkipTime(on):
+                self.skipping = on
                 self._skip_if_idle()
             case NextAlarm():
                 return self.alarms.earliest()
@@ -95,7 +111,7 @@ class AlarmManager(TrackedActor):
 
     def _skip_if_idle(self) -> None:
         clock = self.clock
-        if not (self.idle and isinstance(clock, VirtualClock) and clock.skipping):
+        if not (self.idle and self.skipping and isinstance(clock, VirtualClock)):
             return
         earliest = self.alarms.earliest()
         if earliest is None:

@@ -3,7 +3,7 @@
 Owns: the ready queue, the offers out to workers, the running table
 (execution -> worker, token, deadline, ExecutionState), the pool of workers
 and their counters.  Takes: Ready, OutsideChange, Take, InvocationStarted,
-InvocationEnded, Tick, Committed (a fence it asked for), DispatcherStats.
+InvocationEnded, Tick, Committed (a fence it asked for), Settle, DispatcherStats.
 Sends: Offer, then Invoke, to a worker; a fencing Persist to the
 CheckpointWriter when an invocation outlives its deadline; DispatcherIdle to
 the AlarmManager when the engine goes idle or busy.
@@ -55,9 +55,11 @@ from actors.messages import (
     OutsideChange,
     Persist,
     Ready,
+    Settle,
     Take,
     Tick,
 )
+from actors.replies import resolve
 from actors.topology import Topology, TrackedActor
 from durable.engine.history import HistoryEvent
 from durable.stores.base import ExecutionChange, WriteSet
@@ -188,6 +190,8 @@ class Dispatcher(TrackedActor):
                 self._release_backed_off()
             case Committed(("fence", eid, token), result):
                 self._fenced(eid, token, result.ok)
+            case Settle(reply_to):
+                resolve(reply_to, None)
             case DispatcherStats():
                 return {
                     **self.counters,

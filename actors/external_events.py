@@ -61,9 +61,9 @@ class ExternalEvents(TrackedActor):
                     self.send(self.dispatcher, OutsideChange(execution_id, (op,), True))
                 resolve(reply_to, None)
             case Committed((reply_to, execution_id, op, wake), result):
-                if result.ok:
-                    resolve(reply_to, None)
+                if result.ok:  # the wake-up is queued before the sender hears back: see Engine.skip_time
                     self.send(self.dispatcher, OutsideChange(execution_id, (op,), wake))
+                    resolve(reply_to, None)
                 elif result.conflict:
                     reject(reply_to, CallbackConflictError(f"callback is already closed ({result.reason})"))
                 else:

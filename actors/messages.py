@@ -196,6 +196,13 @@ class AlarmFired:
 
 
 @attrs.frozen(slots=True)
+class SkipTime:
+    """The test runner's virtual clock may jump to the earliest alarm whenever the engine is idle (or no longer)."""
+
+    on: bool
+
+
+@attrs.frozen(slots=True)
 class DispatcherIdle:
     """No invocation runs and none is ready: a virtual clock may skip to the next alarm."""
 
@@ -262,6 +269,13 @@ class InvocationEnded:
     token: int | None
     worker: str
     process_died: bool = False
+
+
+@attrs.frozen(slots=True)
+class Settle:
+    """Answered once the Dispatcher has handled everything sent to it before (and told the AlarmManager)."""
+
+    reply_to: Reply
 
 
 @attrs.frozen(slots=True)

@@ -31,7 +31,6 @@ class VirtualClock:
 
     def __init__(self) -> None:
         self._offset = 0.0
-        self.skipping = False
 
     def now(self) -> float:
         return time.time() + self._offset

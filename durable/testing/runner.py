@@ -330,11 +330,13 @@ class DurableFunctionTestRunner:
         return arn
 
     def wait_for_result(self, execution_arn: str, timeout: float = 60) -> DurableFunctionTestResult:
-        self.clock.skipping = self.skip_time
+        if self.skip_time:
+            self._engine.skip_time(True)
         try:
             record = self._engine.wait(execution_arn, timeout=timeout)
         finally:
-            self.clock.skipping = False
+            if self.skip_time:
+                self._engine.skip_time(False)
         return self._result(record)
 
     def wait_for_callback(self, execution_arn: str, name: str | None = None, timeout: float = 60) -> str:

@@ -228,3 +228,21 @@ def test_the_manager_ignores_an_update_older_than_the_last_it_applied(topology: 
     manager.tell(DeleteAlarm("e1", seq=4))
     manager.tell(SetAlarm("e1", 700.0e6, seq=3))
     assert manager.ask(NextAlarm()) is None, "a stale set after a delete stays ignored"
+
+
+def test_skipping_time_waits_behind_the_dispatchers_news_that_work_arrived(topology: Topology) -> None:
+    from actors.messages import DispatcherIdle, SetAlarm, SkipTime
+    from durable.clock import VirtualClock
+
+    clock = VirtualClock()
+    manager = AlarmManager.start(topology, clock)
+    probe = Probe.start(topology)
+    manager.proxy().connect(probe, probe).get()
+    far = clock.now() + 86400
+    manager.tell(SetAlarm("e1", far, 1))
+    manager.tell(DispatcherIdle(False))  # work was handed over before the runner switched skipping on
+    manager.tell(SkipTime(True))
+    assert manager.ask(NextAlarm()) == far and clock.now() < far - 3600, "a busy engine never skips"
+    manager.tell(DispatcherIdle(True))
+    wait_until(lambda: clock.now() >= far, what="an idle engine to jump to the alarm")
+    manager.tell(SkipTime(False))
