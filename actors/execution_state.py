@@ -2,8 +2,8 @@
 
 Owns: the operations map of that execution (the only copy in memory), the
 due times of its timers (so a refresh touches only what is due, not every
-operation), and the invocation's fencing token.  Takes: Lookup and Snapshot (asked from handler
-threads), Checkpoint, FireDueTimers, EndInvocation, OutsideChange (a callback
+operation), and the invocation's fencing token.  Takes: Lookup (answered on
+its slot), Snapshot (asked by the invoker), Checkpoint, FireDueTimers, EndInvocation, OutsideChange (a callback
 or invoked execution completed while this invocation runs; forwarded to the
 BatchParents that Watch it) and Committed (timeouts it fired).  Sends: Persist to the CheckpointWriter; for the closing
 write, PrepareAlarm to the AlarmClient, which forwards the Persist once any
@@ -82,8 +82,6 @@ class ExecutionState(TrackedActor):
     def handle(self, message: Any) -> Any:
         match message:
             case Lookup(operation_id, reply_to):
-                if reply_to is None:
-                    return self.ops.get(operation_id)
                 resolve(reply_to, self.ops.get(operation_id))
             case Snapshot():
                 return dict(self.ops)

@@ -95,10 +95,10 @@ class BeginInvocation:
 
 @attrs.frozen(slots=True)
 class Lookup:
-    """The operation at this id as the map holds it now; answered on `reply_to`, or as the ask's reply."""
+    """The operation at this id as the map holds it now, answered on `reply_to`."""
 
     operation_id: str
-    reply_to: Reply = None
+    reply_to: Reply
 
 
 @attrs.frozen(slots=True)

@@ -137,13 +137,12 @@ def future_handles(message: Any) -> list[FutureHandle]:
 # --- engine side
 
 
-class RelayFuture(pykka.ThreadingFuture[Any]):
+@attrs.frozen(slots=True)
+class RelayFuture:
     """Stands in the engine for a future the child waits on: setting it sends the answer back."""
 
-    def __init__(self, link: pykka.ActorRef[Any], handle: FutureHandle) -> None:
-        super().__init__()
-        self.link = link
-        self.handle = handle
+    link: pykka.ActorRef[Any]
+    handle: FutureHandle
 
     def set(self, value: Any = None) -> None:
         self.link.tell(Send(Resolve(self.handle.id, value)))

@@ -22,6 +22,7 @@ import importlib
 import multiprocessing
 import sys
 import threading
+import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -34,7 +35,6 @@ from actors.process_link import ChildLink, ParentLink, RemoteRef, WorkerProcessE
 from actors.topology import Topology
 from durable.exceptions import ValidationError
 
-SERVICES = ("now", "has_function", "unknown_function", "start_chained", "subscribe_ticks")
 LOG_EXTRA_TYPES = (str, int, float, bool, type(None))
 
 
@@ -61,8 +61,9 @@ class WorkerProcess:
     """The engine's handle on one worker process; used by the InvocationWorker that owns it."""
 
     def __init__(self, topology: Topology, services: dict[str, Any], name: str) -> None:
+        """`services`: what the engine lends the handler by name (what ChildEngine calls), run in the engine."""
         self.topology = topology
-        self.services = {key: services[key] for key in SERVICES}
+        self.services = services
         self.name = name
         self.process: Any = None
         self.link: pykka.ActorRef[Any] | None = None
@@ -94,9 +95,10 @@ class WorkerProcess:
         """Run `job` in the process; raises WorkerProcessError if the process dies first or cannot load the handler."""
         future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
         try:
-            assert self.link is not None
+            if self.link is None:
+                raise pykka.ActorDeadError("the worker process is stopped")
             self.link.tell(RunInProcess(job, exports, future))
-        except (AssertionError, pykka.ActorDeadError):
+        except pykka.ActorDeadError:
             raise WorkerProcessError.exited(None) from None
         return future.get()
 
@@ -167,8 +169,8 @@ def emit(record: dict[str, Any]) -> None:
 class ChildEngine:
     """The engine as a handler in a worker process sees it: services lent over the link, a local branch pool."""
 
-    def __init__(self, link: pykka.ActorRef[Any]) -> None:
-        self.link = link
+    def __init__(self) -> None:
+        self.link: Any = None  # set once the ChildLink that runs jobs against this engine has started
         self._pool: ActorPool | None = None
 
     def now(self) -> float:
@@ -200,9 +202,8 @@ def child_main(conn: Connection, logs: Connection) -> None:
     logger.enable("actors")
     logger.add(lambda message: _send_log(logs, message.record), level="DEBUG", format="{message}")
     topology = Topology()
-    holder: dict[str, Any] = {}
-    link = ChildLink.start(topology, conn, lambda job: run_job(job, holder["engine"], topology))
-    holder["engine"] = ChildEngine(link)
+    engine = ChildEngine()
+    link = engine.link = ChildLink.start(topology, conn, lambda job: run_job(job, engine, topology))
     try:
         while True:
             link.tell(Received(conn.recv()))
@@ -214,8 +215,6 @@ def _send_log(logs: Connection, record: Any) -> None:
     extra = {k: v for k, v in record["extra"].items() if isinstance(v, LOG_EXTRA_TYPES)}
     message = record["message"]
     if record["exception"] is not None:
-        import traceback
-
         error = record["exception"]
         message += "\n" + "".join(traceback.format_exception(error.type, error.value, error.traceback))
     with contextlib.suppress(OSError):
