@@ -67,7 +67,8 @@ def test_a_stalled_worker_gets_nothing_while_the_others_run_every_invocation_onc
     assert all(r.status is ExecutionStatus.SUCCEEDED for r in records)
     assert [r.result for r in records] == [str(n * 2) for n in range(1000)]
     assert all(r.invocations == 1 for r in records), "every invocation ran exactly once"
-    assert max(r.ended or 0 for r in records) < StallingWorker.stalled_until_wall, "none waited for the stall"
+    first = records[:8]  # the stalled worker's one offer went to one of these; a backlog would hold it 5 s
+    assert max(r.ended or 0 for r in first) < StallingWorker.stalled_until_wall, "none waited for the stall"
     assert all(at >= StallingWorker.stalled_until for at in invoked_at), "nothing ran on the stalled worker"
     per_worker = stats["per_worker"]
     assert per_worker["worker-2"]["requeued"] >= 1, per_worker
