@@ -197,6 +197,7 @@ class Dispatcher(TrackedActor):
                     **self.counters,
                     "running": len(self.running),
                     "queued": len(self.queue),
+                    "idle": self.idle,
                     "workers": len(self.workers),
                     "per_worker": self._worker_summaries(),
                 }

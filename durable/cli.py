@@ -545,7 +545,7 @@ def _await_settled(engine: Any, execution_id: str, invocations_before: int, time
     while True:
         record = engine.status(execution_id)
         stats = engine.stats()
-        idle = not (stats["running"] or stats["queued"])
+        idle = stats["idle"]  # nothing running, queued, offered to a worker or backing off
         if record.status.is_terminal and idle:
             return f"execution {execution_id} {record.status.value}"
         if record.invocations > invocations_before and not record.invocation_open and idle:
