@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint stress bench clean
+.PHONY: demo test lint stress fuzz bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)
 
 stress: $(STAMP)
 	$(BIN)/python -m pytest -m stress
+
+fuzz: $(STAMP)
+	DURABLE_FUZZ_EXAMPLES=$${DURABLE_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest tests/unit/test_api_fuzz.py -p no:randomly
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

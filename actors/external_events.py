@@ -85,6 +85,11 @@ class ExternalEvents(TrackedActor):
         if op.status.is_terminal:
             reject(signal.reply_to, CallbackConflictError(f"callback is already {op.status.value}"))
             return
+        execution = self.store.get_execution(execution_id)
+        if execution is None or execution.status.is_terminal:
+            state = execution.status.value if execution is not None else "gone"
+            reject(signal.reply_to, CallbackConflictError(f"the callback's execution is already {state}"))
+            return
         done, events = complete_callback(op, signal.action, signal.payload, signal.error, self.clock.now())
         if done is op:
             resolve(signal.reply_to, None)

@@ -36,7 +36,7 @@ from durable.engine import Engine
 from durable.http_api import serving_in_background
 from durable.lambda_service import OperationStatus
 
-TOKEN = "benchmark-token"
+TOKEN = "benchmark-token-0123456789abcdef-01234"
 CLIENT_THREADS = 64
 RESUMED: dict[str, float] = {}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -25,10 +27,11 @@ from typing import Any
 from loguru import logger
 
 from durable.engine.history import format_table
-from durable.engine.registry import resolve_function_spec
+from durable.engine.registry import resolve_function_source
 from durable.exceptions import DurableExecutionsError
 from durable.execution import DurableHandler
 from durable.lambda_service import OperationStatus, OperationType
+from durable.limits import LIST_LIMIT, check_name, check_seconds, check_text, check_token, parse_count, parse_json
 from durable.stores import default_store_url, open_store
 from durable.stores.base import ExecutionRecord, ExecutionStatus, Store, StoreError
 
@@ -38,6 +41,9 @@ class CliError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     parser = _parser()
     args = parser.parse_args(argv)
     logger.remove()
@@ -46,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         logger.enable("actors")
         logger.add(sys.stderr, level="DEBUG")
     else:
-        logger.add(sys.stderr, level="INFO", format="{level}: {message}", filter=lambda r: r["name"] is not None
-                   and not r["name"].startswith(("durable", "actors")))
+        logger.enable("durable.http_api")  # one line per refused slow client, a traceback per server fault
+        logger.add(sys.stderr, level="INFO", format="{level}: {message}", filter=_quiet)
     try:
         return int(args.command(args))
     except (CliError, StoreError, DurableExecutionsError) as error:
@@ -61,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; the execution is saved and continues with `durable resume`", file=sys.stderr)
         return 130
+
+
+def _quiet(record: Any) -> bool:
+    """Without -v: the user's own logs, and the HTTP API's refusals; not the runtime's detail."""
+    name = record["name"] or ""
+    return name.startswith("durable.http_api") or not name.startswith(("durable", "actors"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     start.set_defaults(command=cmd_start)
 
     status = sub.add_parser("status", help="show an execution, or with --engine the last engine's dispatch counters")
-    status.add_argument("execution_id", nargs="?")
+    status.add_argument("execution_id", nargs="?", type=_text("EXECUTION_ID"))
     status.add_argument("--engine", action="store_true",
                         help="the counters the last engine on this store kept (per worker: dispatched, requeued, "
                         "send latency)")
@@ -88,25 +100,30 @@ def _parser() -> argparse.ArgumentParser:
     status.set_defaults(command=cmd_status)
 
     history = sub.add_parser("history", help="show an execution's history")
-    history.add_argument("execution_id")
+    history.add_argument("execution_id", type=_text("EXECUTION_ID"))
     history.add_argument("--json", action="store_true", help="print the events as JSON")
     history.set_defaults(command=cmd_history)
 
     listing = sub.add_parser("list", help="list executions, newest first")
     listing.add_argument("--status", choices=[s.value for s in ExecutionStatus])
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=_count("--limit", 1, LIST_LIMIT), default=50,
+                         help=f"how many, from 1 to {LIST_LIMIT:,} (default: 50)")
     listing.set_defaults(command=cmd_list)
 
     resume = sub.add_parser("resume", help="run every unfinished execution in the store until it ends")
-    resume.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    resume.add_argument("--timeout", type=_seconds("--timeout"), default=None, help="give up after this many seconds")
     _worker_args(resume, "thread")
     resume.set_defaults(command=cmd_resume)
 
     serve = sub.add_parser("serve", help="serve the HTTP API (callbacks, executions) on this store")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765; 0: any free one)")
-    serve.add_argument("--function", action="append", default=[], metavar="MODULE:FUNCTION",
-                       help="register a function under its own name (repeatable)")
+    serve.add_argument("--port", type=_count("--port", 0, 65535), default=8765,
+                       help="port to listen on (default: 8765; 0: any free one)")
+    _function_sources(serve)
+    serve.add_argument("--body-timeout", type=_duration, default=10.0, metavar="DURATION",
+                       help="how long a request body may take to arrive before the answer is 408 (default: 10s)")
+    serve.add_argument("--max-connections", type=_count("--max-connections", 1, 65535), default=2048,
+                       help="concurrent connections and requests before the answer is 503 (default: 2048)")
     _worker_args(serve, "process", dispatch=True)
     serve.set_defaults(command=cmd_serve)
 
@@ -116,8 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         "recovered invocations resume here as they come due. Handlers run in worker processes by default. "
         "Ctrl-C or SIGTERM stops it; what is left continues with the next engine on the store.",
     )
-    worker.add_argument("--function", action="append", default=[], metavar="MODULE:FUNCTION",
-                        help="register a function under its own name (repeatable)")
+    _function_sources(worker)
     worker.add_argument("--progress", type=_duration, default=5.0, metavar="SECONDS",
                         help="print the counters this often when they change (default: 5)")
     _worker_args(worker, "process", dispatch=True)
@@ -131,10 +147,10 @@ def _parser() -> argparse.ArgumentParser:
         "holds the store, send the callback over HTTP instead (POST /callbacks/ID/succeed).",
     )
     callback.add_argument("action", choices=["succeed", "fail", "heartbeat"])
-    callback.add_argument("callback_id")
+    callback.add_argument("callback_id", type=_text("CALLBACK_ID"))
     callback.add_argument("payload", nargs="?", default=None,
                           help="succeed: the result, as JSON; fail: an error object, as JSON")
-    callback.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+    callback.add_argument("--wait", type=_wait_seconds, default=30.0, metavar="SECONDS",
                           help="run the woken execution here until it ends or waits again, at most this long "
                           "(default: 30; 0: return at once)")
     callback.set_defaults(command=cmd_callback)
@@ -148,23 +164,86 @@ def _parser() -> argparse.ArgumentParser:
 def _worker_args(parser: argparse.ArgumentParser, isolation: str, dispatch: bool = False) -> None:
     parser.add_argument("--isolation", choices=["thread", "process"], default=isolation,
                         help=f"run handlers on worker threads or in worker processes (default: {isolation})")
-    parser.add_argument("--workers", type=int, default=4, help="how many invocations run at once (default: 4)")
+    parser.add_argument("--workers", type=_count("--workers", 1, MAX_WORKERS), default=4,
+                        help=f"how many invocations run at once, 1 to {MAX_WORKERS} (default: 4)")
     if dispatch:
         parser.add_argument("--dispatch-lock-timeout", type=_duration, default=0.25, metavar="DURATION",
                             help="how long an invocation waits for a busy worker before it is offered to "
                             "another one, as 250ms, 2s or seconds (default: 250ms)")
 
 
+MAX_WORKERS = 256
+MAX_DURATION = 86400.0
+
+
 def _duration(text: str) -> float:
-    """A command-line duration: `250ms`, `2s` or plain seconds."""
-    number, unit = (text[:-2], 0.001) if text.endswith("ms") else (text.rstrip("s"), 1.0)
+    """A command-line duration: `250ms`, `2s` or plain seconds, more than 0 and at most a day."""
+    number, unit = (text[:-2], 0.001) if text.endswith("ms") else (text.removesuffix("s"), 1.0)
     try:
         value = float(number) * unit
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration (for example 250ms, 2s or 0.5)") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"a duration must be positive, got {text!r}")
+    if not (math.isfinite(value) and 0 < value <= MAX_DURATION):
+        raise argparse.ArgumentTypeError(f"a duration must be more than 0 and at most a day, got {text!r}")
     return value
+
+
+def _wait_seconds(text: str) -> float:
+    """`--wait`: 0 (do not wait) up to an hour."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 <= value <= 3600):
+        raise argparse.ArgumentTypeError(f"--wait must be from 0 to 3600 seconds, got {text!r}")
+    return value
+
+
+def _seconds(what: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            return check_seconds(float(text), what)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number of seconds, got {text!r}") from None
+        except DurableExecutionsError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+def _count(what: str, low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            return parse_count(text, what, low, high)
+        except DurableExecutionsError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+def _text(what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        try:
+            return check_text(text, what)
+        except DurableExecutionsError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+def _execution_name(text: str) -> str:
+    try:
+        return check_name(text, "--name")
+    except DurableExecutionsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _function_sources(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--function", action="append", default=[], metavar="MODULE:FUNCTION|MODULE",
+        help="register a function (MODULE:FUNCTION) or every @durable_execution handler of a MODULE; repeatable. "
+        "Also read from $DURABLE_FUNCTIONS (comma-separated). Only registered functions can be started or invoked.",
+    )
 
 
 def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -174,24 +253,28 @@ def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _function_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("function", metavar="MODULE:FUNCTION", help="for example examples.hello:handler")
+    parser.add_argument("function", metavar="MODULE:FUNCTION",
+                        help="for example examples.hello:handler (the durable handlers beside it are registered too)")
+    parser.add_argument("--function", dest="also", action="append", default=[], metavar="MODULE:FUNCTION|MODULE",
+                        help="register more functions for context.invoke (repeatable)")
     parser.add_argument("--input", default="null", help="the execution input, as JSON (default: null)")
-    parser.add_argument("--name", default=None, help="execution name: an idempotency key")
-    parser.add_argument("--timeout", type=float, default=None, help="execution timeout in seconds")
+    parser.add_argument("--name", type=_execution_name, default=None, help="execution name: an idempotency key")
+    parser.add_argument("--timeout", type=_seconds("--timeout"), default=None,
+                        help="execution timeout in seconds (at most a year)")
 
 
-def _load(args: argparse.Namespace) -> tuple[str, DurableHandler[Any], Any]:
+def _load(args: argparse.Namespace) -> tuple[str, list[tuple[str, Any]], Any]:
+    """The function to run, what to register (it, its neighbours, --function), and the input."""
     try:
-        payload = json.loads(args.input)
-    except ValueError as error:
-        raise CliError(f"--input is not JSON ({error.args[0]}): {args.input!r}") from None
-    try:
-        handler = resolve_function_spec(args.function)
+        payload = parse_json(args.input, "--input")
     except DurableExecutionsError as error:
         raise CliError(str(error)) from None
-    if not isinstance(handler, DurableHandler):
+    if ":" not in args.function:
+        raise CliError(f"{args.function!r} is not MODULE:FUNCTION (for example examples.hello:handler)")
+    handlers = _resolve_sources([args.function, *args.also])
+    if not isinstance(handlers[0][1], DurableHandler):
         raise CliError(f"{args.function} is not decorated with @durable_execution")
-    return args.function, handler, payload
+    return handlers[0][0], handlers, payload
 
 
 def _open_store(args: argparse.Namespace, must_exist: bool = True) -> Store:
@@ -201,17 +284,18 @@ def _open_store(args: argparse.Namespace, must_exist: bool = True) -> Store:
     return open_store(url)
 
 
-def _engine(args: argparse.Namespace) -> Any:
+def _engine(args: argparse.Namespace, handlers: list[tuple[str, Any]], **options: Any) -> Any:
+    """An engine with `handlers` registered before it recovers anything (a recovered execution runs at once)."""
     from durable.engine import Engine
 
-    return Engine(store=args.store or default_store_url(), **_engine_options(args))
+    return Engine(store=args.store or default_store_url(), functions=_named(handlers),
+                  **{**_engine_options(args), **options})
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    name, handler, payload = _load(args)
-    engine = _engine(args)
+    name, handlers, payload = _load(args)
+    engine = _engine(args, handlers)
     try:
-        engine.register(name, handler)
         execution_id = engine.start(name, payload, execution_name=args.name, execution_timeout=args.timeout)
         print(f"execution {execution_id}", file=sys.stderr)
         record = _follow(engine.store, [execution_id], engine)
@@ -223,16 +307,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    name, _handler, payload = _load(args)
-    from durable.engine import Engine
-
+    name, handlers, payload = _load(args)
     try:
-        engine = Engine(store=args.store or default_store_url(), workers=1, execute=False)
+        engine = _engine(args, handlers, workers=1, execute=False)
     except StoreError as error:
         raise CliError(f"{error} (if `durable serve` runs on it, start executions over its HTTP API: "
                        "POST /executions)") from None
     try:
-        engine.register(name, _handler)
         execution_id = engine.start(name, payload, execution_name=args.name, execution_timeout=args.timeout)
     finally:
         engine.close()
@@ -242,13 +323,16 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     store = _open_store(args)
-    pending = [r.execution_id for r in store.list_executions(ExecutionStatus.RUNNING, limit=1_000_000)]
-    store.close()
+    try:
+        running = store.list_executions(ExecutionStatus.RUNNING, limit=1_000_000)
+    finally:
+        store.close()
+    pending = [r.execution_id for r in running]
     if not pending:
         print("nothing to resume", file=sys.stderr)
         return 0
     print(f"resuming {len(pending)} execution(s)", file=sys.stderr)
-    engine = _engine(args)
+    engine = _engine(args, _stored_functions(running))
     try:
         records = _follow(engine.store, pending, engine, args.timeout)
     finally:
@@ -396,16 +480,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from durable.http_api import create_app
+        from durable.http_api import ServerLimits, create_app, server_config
     except ImportError:
         raise CliError("durable serve needs the http extra: pip install 'durable[http]'") from None
-    from durable.engine import Engine
 
-    handlers = _resolve_specs(args.function)
-    token = os.environ.get("DURABLE_API_TOKEN") or secrets.token_urlsafe(32)
+    handlers = _resolve_sources(args.function)
+    given = os.environ.get("DURABLE_API_TOKEN")
+    try:
+        token = check_token(given) if given is not None else secrets.token_urlsafe(32)
+    except DurableExecutionsError as error:
+        raise CliError(f"DURABLE_API_TOKEN: {error}") from None
     listener = _listen(args.host, args.port)
     try:
-        engine = Engine(store=args.store or default_store_url(), **_engine_options(args))
+        engine = _engine(args, handlers)
     except BaseException:
         listener.close()
         raise
@@ -413,13 +500,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the server below) it ends here, with the engine closed, instead of killing the process.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        _register(engine, handlers)
-        shown = "from DURABLE_API_TOKEN" if os.environ.get("DURABLE_API_TOKEN") else token
+        shown = "from DURABLE_API_TOKEN" if given is not None else token
         host, port = listener.getsockname()[:2]
         url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-        print(f"serving {url} on {engine.store.url}; bearer token: {shown}", file=sys.stderr)
-        config = uvicorn.Config(create_app(engine, token), host=host, port=port,
-                                log_level="info" if args.verbose else "warning")
+        functions = ", ".join(engine.registry.names()) or "none: starts are refused"
+        print(f"serving {url} on {engine.store.url}; bearer token: {shown}; functions: {functions}",
+              file=sys.stderr)
+        limits = ServerLimits(body_timeout=args.body_timeout, max_connections=args.max_connections)
+        config = server_config(create_app(engine, token, limits.body_timeout), host, port, limits,
+                               "info" if args.verbose else "warning")
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run(sockets=[listener])
         print("stopped serving; waiting executions continue with the next `durable serve` or `durable resume`",
@@ -431,33 +520,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve_specs(specs: list[str]) -> list[tuple[str, Any]]:
-    handlers = []
-    for spec in specs:
+def _resolve_sources(sources: list[str]) -> list[tuple[str, Any]]:
+    """The functions named on the command line and in $DURABLE_FUNCTIONS, imported now, at start-up."""
+    named = [*sources, *(part.strip() for part in os.environ.get("DURABLE_FUNCTIONS", "").split(","))]
+    handlers: dict[str, Any] = {}
+    for source in filter(None, named):
         try:
-            handlers.append((spec, resolve_function_spec(spec)))
+            handlers.update((name, h) for name, h in resolve_function_source(source) if name not in handlers)
         except DurableExecutionsError as error:
             raise CliError(str(error)) from None
-    return handlers
+    return list(handlers.items())
 
 
-def _register(engine: Any, handlers: list[tuple[str, Any]]) -> None:
-    """Each function under its MODULE:FUNCTION spec and under its own name."""
+def _named(handlers: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Each function under its MODULE:FUNCTION spec and, if durable, under its own name too."""
+    named: dict[str, Any] = {}
     for spec, handler in handlers:
-        engine.register(spec, handler)
-        engine.register(handler)
+        named[spec] = handler
+        if isinstance(handler, DurableHandler):
+            named.setdefault(handler.name, handler)
+    return named
+
+
+def _stored_functions(records: list[ExecutionRecord]) -> list[tuple[str, Any]]:
+    """What `resume` and `callback` run: the MODULE:FUNCTION names the stored executions were started with.
+
+    The operator's command names the store, and an API client can only store
+    registered names, so these imports are the operator's choice.
+    """
+    handlers: dict[str, Any] = {}
+    for name in sorted({record.function_name for record in records if ":" in record.function_name}):
+        with contextlib.suppress(DurableExecutionsError):
+            handlers.update(resolve_function_source(name))
+    return list(handlers.items())
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from durable.engine import Engine
-
-    handlers = _resolve_specs(args.function)
-    engine = Engine(store=args.store or default_store_url(), **_engine_options(args))
+    handlers = _resolve_sources(args.function)
+    engine = _engine(args, handlers)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        _register(engine, handlers)
-        print(f"working on {engine.store.url} with {args.workers} {args.isolation} worker(s); Ctrl-C to stop",
-              file=sys.stderr)
+        functions = ", ".join(engine.registry.names()) or "none (name them with --function)"
+        print(f"working on {engine.store.url} with {args.workers} {args.isolation} worker(s), functions: "
+              f"{functions}; Ctrl-C to stop", file=sys.stderr)
         last = ""
         with contextlib.suppress(KeyboardInterrupt):
             while True:
@@ -502,16 +607,18 @@ def cmd_callback(args: argparse.Namespace) -> int:
     payload = args.payload
     if payload is not None:
         try:
-            parsed = json.loads(payload)
-        except ValueError as error:
-            raise CliError(f"PAYLOAD is not JSON ({error.args[0]}): {payload!r}") from None
+            parsed = parse_json(payload, "PAYLOAD")
+        except DurableExecutionsError as error:
+            raise CliError(str(error)) from None
     if args.action == "fail" and payload is not None and not isinstance(parsed, dict):
         raise CliError("a failure's PAYLOAD must be a JSON object such as {\"ErrorType\": \"Rejected\"}")
-    if args.wait < 0:
-        raise CliError(f"--wait must be 0 or more seconds, got {args.wait}")
-    _open_store(args).close()
+    store = _open_store(args)
     try:
-        engine = _engine(args)
+        running = store.list_executions(ExecutionStatus.RUNNING, limit=1_000_000)
+    finally:
+        store.close()
+    try:
+        engine = _engine(args, _stored_functions(running))
     except StoreError as error:
         raise CliError(f"{error} (if `durable serve` runs on it, POST the callback to its HTTP API)") from None
     try:

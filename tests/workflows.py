@@ -105,3 +105,23 @@ def approval_with_timeouts(event: dict[str, Any], context: DurableContext) -> An
         return callback.result()
     except CallbackTimeoutError as error:
         return f"timed out: {error.error_type}"
+
+
+@durable_execution
+def crash_steps(event: dict[str, Any], context: DurableContext) -> int:
+    """`steps` slow steps, each appending `execution step pid` to a log before it returns: a crash test's evidence."""
+    log, pause = event["log"], event.get("pause", 0.03)
+
+    def step(index: int) -> Any:
+        def run(_: Any) -> int:
+            threading.Event().wait(pause)
+            fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, f"{context.execution_arn} {index} {os.getpid()}\n".encode())
+            finally:
+                os.close(fd)
+            return index * index
+
+        return run
+
+    return sum(context.step(step(index), name=f"s{index}") for index in range(event["steps"]))

@@ -53,9 +53,18 @@ from durable.engine.history import HistoryEvent
 from durable.engine.invoker import Invoker
 from durable.engine.registry import FunctionRegistry, RegisteredFunction
 from durable.engine.transitions import CallbackAction
-from durable.exceptions import CheckpointRejectedError, PayloadTooLargeError, UnknownCallbackError, ValidationError
+from durable.exceptions import CheckpointRejectedError, UnknownCallbackError, ValidationError
 from durable.execution import DurableHandler
 from durable.lambda_service import ErrorObject, Operation
+from durable.limits import (
+    MAX_NAME_LENGTH,
+    check_json_value,
+    check_name,
+    check_seconds,
+    check_size,
+    check_text,
+    dump_json,
+)
 from durable.stores import open_store
 from durable.stores.base import (
     ExecutionChange,
@@ -67,7 +76,6 @@ from durable.stores.base import (
 
 DEFAULT_WORKERS = 4
 ISOLATIONS = ("thread", "process")
-PAYLOAD_LIMIT = 256 * 1024
 DEFAULT_BRANCH_THREADS = 64
 
 
@@ -178,17 +186,19 @@ class Engine:
     ) -> str:
         """Start an execution and return its id; a repeated `execution_name` returns the first one's id."""
         name: str = function if isinstance(function, str) else str(getattr(function, "name", ""))
+        if not isinstance(function, str) and not isinstance(function, DurableHandler):
+            raise ValidationError(f"start takes a registered function's name or a durable handler, got {function!r}")
         if self.registry.get(name) is None:
             if isinstance(function, DurableHandler):
                 self.register(function)
             else:
                 raise ValidationError(self.unknown_function(name))
-        if execution_timeout is not None and execution_timeout <= 0:
-            raise ValidationError(f"execution_timeout must be positive, got {execution_timeout}")
-        try:
-            payload = json.dumps(input, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as error:
-            raise ValidationError(f"execution input is not JSON-serializable: {error}") from error
+        if execution_name is not None:
+            check_name(execution_name, "the execution name")
+        if execution_timeout is not None:
+            execution_timeout = check_seconds(execution_timeout, "execution_timeout")
+        payload = dump_json(input, "the execution input")
+        check_size(payload, "the execution input")
         record, _ = self._create(uuid.uuid4().hex, name, payload, execution_name, execution_timeout)
         return str(record.execution_id)
 
@@ -213,7 +223,7 @@ class Engine:
 
     def unknown_function(self, name: str) -> str:
         known = ", ".join(self.registry.names()) or "none"
-        return f"unknown function {name!r} (registered: {known})"
+        return f"unknown function {name[:MAX_NAME_LENGTH]!r}: this engine runs only registered functions ({known})"
 
     def _create(
         self,
@@ -249,6 +259,8 @@ class Engine:
     def stop(self, execution_id: str, error: ErrorObject | None = None) -> ExecutionRecord:
         """End a running execution as STOPPED; its running invocation's later writes are rejected."""
         record = self._require(execution_id)
+        if error is not None:
+            _check_error(error, "the stop error")
         if record.status.is_terminal:
             return record
         now = self.clock.now()
@@ -281,15 +293,20 @@ class Engine:
                 payload = bytes(payload).decode()
             except UnicodeDecodeError as error:
                 raise ValidationError(f"a callback result must be UTF-8 text: {error}") from None
-        _check_size("callback result", payload)
+        if payload is not None:
+            if not isinstance(payload, str):
+                raise ValidationError(f"a callback result is text or bytes, got {type(payload).__name__}")
+            check_text(payload, "the callback result")
+            check_size(payload, "the callback result")
         self._signal(callback_id, CallbackAction.SUCCEED, payload, None)
 
     def send_callback_failure(self, callback_id: str, error: ErrorObject | dict[str, Any] | None = None) -> None:
         """Fail a callback with an error (an ErrorObject, or a dict with ErrorType/ErrorMessage/...)."""
         if isinstance(error, dict):
+            check_json_value(error, "the callback error")
             error = ErrorObject.from_dict(error)
         if error is not None:
-            _check_size("callback error", json.dumps(error.to_dict()))
+            _check_error(error, "the callback error")
         self._signal(callback_id, CallbackAction.FAIL, None, error)
 
     def send_callback_heartbeat(self, callback_id: str) -> None:
@@ -429,9 +446,17 @@ class Engine:
         self.close()
 
 
-def _check_size(what: str, text: str | None) -> None:
-    if text is not None and len(text.encode()) > PAYLOAD_LIMIT:
-        raise PayloadTooLargeError(f"{what} is {len(text.encode()):,} bytes; the limit is {PAYLOAD_LIMIT:,}")
+def _check_error(error: ErrorObject, what: str) -> None:
+    """An error object from outside: its fields are text (or a list of text lines) within the size limit."""
+    if not isinstance(error, ErrorObject):
+        raise ValidationError(f"{what} must be an ErrorObject or a dict, got {type(error).__name__}")
+    fields = error.to_dict()
+    for key, value in fields.items():
+        lines = value if key == "StackTrace" and isinstance(value, list) else [value]
+        if not all(isinstance(line, str) for line in lines):
+            raise ValidationError(f"{what}'s field {key!r} must be text")
+    check_json_value(fields, what)
+    check_size(json.dumps(fields), what)
 
 
 def _function_entries(functions: dict[str, Any] | Iterable[Any] | None) -> list[tuple[Any, ...]]:

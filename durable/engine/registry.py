@@ -12,6 +12,7 @@ import attrs
 
 from durable.exceptions import ValidationError
 from durable.execution import DurableHandler
+from durable.limits import check_name, check_seconds
 
 DEFAULT_INVOCATION_TIMEOUT = 900.0
 
@@ -24,7 +25,13 @@ class RegisteredFunction:
 
 
 class FunctionRegistry:
-    """Written while the engine is set up, read by workers afterwards."""
+    """The functions an engine may run: only what its owner registered.
+
+    A name that arrives with a request (an HTTP start, a `context.invoke`) is
+    looked up here and never imported: whoever can start executions must not
+    be able to run any importable callable (`shutil:rmtree`).  Written while
+    the engine is set up, read by workers afterwards.
+    """
 
     def __init__(self) -> None:
         self._functions: dict[str, RegisteredFunction] = {}
@@ -35,26 +42,18 @@ class FunctionRegistry:
         handler: DurableHandler[Any] | Callable[..., Any],
         invocation_timeout: float | None = None,
     ) -> RegisteredFunction:
-        if not name:
-            raise ValidationError("a function needs a non-empty name")
+        check_name(name, "a function name")
         if not callable(handler):
             raise ValidationError(f"function {name!r} is not callable")
-        timeout = DEFAULT_INVOCATION_TIMEOUT if invocation_timeout is None else float(invocation_timeout)
-        if timeout <= 0:
-            raise ValidationError(f"invocation_timeout of {name!r} must be positive, got {timeout}")
+        timeout = DEFAULT_INVOCATION_TIMEOUT if invocation_timeout is None else check_seconds(
+            invocation_timeout, f"invocation_timeout of {name!r}"
+        )
         entry = RegisteredFunction(name, handler, timeout)
         self._functions[name] = entry
         return entry
 
     def get(self, name: str) -> RegisteredFunction | None:
-        """The function registered under `name`; a `module:attribute` name is imported on first use."""
-        entry = self._functions.get(name)
-        if entry is None and ":" in name:
-            try:
-                entry = self.register(name, resolve_function_spec(name))
-            except ValidationError:
-                return None
-        return entry
+        return self._functions.get(name)
 
     def names(self) -> list[str]:
         return sorted(self._functions)
@@ -62,26 +61,54 @@ class FunctionRegistry:
 
 def resolve_function_spec(spec: str) -> Any:
     """Import `package.module:attribute` (or `path/to/file.py:attribute`) and return the attribute."""
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
+    module_part, sep, attribute = spec.partition(":")
+    if not sep or not module_part or not attribute:
         raise ValidationError(f"{spec!r} is not MODULE:FUNCTION (for example examples.hello:handler)")
-    if module_name.endswith(".py"):
-        path = Path(module_name).resolve()
-        if not path.exists():
-            raise ValidationError(f"cannot import {spec!r}: no file {module_name}")
-        sys.path.insert(0, str(path.parent))
-        module_name = path.stem
-    if "" not in sys.path and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValidationError(f"cannot import module {module_name!r} for {spec!r}: {error}") from error
+    module = _import(module_part)
     target = module
     for part in attribute.split("."):
         if not hasattr(target, part):
-            raise ValidationError(f"module {module_name!r} has no function {attribute!r}")
+            raise ValidationError(f"module {module_part!r} has no function {attribute!r}")
         target = getattr(target, part)
     if not callable(target):
         raise ValidationError(f"{spec!r} is not callable")
     return target
+
+
+def resolve_function_source(source: str) -> list[tuple[str, Any]]:
+    """What an operator names: `module:function` (that function and the durable handlers beside it) or `module`.
+
+    Returns (name, handler) pairs, each named `module:attribute`.  A handler's
+    neighbours come along so that `context.invoke` of a function defined in
+    the same module works without naming each one.
+    """
+    module_part, sep, _ = source.strip().partition(":")
+    if not module_part:
+        raise ValidationError(f"{source!r} names no module (MODULE or MODULE:FUNCTION)")
+    named = [(source.strip(), resolve_function_spec(source.strip()))] if sep else []
+    beside = [
+        (f"{module_part}:{attribute}", value)
+        for attribute, value in sorted(vars(_import(module_part)).items())
+        if isinstance(value, DurableHandler) and f"{module_part}:{attribute}" not in dict(named)
+    ]
+    if not named and not beside:
+        raise ValidationError(f"module {module_part!r} defines no @durable_execution handler")
+    return named + beside
+
+
+def _import(module_part: str) -> Any:
+    """A module by name, or a `path/to/file.py`; the current directory is importable, as for `python -m`."""
+    module_name = module_part
+    if module_part.endswith(".py"):
+        path = Path(module_part).resolve()
+        if not path.exists():
+            raise ValidationError(f"cannot import {module_part!r}: no such file")
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        module_name = path.stem
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValidationError(f"cannot import module {module_name!r}: {error}") from error

@@ -8,6 +8,7 @@ SQLite file, so pointing the engine at the wrong file fails before it writes.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -93,9 +94,13 @@ class SQLiteStore(Store):
         self._local = threading.local()
         self._check_file()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as error:
             raise StoreError(f"cannot create the store directory {self.path.parent}: {error.strerror}") from error
+        try:
+            _private(self.path)
+        except OSError as error:
+            raise StoreError(f"cannot create the store {self.path}: {error.strerror}") from error
         self._writer = self._connect()
         self._init_schema()
 
@@ -389,7 +394,7 @@ class SQLiteStore(Store):
     def acquire_engine_lock(self) -> None:
         """An OS file lock beside the database: released by the kernel when the process dies."""
         lock_path = self.path.with_name(self.path.name + ".engine-lock")
-        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the engine's lifetime
+        handle = os.fdopen(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
@@ -409,6 +414,20 @@ class SQLiteStore(Store):
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _private(path: Path) -> None:
+    """The database and its WAL and shared-memory files readable by their owner only.
+
+    Inputs, results and callback ids are in there.  SQLite gives the -wal and
+    -shm files the database file's mode, so creating the database 0600 first is
+    enough; a store from before this rule is tightened when it is opened.
+    """
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for owned in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if owned.stat().st_mode & 0o077:
+                owned.chmod(0o600)
 
 
 def _execution_columns(ws: WriteSet) -> dict[str, Any]:

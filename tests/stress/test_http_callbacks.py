@@ -21,7 +21,7 @@ from durable.stores.base import ExecutionStatus
 from tests.conftest import wait_until
 from tests.workflows import approval
 
-TOKEN = "test-token-0123456789abcdef"
+TOKEN = "test-token-0123456789abcdef-0123456789"
 
 pytestmark = [pytest.mark.stress, pytest.mark.timeout(300)]
 COUNT = int(os.environ.get("DURABLE_STRESS_CALLBACKS", "1000"))

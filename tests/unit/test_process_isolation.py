@@ -96,7 +96,8 @@ def test_a_timed_out_invocation_kills_its_worker_process(store_url: str, tmp_pat
     ids=lambda value: getattr(value, "__name__", "-").rpartition(".")[2],
 )
 def test_the_examples_run_the_same_in_worker_processes(module: Any, payload: Any, expected: Any) -> None:
-    with DurableFunctionTestRunner(module.handler, isolation="process", workers=2) as runner:
+    functions = {"examples.invoke:price": invoke.price} if module is invoke else None
+    with DurableFunctionTestRunner(module.handler, isolation="process", workers=2, functions=functions) as runner:
         result = runner.run(payload, timeout=60)
     assert json.loads(result.result or "null") == expected, result.error
 

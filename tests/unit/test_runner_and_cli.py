@@ -148,7 +148,7 @@ def test_durable_worker_runs_the_stores_executions_in_worker_processes_until_sig
     execution_id = started.stdout.strip()
     worker = subprocess.Popen(
         [sys.executable, "-m", "durable.cli", "--store", f"sqlite:///{store}", "worker", "--progress", "0.2",
-         "--workers", "2"],
+         "--workers", "2", "--function", "tests.workflows:step_wait_step"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

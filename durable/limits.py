@@ -1,0 +1,162 @@
+"""What the engine accepts from outside, and the checks that enforce it.
+
+Everything that arrives from outside (HTTP bodies and parameters, CLI
+arguments, values handed to `Engine`) passes these checks before anything is
+stored.  Text must be encodable as UTF-8: a lone surrogate stored once would
+break every later read of the record.  Numbers must be finite and in range:
+`NaN` compares false with everything, so a NaN deadline would silently mean
+"never".  JSON is bounded in size and depth, so no value can exhaust the
+parser's recursion.  Each check raises one `ValidationError` that names the
+field and the rule.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from durable.exceptions import PayloadTooLargeError, ValidationError
+
+PAYLOAD_LIMIT = 256 * 1024
+"""Bytes of an execution input, a callback result or error, or an HTTP body."""
+
+MAX_JSON_DEPTH = 64
+"""Levels of nested arrays and objects in any JSON value taken from outside."""
+
+MAX_NAME_LENGTH = 256
+"""Characters of an execution name or a function name."""
+
+MAX_EXECUTION_TIMEOUT = 366 * 86400
+"""Seconds: an execution timeout may be up to a year (and a day)."""
+
+LIST_LIMIT = 1000
+"""The most executions one listing returns."""
+
+MIN_TOKEN_LENGTH = 32
+"""Characters of the HTTP API's bearer token."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DIGITS = re.compile(r"[0-9]+")
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+
+def check_text(value: str, what: str) -> str:
+    """`value` unchanged if it can be stored as UTF-8; else a ValidationError naming `what`."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValidationError(
+            f"{what} is not valid text: it holds an unpaired surrogate (U+{ord(value[error.start]):04X}) "
+            f"at character {error.start}"
+        ) from None
+    return value
+
+
+def check_name(value: Any, what: str) -> str:
+    """A name shown in listings and tables: 1 to 256 characters of text, no control characters."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    check_text(value, what)
+    if not value or len(value) > MAX_NAME_LENGTH:
+        raise ValidationError(f"{what} must be 1 to {MAX_NAME_LENGTH} characters, got {len(value)}")
+    control = _CONTROL.search(value)
+    if control is not None:
+        raise ValidationError(
+            f"{what} must not contain control characters (U+{ord(control.group()):04X} at {control.start()})"
+        )
+    return value
+
+
+def check_size(text: str | None, what: str) -> None:
+    """At most PAYLOAD_LIMIT bytes as UTF-8 (the text must already be valid)."""
+    if text is not None and len(text) * 4 > PAYLOAD_LIMIT and len(text.encode("utf-8")) > PAYLOAD_LIMIT:
+        raise PayloadTooLargeError(f"{what} is {len(text.encode('utf-8')):,} bytes; the limit is {PAYLOAD_LIMIT:,}")
+
+
+def check_json_value(value: Any, what: str) -> None:
+    """A value that round-trips through JSON: plain types, finite numbers, valid text, bounded depth."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if item is None or isinstance(item, (bool, int)):
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValidationError(f"{what} holds the number {item!r}; only finite numbers are JSON")
+        elif isinstance(item, str):
+            check_text(item, what)
+        elif isinstance(item, (list, tuple, dict)):
+            if depth > MAX_JSON_DEPTH:
+                raise ValidationError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not isinstance(key, str):
+                        raise ValidationError(f"{what} has a key of type {type(key).__name__}; JSON keys are text")
+                    check_text(key, what)
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
+        else:
+            raise ValidationError(f"{what} holds a {type(item).__name__}, which is not JSON")
+
+
+def parse_json(text: str, what: str) -> Any:
+    """Strict JSON: no NaN or Infinity, no overflowing numbers, valid text, bounded depth."""
+    check_text(text, what)
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValidationError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as error:
+        raise ValidationError(f"{what} is not JSON: {error}") from None
+    check_json_value(value, what)
+    return value
+
+
+def dump_json(value: Any, what: str) -> str:
+    """`value` as compact JSON, after `check_json_value`."""
+    check_json_value(value, what)
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def check_seconds(value: Any, what: str, maximum: float = MAX_EXECUTION_TIMEOUT) -> float:
+    """A positive, finite number of seconds no larger than `maximum`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"{what} must be a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or not 0 < value <= maximum:
+        raise ValidationError(f"{what} must be more than 0 and at most {maximum:,.0f} seconds, got {value!r}")
+    return float(value)
+
+
+def parse_count(text: str, what: str, low: int, high: int) -> int:
+    """A whole number written in ASCII digits, from `low` to `high`."""
+    if not _DIGITS.fullmatch(text) or len(text) > len(str(high)) or not low <= int(text) <= high:
+        raise ValidationError(f"{what} must be a whole number from {low} to {high:,}, got {text!r}")
+    return int(text)
+
+
+def check_token(token: str | None) -> str:
+    """A bearer token: at least 32 visible ASCII characters, no spaces."""
+    if token is None or not token.strip():
+        raise ValidationError("the API token is empty; set a random one of at least 32 characters")
+    if not _TOKEN.fullmatch(token):
+        raise ValidationError("the API token must be visible ASCII characters with no spaces")
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ValidationError(
+            f"the API token is {len(token)} characters; use at least {MIN_TOKEN_LENGTH} "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return token
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text} is out of range")
+    return value
