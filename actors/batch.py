@@ -55,8 +55,8 @@ from actors.timer_scheduler import TimerScheduler
 from actors.topology import Topology, TrackedActor
 from durable.concurrency.models import BatchItem, BatchItemStatus, BatchResult, CompletionReason
 from durable.config import CompletionConfig
+from durable.core.records import ErrorObject
 from durable.exceptions import SuspendExecution
-from durable.lambda_service import ErrorObject
 
 WAITING, RUNNING, SUSPENDED, SUCCEEDED, FAILED = "waiting", "running", "suspended", "succeeded", "failed"
 

@@ -61,7 +61,7 @@ from actors.messages import (
 )
 from actors.replies import resolve
 from actors.topology import Topology, TrackedActor
-from durable.engine.history import HistoryEvent
+from durable.core.history import HistoryEvent
 from durable.stores.base import ExecutionChange, WriteSet
 
 DISPATCH_TIMEOUT = 0.25

@@ -42,11 +42,11 @@ from actors.messages import (
 from actors.replies import reject, resolve
 from actors.topology import Topology, TrackedActor
 from durable.clock import Clock
-from durable.engine.callback_ids import CallbackIds
-from durable.engine.history import HistoryEvent, error_details, result_details
-from durable.engine.transitions import apply_update, fire_due
+from durable.core.callback_ids import CallbackIds
+from durable.core.history import HistoryEvent, error_details, result_details
+from durable.core.records import OperationAction, OperationRecord, OperationType
+from durable.core.transitions import apply_update, fire_due
 from durable.exceptions import CheckpointRejectedError
-from durable.lambda_service import Operation, OperationAction, OperationType
 from durable.stores.base import OUTSIDE_CLOSED, CommitResult, ExecutionChange, ExecutionStatus, Store, WriteSet
 
 
@@ -56,7 +56,7 @@ class ExecutionState(TrackedActor):
         topology: Topology,
         execution_id: str,
         token: int,
-        operations: list[Operation],
+        operations: list[OperationRecord],
         deadline: float | None,
         clock: Clock,
         writer: pykka.ActorRef[Any],
@@ -68,7 +68,7 @@ class ExecutionState(TrackedActor):
         super().__init__(topology, execution_id, parent)
         self.execution_id = execution_id
         self.token = token
-        self.ops: dict[str, Operation] = {}
+        self.ops: dict[str, OperationRecord] = {}
         self.due: DueQueue[str] = DueQueue()
         self._remember(operations)
         self.deadline = deadline
@@ -131,7 +131,7 @@ class ExecutionState(TrackedActor):
         mine = self.ops.get(operation_id)
         return mine is None or not mine.status.is_terminal
 
-    def _remember(self, operations: list[Operation]) -> None:
+    def _remember(self, operations: list[OperationRecord]) -> None:
         """Take new records into the map, and their due times into the due queue."""
         for op in operations:
             self.ops[op.operation_id] = op
@@ -143,7 +143,7 @@ class ExecutionState(TrackedActor):
 
     def _checkpoint(self, message: Checkpoint) -> None:
         now = self.clock.now()
-        changed: dict[str, Operation] = {}
+        changed: dict[str, OperationRecord] = {}
         events: list[HistoryEvent] = []
         try:
             for update in message.updates:
@@ -161,7 +161,7 @@ class ExecutionState(TrackedActor):
 
     def _persist(
         self,
-        changed: list[Operation],
+        changed: list[OperationRecord],
         events: list[HistoryEvent],
         reply_to: Any,
         notify: pykka.ActorRef[Any] | None = None,

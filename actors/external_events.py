@@ -25,11 +25,11 @@ from actors.messages import CallbackSignal, Committed, ExecutionEnded, OutsideCh
 from actors.replies import reject, resolve
 from actors.topology import Topology, TrackedActor
 from durable.clock import Clock
-from durable.engine.callback_ids import CallbackIds
-from durable.engine.history import HistoryEvent
-from durable.engine.transitions import CallbackAction, complete_callback, end_chained_invoke
+from durable.core.callback_ids import CallbackIds
+from durable.core.history import HistoryEvent
+from durable.core.records import OperationRecord, OperationType
+from durable.core.transitions import CallbackAction, complete_callback, end_chained_invoke
 from durable.exceptions import CallbackConflictError, UnknownCallbackError
-from durable.lambda_service import Operation, OperationType
 from durable.stores.base import Store, WriteSet
 
 
@@ -109,6 +109,6 @@ class ExternalEvents(TrackedActor):
         done, events = end_chained_invoke(op, child.status.value, child.result, child.error, self.clock.now())
         self._write(parent, done, events, ("child", reply_to, parent, done))
 
-    def _write(self, execution_id: str, op: Operation, events: list[HistoryEvent], tag: Any) -> None:
+    def _write(self, execution_id: str, op: OperationRecord, events: list[HistoryEvent], tag: Any) -> None:
         ws = WriteSet(execution_id, None, (op,), tuple(events), expect_open=(op.operation_id,))
         self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=tag))

@@ -12,9 +12,9 @@ import attrs
 from pykka import ActorRef
 
 if TYPE_CHECKING:  # annotations only: importing durable here would close an import cycle through durable/__init__
-    from durable.engine.history import HistoryEvent
-    from durable.engine.transitions import CallbackAction
-    from durable.lambda_service import ErrorObject, Operation, OperationUpdate
+    from durable.core.history import HistoryEvent
+    from durable.core.records import ErrorObject, OperationRecord, RecordUpdate
+    from durable.core.transitions import CallbackAction
     from durable.stores.base import CommitResult, WriteSet
 
 class Settable(Protocol):
@@ -108,7 +108,7 @@ class Snapshot:
 
 @attrs.frozen(slots=True)
 class Checkpoint:
-    updates: tuple[OperationUpdate, ...]
+    updates: tuple[RecordUpdate, ...]
     reply_to: Reply = None
 
 
@@ -306,7 +306,7 @@ class OutsideChange:
     """
 
     execution_id: str
-    operations: tuple[Operation, ...]
+    operations: tuple[OperationRecord, ...]
     wake: bool
 
 
@@ -428,7 +428,7 @@ class RunHandler:
     qualname: str
     durable: bool
     record: Any
-    snapshot: dict[str, Operation]
+    snapshot: dict[str, OperationRecord]
     started: float
     sys_path: tuple[str, ...] = ()
 

@@ -32,9 +32,9 @@ import httpx
 
 from benchmarks.common import percentile, print_table
 from durable import DurableContext, durable_execution
+from durable.core.records import OperationStatus
 from durable.engine import Engine
 from durable.http_api import serving_in_background
-from durable.lambda_service import OperationStatus
 
 TOKEN = "benchmark-token-0123456789abcdef-01234"
 CLIENT_THREADS = 64

@@ -26,11 +26,11 @@ from typing import Any
 
 from loguru import logger
 
-from durable.engine.history import format_table
+from durable.core.history import format_table
+from durable.core.records import OperationStatus, OperationType
 from durable.engine.registry import resolve_function_source
 from durable.exceptions import DurableExecutionsError
 from durable.execution import DurableHandler
-from durable.lambda_service import OperationStatus, OperationType
 from durable.limits import LIST_LIMIT, check_name, check_seconds, check_text, check_token, parse_count, parse_json
 from durable.stores import default_store_url, open_store
 from durable.stores.base import ExecutionRecord, ExecutionStatus, Store, StoreError

@@ -18,9 +18,9 @@ import attrs
 
 from actors.messages import InvocationOutcome
 from durable.context import DurableContext
+from durable.core.records import ErrorObject, InvocationStatus
 from durable.exceptions import CheckpointRejectedError, SerDesError, SuspendExecution
 from durable.invocation import Invocation
-from durable.lambda_service import ErrorObject, InvocationStatus
 from durable.stores.base import ExecutionRecord
 
 __all__ = ["DurableHandler", "FunctionContext", "InvocationStatus", "durable_execution"]

@@ -18,7 +18,7 @@ from actors.messages import Checkpoint, Lookup
 from actors.replies import Answer
 from actors.topology import Topology
 from durable.clock import Clock
-from durable.lambda_service import Operation, OperationUpdate
+from durable.core.records import OperationRecord, RecordUpdate
 
 
 class Invocation:
@@ -26,7 +26,7 @@ class Invocation:
         self,
         execution_arn: str,
         state: pykka.ActorRef[Any],
-        snapshot: dict[str, Operation],
+        snapshot: dict[str, OperationRecord],
         topology: Topology,
         clock: Clock,
         engine: Any = None,
@@ -45,20 +45,20 @@ class Invocation:
         """True until the handler has passed every completed operation it will revisit."""
         return bool(self.unreplayed)
 
-    def lookup(self, operation_id: str) -> Operation | None:
+    def lookup(self, operation_id: str) -> OperationRecord | None:
         """The recorded operation at this id, or None for new work (which ends the replay)."""
         op = self.snapshot.get(operation_id)
         if op is None or not op.status.is_terminal:
             answer = Answer()
             self.topology.tell(self.state, Lookup(operation_id, answer))
-            op = cast(Operation | None, answer.get())
+            op = cast(OperationRecord | None, answer.get())
         if op is None or not op.status.is_terminal:
             self.unreplayed.clear()
         else:
             self.unreplayed.discard(operation_id)
         return op
 
-    def checkpoint(self, update: OperationUpdate, wait: bool = True) -> None:
+    def checkpoint(self, update: RecordUpdate, wait: bool = True) -> None:
         if not wait:
             self.topology.tell(self.state, Checkpoint((update,)))
             return
@@ -67,7 +67,7 @@ class Invocation:
         answer.get()
 
 
-def _replayable(operation_id: str, snapshot: dict[str, Operation]) -> bool:
+def _replayable(operation_id: str, snapshot: dict[str, OperationRecord]) -> bool:
     """A completed operation the handler will meet again: none of its enclosing contexts returns a stored result."""
     op = snapshot[operation_id]
     if not op.status.is_terminal:

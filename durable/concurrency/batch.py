@@ -20,14 +20,14 @@ from actors.batch import BatchParent, BatchSpec
 from actors.messages import BatchSuspended
 from durable.concurrency.models import BatchResult
 from durable.config import ChildConfig, CompletionConfig, MapConfig, NestingType, ParallelBranch, ParallelConfig
-from durable.exceptions import SerDesError, SuspendExecution, ValidationError
-from durable.lambda_service import (
+from durable.core.records import (
     ErrorObject,
     OperationAction,
     OperationStatus,
     OperationSubType,
     OperationType,
 )
+from durable.exceptions import SerDesError, SuspendExecution, ValidationError
 from durable.operations.base import check_replay, updater
 from durable.operations.child import CHECKPOINT_SIZE_LIMIT, run_child_at
 from durable.serdes import SerDes, SerDesContext, deserialize, serialize

@@ -7,8 +7,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from durable.core.records import ErrorObject
 from durable.exceptions import DurableOperationError
-from durable.lambda_service import ErrorObject
 from durable.serdes import register_extended_type
 
 T = TypeVar("T")

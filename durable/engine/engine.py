@@ -48,14 +48,14 @@ from actors.worker import InvocationWorker
 from actors.worker_process import WorkerProcess, handler_reference
 from durable.clock import Clock, RealClock
 from durable.config import Duration, positive_seconds
-from durable.engine.callback_ids import CallbackIds, load_or_create_key
-from durable.engine.history import HistoryEvent
+from durable.core.callback_ids import CallbackIds, load_or_create_key
+from durable.core.history import HistoryEvent
+from durable.core.records import ErrorObject, OperationRecord
+from durable.core.transitions import CallbackAction
 from durable.engine.invoker import Invoker
 from durable.engine.registry import FunctionRegistry, RegisteredFunction
-from durable.engine.transitions import CallbackAction
 from durable.exceptions import CheckpointRejectedError, UnknownCallbackError, ValidationError
 from durable.execution import DurableHandler
-from durable.lambda_service import ErrorObject, Operation
 from durable.limits import (
     MAX_NAME_LENGTH,
     check_json_value,
@@ -344,7 +344,7 @@ class Engine:
         self._require(execution_id)
         return self.store.history(execution_id)
 
-    def operations(self, execution_id: str) -> list[Operation]:
+    def operations(self, execution_id: str) -> list[OperationRecord]:
         return self.store.load_operations(execution_id)
 
     def list(self, status: ExecutionStatus | None = None, limit: int = 100) -> list[ExecutionRecord]:

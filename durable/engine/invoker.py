@@ -40,13 +40,13 @@ from actors.topology import Topology
 from actors.worker import OnStarted
 from actors.worker_process import WorkerProcess, handler_reference
 from durable.clock import Clock
-from durable.engine.callback_ids import CallbackIds
-from durable.engine.history import HistoryEvent, error_details
+from durable.core.callback_ids import CallbackIds
+from durable.core.history import HistoryEvent, error_details
+from durable.core.records import ErrorObject, OperationRecord
 from durable.engine.registry import FunctionRegistry
 from durable.exceptions import CheckpointRejectedError
 from durable.execution import DurableHandler, run_plain_function
 from durable.invocation import Invocation
-from durable.lambda_service import ErrorObject, Operation
 from durable.stores.base import CommitResult, ExecutionChange, ExecutionRecord, ExecutionStatus, Store, WriteSet
 
 EARLY_TOLERANCE = 0.001
@@ -123,7 +123,7 @@ class Invoker:
         on_started(token, deadline, state)
         try:
             self.ask(state, lambda f: FireDueTimers(f))
-            snapshot = cast(dict[str, Operation], state.ask(Snapshot()))
+            snapshot = cast(dict[str, OperationRecord], state.ask(Snapshot()))
             invocation = Invocation(
                 execution_id, state, snapshot, self.topology, self.clock, self.engine, record.tenant_id
             )
@@ -174,7 +174,7 @@ class Invoker:
             self.end_with(ws)
 
 
-def earliest_due(operations: list[Operation], deadline: float | None) -> float | None:
+def earliest_due(operations: list[OperationRecord], deadline: float | None) -> float | None:
     """When the execution next needs the service: its earliest due operation, or its deadline."""
     dues = [d for d in (op.due_timestamp for op in operations) if d is not None]
     if deadline is not None:

@@ -31,6 +31,7 @@ from loguru import logger
 from starlette.exceptions import HTTPException
 
 from durable import __version__
+from durable.core.records import ErrorObject as RecordedError
 from durable.engine import Engine
 from durable.exceptions import (
     CallbackConflictError,
@@ -50,7 +51,6 @@ from durable.http_api.bodies import (
     execution_body,
 )
 from durable.http_api.guard import RequestGuard, refuse
-from durable.lambda_service import ErrorObject as RecordedError
 from durable.limits import LIST_LIMIT, check_token, parse_count
 from durable.stores.base import ExecutionStatus
 

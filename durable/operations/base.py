@@ -5,20 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from durable.exceptions import DurableOperationError, NonDeterministicExecutionError
-from durable.lambda_service import (
+from durable.core.records import (
     ErrorObject,
-    Operation,
     OperationAction,
+    OperationRecord,
     OperationSubType,
     OperationType,
-    OperationUpdate,
+    RecordUpdate,
 )
+from durable.exceptions import DurableOperationError, NonDeterministicExecutionError
 
 if TYPE_CHECKING:
     from durable.context import DurableContext
 
-Updater = Callable[..., OperationUpdate]
+Updater = Callable[..., RecordUpdate]
 
 
 def updater(
@@ -30,8 +30,8 @@ def updater(
 ) -> Updater:
     """Checkpoint requests for one operation: `update(OperationAction.SUCCEED, payload=...)`."""
 
-    def update(action: OperationAction, **fields: Any) -> OperationUpdate:
-        return OperationUpdate(
+    def update(action: OperationAction, **fields: Any) -> RecordUpdate:
+        return RecordUpdate(
             operation_id, operation_type, action, context.recorded_parent_id, name, sub_type, **fields
         )
 
@@ -39,12 +39,12 @@ def updater(
 
 
 def check_replay(
-    recorded: Operation | None,
+    recorded: OperationRecord | None,
     operation_id: str,
     operation_type: OperationType,
     name: str | None,
     sub_type: OperationSubType | None = None,
-) -> Operation | None:
+) -> OperationRecord | None:
     """Return the recorded operation if it is the one asked for; raise if the handler diverged."""
     if recorded is None:
         return None

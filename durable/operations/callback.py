@@ -1,7 +1,7 @@
 """context.create_callback: an operation that an outside system completes.
 
 Creating the callback checkpoints its start; the service mints a signed
-`callback_id` for it (see `durable.engine.callback_ids`), which the handler
+`callback_id` for it (see `durable.core.callback_ids`), which the handler
 hands to the outside system.  `Callback.result()` returns the completed
 result, raises the recorded failure or timeout, or suspends the invocation
 until the callback closes: an outside completion wakes the execution, and a
@@ -13,18 +13,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from durable.config import CallbackConfig, Duration
-from durable.exceptions import (
-    CallbackExternalError,
-    CallbackTimeoutError,
-    SerDesError,
-    SuspendExecution,
-)
-from durable.lambda_service import (
+from durable.core.records import (
     ErrorObject,
     OperationAction,
     OperationStatus,
     OperationSubType,
     OperationType,
+)
+from durable.exceptions import (
+    CallbackExternalError,
+    CallbackTimeoutError,
+    SerDesError,
+    SuspendExecution,
 )
 from durable.operations.base import check_replay, recorded_error, updater
 from durable.serdes import SerDes, SerDesContext, deserialize

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable.config import ChildConfig
-from durable.exceptions import ChildContextError, SerDesError, SuspendExecution
-from durable.lambda_service import (
+from durable.core.records import (
     ErrorObject,
     OperationAction,
     OperationStatus,
     OperationSubType,
     OperationType,
 )
+from durable.exceptions import ChildContextError, SerDesError, SuspendExecution
 from durable.operations.base import check_replay, recorded_error, updater
 from durable.serdes import SerDesContext, deserialize, serialize
 

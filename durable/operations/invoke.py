@@ -15,14 +15,14 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from durable.config import InvokeConfig
-from durable.exceptions import InvokeError, SuspendExecution, ValidationError
-from durable.lambda_service import (
+from durable.core.records import (
     ErrorObject,
     OperationAction,
     OperationStatus,
     OperationSubType,
     OperationType,
 )
+from durable.exceptions import InvokeError, SuspendExecution, ValidationError
 from durable.operations.base import check_replay, recorded_error, updater
 from durable.serdes import SerDesContext, deserialize, serialize
 

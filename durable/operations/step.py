@@ -15,19 +15,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable.config import StepConfig, StepSemantics
-from durable.exceptions import (
-    SerDesError,
-    StepError,
-    StepInterruptedError,
-    SuspendExecution,
-)
-from durable.lambda_service import (
+from durable.core.records import (
     ErrorObject,
     OperationAction,
     OperationStatus,
     OperationSubType,
     OperationType,
-    OperationUpdate,
+    RecordUpdate,
+)
+from durable.exceptions import (
+    SerDesError,
+    StepError,
+    StepInterruptedError,
+    SuspendExecution,
 )
 from durable.operations.base import check_replay, recorded_error, updater
 from durable.retries import RetryPresets
@@ -102,7 +102,7 @@ def run_step(
 
 def _failed(
     context: DurableContext,
-    update: Callable[..., OperationUpdate],
+    update: Callable[..., RecordUpdate],
     strategy: Callable[[Exception, int], Any],
     error: Exception,
     attempt: int,

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from durable.config import Duration
-from durable.exceptions import SuspendExecution, ValidationError
-from durable.lambda_service import (
+from durable.core.records import (
     OperationAction,
     OperationStatus,
     OperationSubType,
     OperationType,
 )
+from durable.exceptions import SuspendExecution, ValidationError
 from durable.operations.base import check_replay, updater
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from durable.config import CallbackConfig, ChildConfig, StepConfig, WaitForCallbackConfig
+from durable.core.records import OperationSubType
 from durable.exceptions import (
     CallbackError,
     CallbackExternalError,
@@ -25,7 +26,6 @@ from durable.exceptions import (
     StepError,
     ValidationError,
 )
-from durable.lambda_service import OperationSubType
 from durable.operations.callback import TIMEOUT_ERROR_TYPES, run_create_callback
 from durable.operations.child import run_child_at
 from durable.types import StepContext, WaitForCallbackContext

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from durable.exceptions import SuspendExecution, ValidationError, WaitForConditionError
-from durable.lambda_service import (
+from durable.core.records import (
     ErrorObject,
     OperationAction,
     OperationStatus,
     OperationSubType,
     OperationType,
 )
+from durable.exceptions import SuspendExecution, ValidationError, WaitForConditionError
 from durable.operations.base import check_replay, recorded_error, updater
 from durable.serdes import SerDesContext, deserialize, serialize
 from durable.types import WaitForConditionCheckContext

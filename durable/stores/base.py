@@ -18,10 +18,10 @@ from typing import Any
 
 import attrs
 
-from durable.engine.history import HistoryEvent
-from durable.lambda_service import (
+from durable.core.history import HistoryEvent
+from durable.core.records import (
     ErrorObject,
-    Operation,
+    OperationRecord,
     OperationStatus,
     OperationSubType,
     OperationType,
@@ -95,7 +95,7 @@ class WriteSet:
 
     execution_id: str
     token: int | None
-    operations: tuple[Operation, ...] = ()
+    operations: tuple[OperationRecord, ...] = ()
     events: tuple[HistoryEvent, ...] = ()
     execution: ExecutionChange | None = None
     alarm: float | Unchanged | None = UNCHANGED
@@ -117,7 +117,7 @@ class CommitResult:
 OUTSIDE_CLOSED = frozenset({OperationType.CALLBACK, OperationType.CHAINED_INVOKE})
 
 
-def screen(ws: WriteSet, current: Callable[[str], Operation | None]) -> tuple[WriteSet, CommitResult | None]:
+def screen(ws: WriteSet, current: Callable[[str], OperationRecord | None]) -> tuple[WriteSet, CommitResult | None]:
     """The operation-level rules of a commit: `expect_open`, and a closed record never changes.
 
     Returns the write to apply (without any record an outside completion
@@ -201,9 +201,9 @@ class Store(ABC):
     def list_executions(self, status: ExecutionStatus | None = None, limit: int = 100) -> list[ExecutionRecord]: ...
 
     @abstractmethod
-    def load_operations(self, execution_id: str) -> list[Operation]: ...
+    def load_operations(self, execution_id: str) -> list[OperationRecord]: ...
 
-    def get_operation(self, execution_id: str, operation_id: str) -> Operation | None:
+    def get_operation(self, execution_id: str, operation_id: str) -> OperationRecord | None:
         """One operation as stored (a store may answer this without loading the rest)."""
         return next((op for op in self.load_operations(execution_id) if op.operation_id == operation_id), None)
 
@@ -251,7 +251,7 @@ class Store(ABC):
         """Release connections."""
 
 
-def operation_to_json(op: Operation) -> str:
+def operation_to_json(op: OperationRecord) -> str:
     return json.dumps(
         {
             "t": op.operation_type.value,
@@ -277,9 +277,9 @@ def operation_to_json(op: Operation) -> str:
     )
 
 
-def operation_from_json(operation_id: str, text: str) -> Operation:
+def operation_from_json(operation_id: str, text: str) -> OperationRecord:
     d = json.loads(text)
-    return Operation(
+    return OperationRecord(
         operation_id=operation_id,
         operation_type=OperationType(d["t"]),
         status=OperationStatus(d["s"]),

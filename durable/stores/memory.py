@@ -11,8 +11,8 @@ from typing import Any
 
 import attrs
 
-from durable.engine.history import HistoryEvent
-from durable.lambda_service import Operation
+from durable.core.history import HistoryEvent
+from durable.core.records import OperationRecord
 from durable.stores.base import (
     UNCHANGED,
     CommitResult,
@@ -30,7 +30,7 @@ class MemoryStore(Store):
         self.url = "memory://"
         self._executions: dict[str, ExecutionRecord] = {}
         self._names: dict[str, str] = {}
-        self._operations: dict[str, dict[str, Operation]] = {}
+        self._operations: dict[str, dict[str, OperationRecord]] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
         self._alarms: dict[str, float] = {}
         self._meta: dict[str, str] = {}
@@ -81,7 +81,7 @@ class MemoryStore(Store):
         records.sort(key=lambda r: r.created, reverse=True)
         return records[:limit]
 
-    def load_operations(self, execution_id: str) -> list[Operation]:
+    def load_operations(self, execution_id: str) -> list[OperationRecord]:
         return list(self._operations.get(execution_id, {}).values())
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ from typing import Any
 
 import attrs
 
-from durable.engine.history import HistoryEvent
-from durable.lambda_service import ErrorObject, Operation
+from durable.core.history import HistoryEvent
+from durable.core.records import ErrorObject, OperationRecord
 from durable.stores.base import (
     UNCHANGED,
     CommitResult,
@@ -192,13 +192,13 @@ class SQLiteStore(Store):
             ).fetchall()
         return [_record(row, None) for row in rows]
 
-    def load_operations(self, execution_id: str) -> list[Operation]:
+    def load_operations(self, execution_id: str) -> list[OperationRecord]:
         rows = self._reader().execute(
             "SELECT operation_id, body FROM operations WHERE execution_id=? ORDER BY rowid", (execution_id,)
         ).fetchall()
         return [operation_from_json(op_id, body) for op_id, body in rows]
 
-    def get_operation(self, execution_id: str, operation_id: str) -> Operation | None:
+    def get_operation(self, execution_id: str, operation_id: str) -> OperationRecord | None:
         row = self._reader().execute(
             "SELECT body FROM operations WHERE execution_id=? AND operation_id=?", (execution_id, operation_id)
         ).fetchone()
@@ -328,12 +328,12 @@ class SQLiteStore(Store):
             return [CommitResult(False, "unknown execution")] * len(group)
         state = FenceState(*row)
         results: list[CommitResult] = []
-        operations: dict[str, Operation] = {}
+        operations: dict[str, OperationRecord] = {}
         events: list[tuple[str, int, str]] = []
         columns: dict[str, Any] = {}
         alarm: Any = UNCHANGED
 
-        def current(operation_id: str) -> Operation | None:
+        def current(operation_id: str) -> OperationRecord | None:
             if operation_id in operations:
                 return operations[operation_id]
             found = conn.execute(

@@ -19,18 +19,16 @@ import attrs
 from loguru import logger
 
 from durable.clock import VirtualClock
-from durable.engine import Engine
-from durable.execution import DurableHandler
-from durable.lambda_service import (
+from durable.core.records import (
     ErrorObject,
     InvocationStatus,
+    OperationRecord,
     OperationStatus,
     OperationSubType,
     OperationType,
 )
-from durable.lambda_service import (
-    Operation as OperationRecord,
-)
+from durable.engine import Engine
+from durable.execution import DurableHandler
 from durable.logger import LOG_EXTRA_KEY
 from durable.stores.base import ExecutionRecord
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from durable.core.records import OperationStatus
 from durable.engine import Engine
 from durable.http_api import serving_in_background
-from durable.lambda_service import OperationStatus
 from durable.stores.base import ExecutionStatus
 from tests.conftest import wait_until
 from tests.workflows import approval

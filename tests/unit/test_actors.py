@@ -27,7 +27,7 @@ from actors.messages import (
 from actors.timer_scheduler import TimerScheduler
 from actors.topology import Topology, TrackedActor
 from durable.clock import RealClock
-from durable.engine.history import HistoryEvent
+from durable.core.history import HistoryEvent
 from durable.exceptions import CheckpointRejectedError
 from durable.stores.base import CommitResult, WriteSet
 from durable.stores.memory import MemoryStore

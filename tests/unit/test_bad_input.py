@@ -10,9 +10,9 @@ import pytest
 
 from durable import DurableContext, durable_execution
 from durable.config import CallbackConfig, Duration, InvokeConfig
+from durable.core.records import OperationStatus
 from durable.exceptions import ValidationError
 from durable.execution import InvocationStatus
-from durable.lambda_service import OperationStatus
 from durable.retries import LinearRetryStrategyConfig, RetryStrategyConfig
 from durable.testing import DurableFunctionTestRunner
 from tests.conftest import run_call

@@ -20,8 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from durable import DurableContext, durable_execution
+from durable.core.callback_ids import CallbackIds
 from durable.engine import Engine
-from durable.engine.callback_ids import CallbackIds
 from durable.exceptions import CallbackConflictError, PayloadTooLargeError, UnknownCallbackError
 from durable.stores.base import ExecutionStatus
 from tests.conftest import wait_until

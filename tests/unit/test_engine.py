@@ -14,8 +14,8 @@ import pytest
 
 from durable import DurableContext, durable_execution
 from durable.config import Duration
+from durable.core.records import OperationStatus
 from durable.engine import Engine
-from durable.lambda_service import OperationStatus
 from durable.stores import StoreError
 from durable.stores.base import ExecutionRecord, ExecutionStatus
 from tests.conftest import wait_until

@@ -26,10 +26,10 @@ import pytest
 from loguru import logger
 
 from durable import DurableContext, durable_execution
+from durable.core.records import ErrorObject
 from durable.engine import Engine
 from durable.exceptions import CallbackConflictError, ValidationError
 from durable.http_api import ServerLimits, create_app, serving_in_background
-from durable.lambda_service import ErrorObject
 from durable.stores.base import ExecutionStatus
 from tests.conftest import wait_until
 from tests.workflows import approval

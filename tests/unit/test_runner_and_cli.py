@@ -12,8 +12,8 @@ import pytest
 
 from durable import DurableContext, durable_execution
 from durable.config import Duration
+from durable.core.records import OperationStatus
 from durable.execution import InvocationStatus
-from durable.lambda_service import OperationStatus
 from durable.testing import DurableFunctionTestRunner
 
 pytestmark = pytest.mark.timeout(60)

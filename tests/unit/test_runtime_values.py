@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from actors.due_queue import DueQueue
 from durable.config import Duration, JitterStrategy
-from durable.engine.transitions import apply_update, fire_due
+from durable.core.records import OperationAction, OperationStatus, OperationType, RecordUpdate
+from durable.core.transitions import apply_update, fire_due
 from durable.exceptions import InvalidStateError, SerDesError
-from durable.lambda_service import OperationAction, OperationStatus, OperationType, OperationUpdate
 from durable.retries import RetryStrategyConfig, create_retry_strategy
 from durable.serdes import ExtendedTypeSerDes, JsonSerDes, SerDesContext
 
@@ -111,8 +111,8 @@ def test_due_queue_matches_a_plain_dict(operations: list[tuple[str, int, int]]) 
         assert queue.earliest() == (min(model.values()) if model else None)
 
 
-def _update(action: OperationAction, **fields: Any) -> OperationUpdate:
-    return OperationUpdate("1", OperationType.STEP, action, name="s", **fields)
+def _update(action: OperationAction, **fields: Any) -> RecordUpdate:
+    return RecordUpdate("1", OperationType.STEP, action, name="s", **fields)
 
 
 def test_step_transitions_count_attempts_and_record_retry_details() -> None:

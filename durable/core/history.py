@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from durable.lambda_service import ErrorObject, Operation
+from durable.core.records import ErrorObject, OperationRecord
 
 
 @attrs.frozen(slots=True)
@@ -48,7 +48,7 @@ def iso_timestamp(when: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def operation_event(op: Operation, event_type: str, when: float, details: dict[str, Any]) -> HistoryEvent:
+def operation_event(op: OperationRecord, event_type: str, when: float, details: dict[str, Any]) -> HistoryEvent:
     return HistoryEvent(
         event_type=event_type,
         timestamp=when,

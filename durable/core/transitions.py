@@ -12,16 +12,16 @@ from collections.abc import Iterable
 
 import attrs
 
-from durable.engine.history import HistoryEvent, error_details, operation_event, result_details
-from durable.exceptions import InvalidStateError
-from durable.lambda_service import (
+from durable.core.history import HistoryEvent, error_details, operation_event, result_details
+from durable.core.records import (
     ErrorObject,
-    Operation,
     OperationAction,
+    OperationRecord,
     OperationStatus,
     OperationType,
-    OperationUpdate,
+    RecordUpdate,
 )
+from durable.exceptions import InvalidStateError
 
 _EVENT_PREFIX = {
     OperationType.STEP: "Step",
@@ -33,8 +33,8 @@ _EVENT_PREFIX = {
 
 
 def apply_update(
-    current: Operation | None, update: OperationUpdate, now: float, callback_id: str | None = None
-) -> tuple[Operation, list[HistoryEvent]]:
+    current: OperationRecord | None, update: RecordUpdate, now: float, callback_id: str | None = None
+) -> tuple[OperationRecord, list[HistoryEvent]]:
     """The record and events that follow from one checkpoint request.
 
     A callback's START takes the id the service minted for it (`callback_id`).
@@ -53,7 +53,7 @@ def apply_update(
     if action is OperationAction.START:
         if current is not None and current.status is OperationStatus.STARTED:
             raise InvalidStateError(f"operation {update.operation_id} is already started")
-        op = Operation(
+        op = OperationRecord(
             operation_id=update.operation_id,
             operation_type=update.operation_type,
             status=OperationStatus.STARTED,
@@ -120,7 +120,7 @@ def apply_update(
     raise InvalidStateError(f"unknown action {action}")
 
 
-def _started_details(op: Operation, update: OperationUpdate) -> dict[str, object]:
+def _started_details(op: OperationRecord, update: RecordUpdate) -> dict[str, object]:
     details: dict[str, object] = {}
     if op.operation_type is OperationType.WAIT:
         details = {"Duration": op.wait_seconds, "ScheduledEndTimestamp": op.scheduled_end_timestamp}
@@ -145,14 +145,14 @@ def _started_details(op: Operation, update: OperationUpdate) -> dict[str, object
     return details
 
 
-def _add_retry_details(op: Operation, details: dict[str, object]) -> None:
+def _add_retry_details(op: OperationRecord, details: dict[str, object]) -> None:
     if op.operation_type is OperationType.STEP:
         details["RetryDetails"] = {"CurrentAttempt": op.attempt}
 
 
-def fire_due(ops: Iterable[Operation], now: float) -> tuple[list[Operation], list[HistoryEvent]]:
+def fire_due(ops: Iterable[OperationRecord], now: float) -> tuple[list[OperationRecord], list[HistoryEvent]]:
     """What the service does when time passes: waits that are due succeed, retries that are due become ready."""
-    changed: list[Operation] = []
+    changed: list[OperationRecord] = []
     events: list[HistoryEvent] = []
     for op in ops:
         due = op.due_timestamp
@@ -174,7 +174,7 @@ def fire_due(ops: Iterable[Operation], now: float) -> tuple[list[Operation], lis
 _TIMES_OUT = {OperationType.CALLBACK, OperationType.CHAINED_INVOKE}
 
 
-def time_out(op: Operation, now: float) -> tuple[Operation, HistoryEvent]:
+def time_out(op: OperationRecord, now: float) -> tuple[OperationRecord, HistoryEvent]:
     """A callback or chained invoke whose timeout (or heartbeat deadline) passed."""
     if op.operation_type is OperationType.CALLBACK:
         missed_heartbeat = op.heartbeat_deadline is not None and op.heartbeat_deadline <= now and (
@@ -201,8 +201,8 @@ class CallbackAction(enum.Enum):
 
 
 def complete_callback(
-    op: Operation, action: CallbackAction, payload: str | None, error: ErrorObject | None, now: float
-) -> tuple[Operation, list[HistoryEvent]]:
+    op: OperationRecord, action: CallbackAction, payload: str | None, error: ErrorObject | None, now: float
+) -> tuple[OperationRecord, list[HistoryEvent]]:
     """What an outside system's success, failure or heartbeat does to an open callback."""
     if action is CallbackAction.SUCCEED:
         done = attrs.evolve(op, status=OperationStatus.SUCCEEDED, end_timestamp=now, result=payload)
@@ -225,8 +225,8 @@ _CHILD_ENDINGS = {
 
 
 def end_chained_invoke(
-    op: Operation, child_status: str, result: str | None, error: ErrorObject | None, now: float
-) -> tuple[Operation, list[HistoryEvent]]:
+    op: OperationRecord, child_status: str, result: str | None, error: ErrorObject | None, now: float
+) -> tuple[OperationRecord, list[HistoryEvent]]:
     """The caller's chained-invoke operation once the invoked execution has ended."""
     status, event_type = _CHILD_ENDINGS[child_status]
     if status is OperationStatus.SUCCEEDED:
