@@ -50,6 +50,8 @@ class StallingWorker(InvocationWorker):
 
 
 class StallingEngine(Engine):
+    worker_refs: list[pykka.ActorRef[Any]]
+
     def _make_worker(self, dispatcher: pykka.ActorRef[Any], serial: int) -> pykka.ActorRef[Any]:
         ref = StallingWorker.start(self.topology, dispatcher, self.invoker, f"worker-{serial}")
         self.worker_refs = [*getattr(self, "worker_refs", []), ref]
