@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import pykka
 from loguru import logger
@@ -439,7 +439,7 @@ class Engine:
         self.branch_pool.shutdown()
         self.store.close()
 
-    def __enter__(self) -> Engine:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
