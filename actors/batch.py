@@ -53,8 +53,14 @@ from actors.pool import ActorPool, PooledActor, stop_quietly
 from actors.replies import resolve
 from actors.timer_scheduler import TimerScheduler
 from actors.topology import Topology, TrackedActor
-from durable.concurrency.models import BatchItem, BatchItemStatus, BatchResult, CompletionReason
-from durable.config import CompletionConfig
+from durable.concurrency.models import (
+    BatchItem,
+    BatchItemStatus,
+    BatchResult,
+    CompletionPolicy,
+    CompletionReason,
+    branch_error_object,
+)
 from durable.core.records import ErrorObject
 from durable.exceptions import SuspendExecution
 
@@ -69,7 +75,7 @@ class BatchSpec:
     count: int
     run_branch: Callable[[int], Any]
     max_concurrency: int | None
-    completion: CompletionConfig
+    completion: CompletionPolicy
     started_before: tuple[int, ...] = ()
 
 
@@ -90,7 +96,7 @@ class Branch(PooledActor):
                 except SuspendExecution as suspended:
                     outcome = BranchSuspended(self.index, suspended.resume_at, suspended.waiting_on)
                 except Exception as error:
-                    outcome = BranchFailed(self.index, ErrorObject.from_exception(error))
+                    outcome = BranchFailed(self.index, branch_error_object(error))
                 try:
                     self.send(self.parent, outcome)
                 except pykka.ActorDeadError:
@@ -187,9 +193,10 @@ class BatchParent(TrackedActor):
         """Complete, admit waiting branches into free slots, or suspend: in that order."""
         if self.done:
             return
-        reason = self._completion_reason()
-        if reason is not None:
-            self._finish(reason)
+        policy = self.spec.completion
+        succeeded, failed = len(self.results), len(self.errors)
+        if policy.is_complete(succeeded, failed) or not policy.should_continue(failed):
+            self._finish(policy.reason(succeeded, failed))
             return
         limit = self.spec.max_concurrency
         while self.queue and (limit is None or self.in_flight < limit):
@@ -210,22 +217,6 @@ class BatchParent(TrackedActor):
         self.branches[index] = branch
         self._mark_running(index)
         self.send(branch, RunBranch())
-
-    def _completion_reason(self) -> CompletionReason | None:
-        succeeded = len(self.results)
-        failed = len(self.errors)
-        total = self.spec.count
-        policy = self.spec.completion
-        if policy.min_successful is not None and succeeded >= policy.min_successful:
-            return CompletionReason.MIN_SUCCESSFUL_REACHED
-        if policy.tolerated_failure_count is not None and failed > policy.tolerated_failure_count:
-            return CompletionReason.FAILURE_TOLERANCE_EXCEEDED
-        percentage = policy.tolerated_failure_percentage
-        if percentage is not None and total and failed * 100 > percentage * total:
-            return CompletionReason.FAILURE_TOLERANCE_EXCEEDED
-        if succeeded + failed == total:
-            return CompletionReason.ALL_COMPLETED
-        return None
 
     def _finish(self, reason: CompletionReason) -> None:
         items: list[BatchItem[Any]] = []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import multiprocessing
 import sys
 import threading
@@ -139,9 +140,20 @@ def _relay_logs(logs: Connection) -> None:
     """Log, in the engine, each record a worker process sent, as if its own module had logged it here."""
     try:
         while True:
-            emit(logs.recv())
+            record = logs.recv()
+            if record.get("stdlib"):
+                _emit_stdlib(record["stdlib"])
+            else:
+                emit(record)
     except (EOFError, OSError):
         return
+
+
+def _emit_stdlib(fields: dict[str, Any]) -> None:
+    """A user's `logging` record from a worker process, handled here as its logger would have."""
+    target = logging.getLogger(fields.get("name") or None)
+    if target.isEnabledFor(int(fields.get("levelno", logging.INFO))):
+        target.handle(logging.makeLogRecord(fields))
 
 
 _emitters: dict[str, Any] = {}
@@ -201,6 +213,9 @@ def child_main(conn: Connection, logs: Connection) -> None:
     logger.enable("durable")
     logger.enable("actors")
     logger.add(lambda message: _send_log(logs, message.record), level="DEBUG", format="{message}")
+    forward = _StdlibForwarder(logs)
+    logging.getLogger().addHandler(forward)
+    logging.getLogger().setLevel(logging.DEBUG)
     topology = Topology()
     engine = ChildEngine()
     link = engine.link = ChildLink.start(topology, conn, lambda job: run_job(job, engine, topology))
@@ -209,6 +224,26 @@ def child_main(conn: Connection, logs: Connection) -> None:
             link.tell(Received(conn.recv()))
     except (EOFError, OSError):
         pass
+
+
+class _StdlibForwarder(logging.Handler):
+    """Sends each `logging` record of the worker process to the engine, formatted, with its extra fields."""
+
+    def __init__(self, logs: Connection) -> None:
+        super().__init__(logging.DEBUG)
+        self.logs = logs
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = {
+            key: value for key, value in vars(record).items()
+            if isinstance(value, LOG_EXTRA_TYPES) and key not in ("msg", "args", "exc_info", "exc_text")
+        }
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + "".join(traceback.format_exception(*record.exc_info))
+        fields["msg"] = message
+        with contextlib.suppress(OSError):
+            self.logs.send({"stdlib": fields})
 
 
 def _send_log(logs: Connection, record: Any) -> None:

@@ -44,7 +44,7 @@ RESUMED: dict[str, float] = {}
 @durable_execution
 def awaiting(event: Any, context: DurableContext) -> Any:
     value = context.create_callback(name="answer").result()
-    RESUMED.setdefault(context.execution_arn, time.time())
+    RESUMED.setdefault(context.execution_context.durable_execution_arn, time.time())
     return value
 
 

@@ -28,9 +28,9 @@ def trivial_child(event: Any, context: DurableContext) -> Any:
 
 @durable_execution
 def caller(event: Any, context: DurableContext) -> Any:
-    INVOKED.setdefault(context.execution_arn, time.time())
-    result = context.invoke("trivial_child", event)
-    RESUMED.setdefault(context.execution_arn, time.time())
+    INVOKED.setdefault(context.execution_context.durable_execution_arn, time.time())
+    result: Any = context.invoke("trivial_child", event)
+    RESUMED.setdefault(context.execution_context.durable_execution_arn, time.time())
     return result
 
 

@@ -25,7 +25,7 @@ def replay_many(count: int, context: DurableContext) -> int:
     for i in range(count):
         context.step(constant(i), name="s")
     context.wait(Duration.from_seconds(1), name="pause")
-    REACHED[context.execution_arn] = time.time()
+    REACHED[context.execution_context.durable_execution_arn] = time.time()
     return count
 
 

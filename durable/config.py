@@ -1,80 +1,143 @@
-"""Configuration values users pass to operations (AWS SDK names and fields)."""
+"""Configuration values users pass to operations: the AWS SDK's classes, fields, defaults and checks.
+
+They are frozen dataclasses, as in the SDK, so `dataclasses.replace` works on
+them.  Each checks its own values when built and raises `ValidationError`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import math
+import random
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-
-import attrs
 
 from durable.exceptions import ValidationError
 
 if TYPE_CHECKING:
+    from durable.core.records import OperationSubType
     from durable.retries import RetryDecision
     from durable.serdes import SerDes
+    from durable.types import SummaryGenerator
 
+P = TypeVar("P")
+R = TypeVar("R")
 T = TypeVar("T")
 
+Numeric = int | float
 
-@attrs.frozen(slots=True)
+
+@dataclasses.dataclass(frozen=True)
 class Duration:
-    """A length of time in whole seconds (what the service checkpoints)."""
+    """A length of time in whole seconds (what the service checkpoints); `from_*` truncate."""
 
     seconds: int = 0
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if self.seconds < 0:
-            raise ValidationError(f"Duration must not be negative, got {self.seconds} s")
-
-    @classmethod
-    def from_seconds(cls, value: float) -> Duration:
-        return cls(_whole(value, 1))
-
-    @classmethod
-    def from_minutes(cls, value: float) -> Duration:
-        return cls(_whole(value, 60))
-
-    @classmethod
-    def from_hours(cls, value: float) -> Duration:
-        return cls(_whole(value, 3600))
-
-    @classmethod
-    def from_days(cls, value: float) -> Duration:
-        return cls(_whole(value, 86400))
+            raise ValidationError("Duration seconds must be positive")
 
     def to_seconds(self) -> int:
         return self.seconds
 
+    @classmethod
+    def from_seconds(cls, value: float) -> Duration:
+        return cls(seconds=int(value))
 
-def positive_seconds(value: Duration | timedelta | float, what: str) -> float:
-    """An engine setting given as a Duration, a timedelta or seconds, in seconds (sub-second allowed)."""
-    if isinstance(value, Duration):
-        result = float(value.seconds)
-    elif isinstance(value, timedelta):
-        result = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        result = float(value)
-    else:
-        raise ValidationError(f"{what} must be a Duration, a timedelta or seconds, got {value!r}")
-    if not result > 0:
-        raise ValidationError(f"{what} must be positive, got {value!r}")
-    return result
+    @classmethod
+    def from_minutes(cls, value: float) -> Duration:
+        return cls(seconds=int(value * 60))
 
+    @classmethod
+    def from_hours(cls, value: float) -> Duration:
+        return cls(seconds=int(value * 3600))
 
-def _whole(value: float, unit: int) -> int:
-    if value < 0:
-        raise ValidationError(f"Duration must not be negative, got {value}")
-    return round(value * unit)
+    @classmethod
+    def from_days(cls, value: float) -> Duration:
+        return cls(seconds=int(value * 86400))
 
 
-class JitterStrategy(enum.Enum):
-    """How retry and poll delays are randomised so that peers do not retry in step."""
+class NestingType(enum.Enum):
+    """NESTED: a CONTEXT operation per branch (visible, costs an operation each); FLAT: virtual contexts."""
 
-    NONE = "NONE"
-    FULL = "FULL"
-    HALF = "HALF"
+    NESTED = "NESTED"
+    FLAT = "FLAT"
+
+
+@dataclasses.dataclass(frozen=True)
+class CompletionConfig:
+    """When a map or parallel may stop before every branch has run.
+
+    All fields None means: stop at the first failure.  The helpers name the
+    usual policies.
+    """
+
+    min_successful: int | None = None
+    tolerated_failure_count: int | None = None
+    tolerated_failure_percentage: int | float | None = None
+
+    def __post_init__(self) -> None:
+        if self.min_successful is not None and self.min_successful < 1:
+            raise ValidationError(f"min_successful must be at least 1, got: {self.min_successful}")
+        if self.tolerated_failure_count is not None and self.tolerated_failure_count < 0:
+            raise ValidationError(f"tolerated_failure_count must be non-negative, got: {self.tolerated_failure_count}")
+        percentage = self.tolerated_failure_percentage
+        if percentage is not None and not 0 <= percentage <= 100:
+            raise ValidationError(f"tolerated_failure_percentage must be between 0 and 100, got: {percentage}")
+
+    def _validate_for_total(self, total: int) -> None:
+        if self.min_successful is not None and self.min_successful > total:
+            raise ValidationError(
+                f"min_successful cannot be greater than total items: {self.min_successful} > {total}"
+            )
+
+    @staticmethod
+    def first_successful() -> CompletionConfig:
+        return CompletionConfig(min_successful=1, tolerated_failure_count=None, tolerated_failure_percentage=None)
+
+    @staticmethod
+    def all_completed() -> CompletionConfig:
+        return CompletionConfig(min_successful=None, tolerated_failure_count=None, tolerated_failure_percentage=100)
+
+    @staticmethod
+    def all_successful() -> CompletionConfig:
+        return CompletionConfig(min_successful=None, tolerated_failure_count=0, tolerated_failure_percentage=0)
+
+
+def _check_duration(value: object, what: str) -> None:
+    """Ours, beyond the SDK (which would fail later with an AttributeError): a timeout must be a Duration."""
+    if not isinstance(value, Duration):
+        raise ValidationError(f"{what} takes a Duration, got {type(value).__name__}")
+
+
+def _check_max_concurrency(value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValidationError(f"max_concurrency must be at least 1, got: {value}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ParallelConfig:
+    max_concurrency: int | None = None
+    completion_config: CompletionConfig = dataclasses.field(default_factory=CompletionConfig.all_successful)
+    serdes: SerDes | None = None
+    item_serdes: SerDes | None = None
+    summary_generator: SummaryGenerator[Any] | None = None
+    nesting_type: NestingType = NestingType.NESTED
+
+    def __post_init__(self) -> None:
+        _check_max_concurrency(self.max_concurrency)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParallelBranch(Generic[T]):
+    """A parallel branch with a name: calling it calls `func`."""
+
+    func: Callable[..., T]
+    name: str | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> T:
+        return self.func(*args, **kwargs)
 
 
 class StepSemantics(enum.Enum):
@@ -84,115 +147,95 @@ class StepSemantics(enum.Enum):
     AT_LEAST_ONCE_PER_RETRY = "AT_LEAST_ONCE_PER_RETRY"
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True)
 class StepConfig:
     retry_strategy: Callable[[Exception, int], RetryDecision] | None = None
     step_semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY
     serdes: SerDes | None = None
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True)
 class ChildConfig(Generic[T]):
     serdes: SerDes | None = None
-    sub_type: Any = None
-    summary_generator: Callable[[T], str] | None = None
+    sub_type: OperationSubType | None = None
+    summary_generator: SummaryGenerator[Any] | None = None
+    is_virtual: bool = False
 
 
-class NestingType(enum.Enum):
-    """NESTED gives every branch its own context operation; FLAT runs branches in virtual contexts."""
-
-    NESTED = "NESTED"
-    FLAT = "FLAT"
-
-
-def _optional_non_negative(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and value < 0:
-        raise ValidationError(f"CompletionConfig.{attribute.name} must not be negative, got {value}")
-
-
-@attrs.frozen(slots=True)
-class CompletionConfig:
-    """When a batch may stop before every branch has run."""
-
-    min_successful: int | None = attrs.field(default=None, validator=_optional_non_negative)
-    tolerated_failure_count: int | None = attrs.field(default=None, validator=_optional_non_negative)
-    tolerated_failure_percentage: float | None = attrs.field(default=None, validator=_optional_non_negative)
-
-    def __attrs_post_init__(self) -> None:
-        percentage = self.tolerated_failure_percentage
-        if percentage is not None and not 0 <= percentage <= 100:
-            raise ValidationError(
-                f"CompletionConfig.tolerated_failure_percentage must be within 0-100, got {percentage}"
-            )
-
-    @classmethod
-    def first_successful(cls) -> CompletionConfig:
-        return cls(min_successful=1)
-
-    @classmethod
-    def all_completed(cls) -> CompletionConfig:
-        return cls()
-
-    @classmethod
-    def all_successful(cls) -> CompletionConfig:
-        return cls(tolerated_failure_count=0, tolerated_failure_percentage=0)
-
-
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True)
 class MapConfig(Generic[T]):
     max_concurrency: int | None = None
-    completion_config: CompletionConfig | None = None
+    completion_config: CompletionConfig = dataclasses.field(default_factory=CompletionConfig)
     serdes: SerDes | None = None
     item_serdes: SerDes | None = None
-    summary_generator: Callable[[Any], str] | None = None
+    summary_generator: SummaryGenerator[Any] | None = None
     nesting_type: NestingType = NestingType.NESTED
-    item_namer: Callable[[Any, int], str] | None = None
+    item_namer: Callable[[T, int], str] | None = None
+
+    def __post_init__(self) -> None:
+        _check_max_concurrency(self.max_concurrency)
 
 
-@attrs.frozen(slots=True)
-class ParallelConfig:
-    max_concurrency: int | None = None
-    completion_config: CompletionConfig | None = None
-    serdes: SerDes | None = None
-    item_serdes: SerDes | None = None
-    summary_generator: Callable[[Any], str] | None = None
-    nesting_type: NestingType = NestingType.NESTED
+@dataclasses.dataclass(frozen=True)
+class InvokeConfig(Generic[P, R]):
+    """How a chained invoke's payload and result are serialized, and the tenant it runs for.
+
+    `timeout` (ours, keyword only): how long the caller waits for the invoked
+    execution before the operation times out.
+    """
+
+    serdes_payload: SerDes | None = None
+    serdes_result: SerDes | None = None
+    tenant_id: str | None = None
+    timeout: Duration | None = dataclasses.field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None:
+            _check_duration(self.timeout, "timeout")
 
 
-@attrs.frozen(slots=True)
-class ParallelBranch(Generic[T]):
-    """A parallel branch with a name: `func(context)` runs in its own child context."""
-
-    func: Callable[..., T]
-    name: str | None = None
-
-
-def _optional_duration(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not isinstance(value, Duration):
-        raise ValidationError(f"{attribute.name} takes a Duration, got {type(value).__name__}")
-
-
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True)
 class CallbackConfig:
-    """A callback's timeout (overall) and heartbeat timeout (between heartbeats); None or 0 s: none."""
+    """A callback's overall timeout and heartbeat timeout (0 s: none), and the serdes of its result."""
 
-    timeout: Duration | None = attrs.field(default=None, validator=_optional_duration)
-    heartbeat_timeout: Duration | None = attrs.field(default=None, validator=_optional_duration)
+    timeout: Duration = dataclasses.field(default_factory=Duration)
+    heartbeat_timeout: Duration = dataclasses.field(default_factory=Duration)
     serdes: SerDes | None = None
 
+    def __post_init__(self) -> None:
+        _check_duration(self.timeout, "timeout")
+        _check_duration(self.heartbeat_timeout, "heartbeat_timeout")
 
-@attrs.frozen(slots=True)
+    @property
+    def timeout_seconds(self) -> int:
+        return self.timeout.to_seconds()
+
+    @property
+    def heartbeat_timeout_seconds(self) -> int:
+        return self.heartbeat_timeout.to_seconds()
+
+
+@dataclasses.dataclass(frozen=True)
 class WaitForCallbackConfig(CallbackConfig):
     """CallbackConfig plus the retry strategy of the submitter step."""
 
     retry_strategy: Callable[[Exception, int], RetryDecision] | None = None
 
 
-@attrs.frozen(slots=True)
-class InvokeConfig:
-    """A chained invoke's timeout, its payload and result serdes, and the tenant it runs for."""
+class JitterStrategy(enum.StrEnum):
+    """How retry and poll delays are randomised so that peers do not retry in step."""
 
-    timeout: Duration | None = attrs.field(default=None, validator=_optional_duration)
-    serdes_payload: SerDes | None = None
-    serdes_result: SerDes | None = None
-    tenant_id: str | None = None
+    NONE = "NONE"
+    FULL = "FULL"
+    HALF = "HALF"
+
+    def apply_jitter(self, delay: float) -> float:
+        if self is JitterStrategy.NONE:
+            return delay
+        if self is JitterStrategy.HALF:
+            return delay / 2 + random.random() * (delay / 2)
+        return random.random() * delay
+
+    def finalize_delay(self, base_delay: float) -> int:
+        """The jittered delay in whole seconds, at least 1."""
+        return max(1, math.ceil(self.apply_jitter(base_delay)))

@@ -1,19 +1,29 @@
-"""DurableContext: the front users call; each operation lives in `durable.operations`.
+"""DurableContext: the front users call; each operation lives in `durable.operation`.
 
-A context knows its invocation, its parent operation id (None at the top)
-and a counter: the n-th operation of a context gets id `n` at the top level
-and `<parent>-n` below, so the same code path always asks for the same ids.
+A context knows its invocation, its parent operation id (None at the top),
+the prefix of the ids it hands out, and a counter: the n-th operation of a
+context gets id `n` at the top level and `<prefix>-n` below, so the same code
+path always asks for the same ids.  A virtual context (a FLAT map item or
+parallel branch) takes ids under its own prefix but hangs its operations off
+its parent.
+
+Each context also knows whether it is replaying: it starts replaying when
+the operations it will meet were checkpointed by an earlier invocation, and
+stops at the first operation that is new work.  Its logger is silent while it
+replays, so no line is logged twice; every branch of a map has its own
+context, so one branch catching up does not silence another.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
+import enum
 import itertools
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from durable.concurrency.batch import run_map, run_parallel
-from durable.concurrency.models import BatchResult
+from durable.concurrency.models import BatchResult, envelope_summary_generator
 from durable.config import (
     CallbackConfig,
     ChildConfig,
@@ -25,24 +35,46 @@ from durable.config import (
     StepConfig,
     WaitForCallbackConfig,
 )
+from durable.core.records import OperationRecord, OperationSubType, OperationType
+from durable.exceptions import (
+    CallbackError,
+    CallbackSubmitterError,
+    ChildContextError,
+    StepError,
+    ValidationError,
+)
+from durable.identifier import OperationIdentifier, OperationIdNamespace
 from durable.invocation import Invocation
-from durable.logger import DurableLogger
-from durable.operations.callback import Callback, run_create_callback
-from durable.operations.child import run_child
-from durable.operations.invoke import run_invoke
-from durable.operations.step import run_step
-from durable.operations.wait import run_wait
-from durable.operations.wait_for_callback import Submitter, run_wait_for_callback
-from durable.operations.wait_for_condition import run_wait_for_condition
-from durable.types import StepContext, WaitForCallbackContext, WaitForConditionCheckContext
+from durable.logger import Logger, LogInfo, root_logger
+from durable.operation.callback import Callback, create_callback_id, wait_for_callback_handler
+from durable.operation.child import child_handler
+from durable.operation.invoke import run_invoke
+from durable.operation.map import map_handler
+from durable.operation.parallel import parallel_handler
+from durable.operation.step import run_step
+from durable.operation.wait import run_wait
+from durable.operation.wait_for_condition import run_wait_for_condition
+from durable.types import DurableContext as DurableContextProtocol
+from durable.types import (
+    LambdaContext,
+    LoggerInterface,
+    StepContext,
+    WaitForCallbackContext,
+    WaitForConditionCheckContext,
+)
 from durable.waits import WaitForConditionConfig
 
+P = TypeVar("P")
+R = TypeVar("R")
 T = TypeVar("T")
 U = TypeVar("U")
+Params = ParamSpec("Params")
 
 __all__ = [
     "Callback",
     "DurableContext",
+    "ExecutionContext",
+    "ReplayStatus",
     "StepContext",
     "WaitForCallbackContext",
     "durable_parallel_branch",
@@ -52,62 +84,198 @@ __all__ = [
 ]
 
 
-class DurableContext:
+class ReplayStatus(enum.Enum):
+    REPLAY = "REPLAY"
+    NEW = "NEW"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutionContext:
+    durable_execution_arn: str
+
+
+def durable_step(func: Callable[Concatenate[StepContext, Params], T]) -> Callable[Params, Callable[[StepContext], T]]:
+    """Turn `f(step_context, *args)` into `f(*args)` returning a step named after `f`."""
+
+    def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> Callable[[StepContext], T]:
+        def function_with_arguments(step_context: StepContext) -> T:
+            return func(step_context, *args, **kwargs)
+
+        function_with_arguments._original_name = func.__name__  # type: ignore[attr-defined]
+        return function_with_arguments
+
+    return wrapper
+
+
+def durable_with_child_context(
+    func: Callable[Concatenate[DurableContext, Params], T],
+) -> Callable[Params, Callable[[DurableContext], T]]:
+    """Turn `f(child_context, *args)` into `f(*args)` returning a child function named after `f`."""
+
+    def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> Callable[[DurableContext], T]:
+        def function_with_arguments(child_context: DurableContext) -> T:
+            return func(child_context, *args, **kwargs)
+
+        function_with_arguments._original_name = func.__name__  # type: ignore[attr-defined]
+        return function_with_arguments
+
+    return wrapper
+
+
+def durable_parallel_branch(
+    name: str | None = None,
+) -> Callable[[Callable[Concatenate[DurableContext, Params], T]], Callable[Params, ParallelBranch[T]]]:
+    """`@durable_parallel_branch(name="...")`: `f(context, *args)` becomes `f(*args)` returning a ParallelBranch."""
+
+    def decorator(func: Callable[Concatenate[DurableContext, Params], T]) -> Callable[Params, ParallelBranch[T]]:
+        def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> ParallelBranch[T]:
+            def function_with_arguments(context: DurableContext) -> T:
+                return func(context, *args, **kwargs)
+
+            return ParallelBranch(func=function_with_arguments, name=name)
+
+        return wrapper
+
+    return decorator
+
+
+def durable_wait_for_callback(
+    func: Callable[Concatenate[str, WaitForCallbackContext, Params], T],
+) -> Callable[Params, Callable[[str, WaitForCallbackContext], T]]:
+    """Turn `f(callback_id, wait_context, *args)` into `f(*args)` returning a submitter named after `f`."""
+
+    def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> Callable[[str, WaitForCallbackContext], T]:
+        def submitter_with_arguments(callback_id: str, context: WaitForCallbackContext) -> T:
+            return func(callback_id, context, *args, **kwargs)
+
+        submitter_with_arguments._original_name = func.__name__  # type: ignore[attr-defined]
+        return submitter_with_arguments
+
+    return wrapper
+
+
+class DurableContext(DurableContextProtocol):
     """What a durable handler receives as its second argument."""
 
     def __init__(
         self,
-        invocation: Invocation,
+        state: Invocation,
+        execution_context: ExecutionContext | None = None,
+        lambda_context: LambdaContext | None = None,
         parent_id: str | None = None,
-        log_during_replay: bool = False,
+        logger: Logger | None = None,
+        step_id_prefix: str | None = None,
+        replay_status: ReplayStatus = ReplayStatus.NEW,
     ) -> None:
-        self.invocation = invocation
-        self.parent_id = parent_id
-        self.recorded_parent_id = parent_id
+        self.state = state
+        self.execution_context = execution_context or ExecutionContext(state.execution_arn)
+        self.lambda_context = lambda_context
+        self._parent_id = parent_id
+        self._step_id_prefix = step_id_prefix if step_id_prefix is not None else parent_id
+        self._operation_id_namespace = OperationIdNamespace(self._step_id_prefix)
+        self._is_virtual = self._parent_id != self._step_id_prefix
         self._counter = itertools.count(1)
-        self._log_during_replay = log_during_replay
-        self.logger = self._make_logger()
-
-    def _make_logger(self) -> DurableLogger:
-        extra = {"parent_id": self.parent_id} if self.parent_id else {}
-        return DurableLogger(
-            self.invocation.execution_arn, self.invocation.is_replaying, self._log_during_replay, **extra
-        )
+        self._issued = 0
+        self._replay_status = replay_status
+        self._log_info = LogInfo(execution_state=state, parent_id=parent_id)
+        if logger is not None:
+            self.logger = logger.with_is_replaying(self.is_replaying)
+        else:
+            self.logger = Logger.from_log_info(root_logger(), self._log_info, self.is_replaying)
 
     @property
-    def execution_arn(self) -> str:
-        return self.invocation.execution_arn
+    def is_virtual(self) -> bool:
+        return self._is_virtual
+
+    @property
+    def parent_id(self) -> str | None:
+        return self._parent_id
 
     @property
     def tenant_id(self) -> str | None:
-        """The tenant this execution runs for, when a `context.invoke` named one."""
-        return self.invocation.tenant_id
+        """The tenant this execution runs for, when a `context.invoke` named one (ours)."""
+        return self.state.tenant_id
 
-    def next_operation_id(self) -> str:
-        n = next(self._counter)
-        return f"{self.parent_id}-{n}" if self.parent_id else str(n)
+    @staticmethod
+    def from_lambda_context(
+        state: Invocation, lambda_context: LambdaContext | None, replay_status: ReplayStatus = ReplayStatus.NEW
+    ) -> DurableContext:
+        return DurableContext(
+            state, ExecutionContext(state.execution_arn), lambda_context, None, replay_status=replay_status
+        )
 
-    def child(self, operation_id: str) -> DurableContext:
-        return DurableContext(self.invocation, operation_id, self._log_during_replay)
+    def create_child_context(self, operation_id: str, *, is_virtual: bool = False) -> DurableContext:
+        """The context operation `operation_id` runs in; it replays only if its own operation was recorded."""
+        parent_id = self._parent_id if is_virtual else operation_id
+        replaying = self.is_replaying() and (is_virtual or self.state.lookup(operation_id) is not None)
+        return DurableContext(
+            self.state, self.execution_context, self.lambda_context, parent_id,
+            self.logger.with_log_info(LogInfo(execution_state=self.state, parent_id=parent_id)),
+            operation_id, ReplayStatus.REPLAY if replaying else ReplayStatus.NEW,
+        )
 
-    def virtual(self, operation_id: str) -> DurableContext:
-        """A FLAT branch's context: its operations take ids under `operation_id` but hang off this context."""
-        virtual = DurableContext(self.invocation, operation_id, self._log_during_replay)
-        virtual.recorded_parent_id = self.parent_id
-        return virtual
+    def set_logger(self, new_logger: LoggerInterface) -> None:
+        """Log through `new_logger` (any logger with the stdlib call shape), keeping the fields and replay rule."""
+        self.logger = Logger.from_log_info(new_logger, self._log_info, self.is_replaying)
 
-    def configure_logger(self, log_during_replay: bool = False) -> None:
-        """Emit this context's (and its children's) log lines during replay too, or not (the default)."""
-        self._log_during_replay = log_during_replay
-        self.logger = self._make_logger()
+    def is_replaying(self) -> bool:
+        return self._replay_status is ReplayStatus.REPLAY
 
-    def step(
-        self, func: Callable[[StepContext], T], name: str | None = None, config: StepConfig | None = None
-    ) -> T:
-        return run_step(self, func, name, config)
+    def _set_replay_status_new(self) -> None:
+        self._replay_status = ReplayStatus.NEW
+
+    def _create_step_id(self) -> str:
+        self._issued = next(self._counter)
+        return self._operation_id_namespace.create_id_for_step(self._issued)
+
+    def _peek_next(self) -> OperationRecord | None:
+        return self.state.lookup(self._operation_id_namespace.create_id_for_step(self._issued + 1))
+
+    @contextmanager
+    def _replay_aware(self) -> Iterator[None]:
+        """Keep the replay status right around one operation.
+
+        Replay ends before an operation that is new work or a step still in
+        progress (its function runs now, and logs), and after any other
+        operation that was recorded but is not finished; it also ends when
+        the operation is the last one recorded.
+        """
+        was_replaying = self.is_replaying()
+        upcoming = self._peek_next() if was_replaying else None
+        finished = upcoming is not None and upcoming.status.is_terminal
+        step = upcoming is not None and upcoming.operation_type is OperationType.STEP
+        stop_after = was_replaying and upcoming is not None and not finished and not step
+        if was_replaying and (upcoming is None or (step and not finished)):
+            self._set_replay_status_new()
+        try:
+            yield
+        finally:
+            if stop_after or (self.is_replaying() and self._peek_next() is None):
+                self._set_replay_status_new()
+
+    def _identifier(self, operation_id: str, sub_type: OperationSubType, name: str | None) -> OperationIdentifier:
+        return OperationIdentifier(operation_id, sub_type, self._parent_id, name)
+
+    @staticmethod
+    def _resolve_step_name(name: str | None, func: Callable[..., Any]) -> str | None:
+        return name or getattr(func, "_original_name", None)
+
+    def step(self, func: Callable[[StepContext], T], name: str | None = None, config: StepConfig | None = None) -> T:
+        if not callable(func):
+            raise ValidationError(f"step takes a function, got {type(func).__name__}")
+        name = self._resolve_step_name(name, func)
+        with self._replay_aware():
+            identifier = self._identifier(self._create_step_id(), OperationSubType.STEP, name)
+            return run_step(func, config or StepConfig(), self.state, identifier, self.logger)
 
     def wait(self, duration: Duration, name: str | None = None) -> None:
-        run_wait(self, duration, name)
+        if not isinstance(duration, Duration):
+            raise ValidationError(f"wait takes a Duration, got {type(duration).__name__}")
+        if duration.to_seconds() < 1:
+            raise ValidationError("duration must be at least 1 second")
+        with self._replay_aware():
+            identifier = self._identifier(self._create_step_id(), OperationSubType.WAIT, name)
+            run_wait(duration.seconds, self.state, identifier)
 
     def wait_for_condition(
         self,
@@ -115,20 +283,57 @@ class DurableContext:
         config: WaitForConditionConfig[T],
         name: str | None = None,
     ) -> T:
-        return run_wait_for_condition(self, check, config, name)
+        if check is None:
+            raise ValidationError("`check` is required for wait_for_condition")
+        if not config:
+            raise ValidationError("`config` is required for wait_for_condition")
+        with self._replay_aware():
+            identifier = self._identifier(self._create_step_id(), OperationSubType.WAIT_FOR_CONDITION, name)
+            return run_wait_for_condition(check, config, self.state, identifier, self.logger)
 
     def create_callback(self, name: str | None = None, config: CallbackConfig | None = None) -> Callback[Any]:
-        return run_create_callback(self, name, config)
+        config = config or CallbackConfig()
+        with self._replay_aware():
+            operation_id = self._create_step_id()
+            callback_id = create_callback_id(
+                self.state, self._identifier(operation_id, OperationSubType.CALLBACK, name), config
+            )
+            return Callback(callback_id, operation_id, self.state, config.serdes)
 
     def wait_for_callback(
-        self, submitter: Submitter, name: str | None = None, config: WaitForCallbackConfig | None = None
+        self,
+        submitter: Callable[[str, WaitForCallbackContext], Any],
+        name: str | None = None,
+        config: WaitForCallbackConfig | None = None,
     ) -> Any:
-        return run_wait_for_callback(self, submitter, name, config)
+        if not callable(submitter):
+            raise ValidationError(f"wait_for_callback takes a submitter function, got {type(submitter).__name__}")
+        step_name = self._resolve_step_name(name, submitter)
+
+        def wait_in_child_context(context: DurableContext) -> Any:
+            return wait_for_callback_handler(context, submitter, step_name, config)
+
+        try:
+            return self.run_in_child_context(
+                wait_in_child_context, step_name, ChildConfig(sub_type=OperationSubType.WAIT_FOR_CALLBACK)
+            )
+        except ChildContextError as error:
+            inner = error.__cause__
+            if isinstance(inner, CallbackError):
+                raise inner from None
+            if isinstance(inner, StepError):
+                raise CallbackSubmitterError(
+                    inner.message or "Callback submitter failed", data=inner.data, stack_trace=inner.stack_trace
+                ) from inner
+            raise
 
     def invoke(
-        self, function_name: str, payload: Any = None, name: str | None = None, config: InvokeConfig | None = None
-    ) -> Any:
-        return run_invoke(self, function_name, payload, name, config)
+        self, function_name: str, payload: P, name: str | None = None, config: InvokeConfig[P, R] | None = None
+    ) -> R:
+        config = config or InvokeConfig()
+        with self._replay_aware():
+            identifier = self._identifier(self._create_step_id(), OperationSubType.CHAINED_INVOKE, name)
+            return run_invoke(function_name, payload, self.state, identifier, config)
 
     def map(
         self,
@@ -137,7 +342,29 @@ class DurableContext:
         name: str | None = None,
         config: MapConfig[Any] | None = None,
     ) -> BatchResult[T]:
-        return run_map(self, inputs, func, name, config)
+        if isinstance(inputs, (str, bytes, dict)) or not isinstance(inputs, Sequence):
+            raise ValidationError(f"map inputs must be a sequence (a list or tuple), got {type(inputs).__name__}")
+        if not callable(func):
+            raise ValidationError(f"map function must be callable, got {type(func).__name__}")
+        map_name = self._resolve_step_name(name, func)
+        if config is not None:
+            config.completion_config._validate_for_total(len(inputs))
+        with self._replay_aware():
+            operation_id = self._create_step_id()
+            identifier = self._identifier(operation_id, OperationSubType.MAP, map_name)
+            map_context = self.create_child_context(operation_id)
+
+            def map_in_child_context() -> BatchResult[T]:
+                return map_handler(
+                    inputs, func, config, self.state, map_context, self.state.lookup(operation_id),
+                    OperationIdNamespace(operation_id),
+                )
+
+            summary = envelope_summary_generator("MapResult", config.summary_generator if config else None)
+            child_config: ChildConfig[BatchResult[T]] = ChildConfig(
+                serdes=config.serdes if config else None, sub_type=OperationSubType.MAP, summary_generator=summary
+            )
+            return child_handler(map_in_child_context, self.state, identifier, child_config)
 
     def parallel(
         self,
@@ -145,68 +372,44 @@ class DurableContext:
         name: str | None = None,
         config: ParallelConfig | None = None,
     ) -> BatchResult[T]:
-        return run_parallel(self, functions, name, config)
+        if isinstance(functions, (str, bytes, dict)) or not isinstance(functions, Sequence):
+            raise ValidationError(f"parallel takes a sequence of branches, got {type(functions).__name__}")
+        for index, entry in enumerate(functions):
+            if not callable(entry):
+                raise ValidationError(f"parallel branch {index} is not callable: {type(entry).__name__}")
+        if config is not None:
+            config.completion_config._validate_for_total(len(functions))
+        with self._replay_aware():
+            operation_id = self._create_step_id()
+            parallel_context = self.create_child_context(operation_id)
+            identifier = self._identifier(operation_id, OperationSubType.PARALLEL, name)
+
+            def parallel_in_child_context() -> BatchResult[T]:
+                return parallel_handler(
+                    functions, config, self.state, parallel_context, self.state.lookup(operation_id),
+                    OperationIdNamespace(operation_id),
+                )
+
+            summary = envelope_summary_generator("ParallelResult", config.summary_generator if config else None)
+            child_config: ChildConfig[BatchResult[T]] = ChildConfig(
+                serdes=config.serdes if config else None, sub_type=OperationSubType.PARALLEL, summary_generator=summary
+            )
+            return child_handler(parallel_in_child_context, self.state, identifier, child_config)
 
     def run_in_child_context(
-        self,
-        func: Callable[[DurableContext], T],
-        name: str | None = None,
-        config: ChildConfig[Any] | None = None,
+        self, func: Callable[[DurableContext], T], name: str | None = None, config: ChildConfig[Any] | None = None
     ) -> T:
-        return run_child(self, func, name, config)
+        if not callable(func):
+            raise ValidationError(f"run_in_child_context takes a function, got {type(func).__name__}")
+        step_name = self._resolve_step_name(name, func)
+        with self._replay_aware():
+            operation_id = self._create_step_id()
+            sub_type = config.sub_type if config and config.sub_type else OperationSubType.RUN_IN_CHILD_CONTEXT
+            is_virtual = config.is_virtual if config else False
 
+            def callable_with_child_context() -> T:
+                return func(self.create_child_context(operation_id, is_virtual=is_virtual))
 
-def durable_step(func: Callable[..., T]) -> Callable[..., Callable[[StepContext], T]]:
-    """Turn `f(step_context, *args)` into `f(*args)` returning a step named after `f`."""
-
-    @functools.wraps(func)
-    def bind(*args: Any, **kwargs: Any) -> Callable[[StepContext], T]:
-        def step(step_context: StepContext) -> T:
-            return func(step_context, *args, **kwargs)
-
-        step._durable_step_name = func.__name__  # type: ignore[attr-defined]
-        return step
-
-    return bind
-
-
-def durable_with_child_context(func: Callable[..., T]) -> Callable[..., Callable[[DurableContext], T]]:
-    """Turn `f(child_context, *args)` into `f(*args)` returning a child function named after `f`."""
-
-    @functools.wraps(func)
-    def bind(*args: Any, **kwargs: Any) -> Callable[[DurableContext], T]:
-        def child(child_context: DurableContext) -> T:
-            return func(child_context, *args, **kwargs)
-
-        child._durable_child_name = func.__name__  # type: ignore[attr-defined]
-        return child
-
-    return bind
-
-
-def durable_parallel_branch(func: Callable[..., T]) -> Callable[..., Callable[[DurableContext], T]]:
-    """Turn `f(context, *args)` into `f(*args)` returning a parallel branch named after `f`."""
-
-    @functools.wraps(func)
-    def bind(*args: Any, **kwargs: Any) -> Callable[[DurableContext], T]:
-        def branch(context: DurableContext) -> T:
-            return func(context, *args, **kwargs)
-
-        branch._durable_branch_name = func.__name__  # type: ignore[attr-defined]
-        return branch
-
-    return bind
-
-
-def durable_wait_for_callback(func: Callable[..., None]) -> Callable[..., Submitter]:
-    """Turn `f(callback_id, wait_context, *args)` into `f(*args)` returning a submitter named after `f`."""
-
-    @functools.wraps(func)
-    def bind(*args: Any, **kwargs: Any) -> Submitter:
-        def submitter(callback_id: str, wait_context: WaitForCallbackContext) -> None:
-            func(callback_id, wait_context, *args, **kwargs)
-
-        submitter._durable_wait_for_callback_name = func.__name__  # type: ignore[attr-defined]
-        return submitter
-
-    return bind
+            return child_handler(
+                callable_with_child_context, self.state, self._identifier(operation_id, sub_type, step_name), config
+            )

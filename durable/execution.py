@@ -1,26 +1,29 @@
 """@durable_execution: the handler entry point, and what one invocation of it does.
 
-An invocation runs the handler from the top with a root DurableContext.
+An invocation runs the handler from the top with a root DurableContext, the
+event being the execution's input (`{}` when there is none, as on Lambda).
 Operations already checkpointed return their recorded outcome; new ones run.
-It ends SUCCEEDED (the return value, as JSON), FAILED (the escaping error) or
-PENDING (an operation raised SuspendExecution: everything left waits on a
-timer or an outside event).
+It ends SUCCEEDED (the return value as `json.dumps` writes it), FAILED (the
+escaping error, recorded as `ErrorObject.from_exception` does) or PENDING (an
+operation suspended: everything left waits on a timer or an outside event).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import attrs
 
 from actors.messages import InvocationOutcome
-from durable.context import DurableContext
+from durable.context import DurableContext, ReplayStatus
 from durable.core.records import ErrorObject, InvocationStatus
-from durable.exceptions import CheckpointRejectedError, SerDesError, SuspendExecution
+from durable.exceptions import CheckpointRejectedError, DurableExecutionsError, SuspendExecution
 from durable.invocation import Invocation
+from durable.limits import check_json_value
 from durable.stores.base import ExecutionRecord
 
 __all__ = ["DurableHandler", "FunctionContext", "InvocationStatus", "durable_execution"]
@@ -41,10 +44,10 @@ class DurableHandler(Generic[R]):
 
     def invoke(self, invocation: Invocation, input_payload: str | None, started: float) -> InvocationOutcome:
         """Run one invocation and say how it ended; never raises for user errors."""
-        event = decode_input(input_payload)
-        context = DurableContext(invocation)
+        replay = ReplayStatus.REPLAY if invocation.has_prior_operations() else ReplayStatus.NEW
+        context = DurableContext.from_lambda_context(invocation, LocalLambdaContext(invocation), replay)
         try:
-            value = self.func(event, context)
+            value = self.func(handler_event(input_payload), context)
         except SuspendExecution:
             return InvocationOutcome(InvocationStatus.PENDING.value, started=started)
         except CheckpointRejectedError:
@@ -54,6 +57,36 @@ class DurableHandler(Generic[R]):
                 InvocationStatus.FAILED.value, error=ErrorObject.from_exception(error), started=started
             )
         return _returned(value, started)
+
+
+class LocalLambdaContext:
+    """What the handler's `context.lambda_context` is here: the Lambda context's fields, for this invocation."""
+
+    def __init__(self, invocation: Invocation) -> None:
+        self._invocation = invocation
+        self.aws_request_id = f"{invocation.execution_arn}/{invocation.clock.now():.6f}"
+        self.log_group_name: str | None = None
+        self.log_stream_name: str | None = None
+        self.function_name: str | None = None
+        self.memory_limit_in_mb: str | None = None
+        self.function_version: str | None = None
+        self.invoked_function_arn: str | None = None
+        self.tenant_id = invocation.tenant_id
+        self.client_context: Any = None
+        self.identity: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._invocation.remaining_millis()
+
+    def log(self, msg: Any) -> None:
+        logging.getLogger().info(msg)
+
+
+def handler_event(payload: str | None) -> Any:
+    """The handler's event: the input as JSON, `{}` when there is none (as the Lambda runtime does)."""
+    if payload is None or not payload.strip():
+        return {}
+    return decode_input(payload)
 
 
 @attrs.frozen(slots=True)
@@ -78,12 +111,13 @@ def run_plain_function(func: Callable[[Any, Any], Any], record: ExecutionRecord,
 
 
 def _returned(value: Any, started: float) -> InvocationOutcome:
+    """The handler's value as the result: `json.dumps` with its default spacing; an error if it is not JSON."""
     try:
-        payload = json.dumps(value, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as error:
-        failure = SerDesError(f"the handler's result, a {type(value).__name__}, is not JSON: {error}")
+        payload = json.dumps(value)
+        check_json_value(json.loads(payload), "the handler's result")
+    except (TypeError, ValueError, DurableExecutionsError) as error:
         return InvocationOutcome(
-            InvocationStatus.FAILED.value, error=ErrorObject.from_exception(failure), started=started
+            InvocationStatus.FAILED.value, error=ErrorObject.from_exception(error), started=started
         )
     return InvocationOutcome(InvocationStatus.SUCCEEDED.value, result=payload, started=started)
 

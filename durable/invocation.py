@@ -1,11 +1,13 @@
-"""One invocation, as the handler's thread sees it: lookups, checkpoints, the replay flag.
+"""One invocation, as the handler's threads see it: lookups and checkpoints.
 
 Reads come from a snapshot taken when the invocation starts where they can:
 a terminal record never changes.  Anything else is asked of the
 ExecutionState, which also knows what this invocation wrote since (a map
-branch re-run after its timer fired replays its own fresh checkpoints).  Writes are Checkpoint messages; a
-blocking one waits on a future that the CheckpointWriter resolves after the
-commit.
+branch re-run after its timer fired replays its own fresh checkpoints).
+Writes are Checkpoint messages; a blocking one waits on an answer that the
+CheckpointWriter gives after the commit.  Replay status is not kept here but
+by each context (`durable.context`), so no state is shared between the
+threads of a map's branches.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from actors.messages import Checkpoint, Lookup
 from actors.replies import Answer
 from actors.topology import Topology
 from durable.clock import Clock
-from durable.core.records import OperationRecord, RecordUpdate
+from durable.core.records import OperationRecord, OperationType, RecordUpdate
 
 
 class Invocation:
@@ -31,6 +33,7 @@ class Invocation:
         clock: Clock,
         engine: Any = None,
         tenant_id: str | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.execution_arn = execution_arn
         self.state = state
@@ -39,23 +42,23 @@ class Invocation:
         self.clock = clock
         self.engine = engine
         self.tenant_id = tenant_id
-        self.unreplayed = {op_id for op_id in snapshot if _replayable(op_id, snapshot)}
+        self.deadline = deadline
 
-    def is_replaying(self) -> bool:
-        """True until the handler has passed every completed operation it will revisit."""
-        return bool(self.unreplayed)
+    @property
+    def durable_execution_arn(self) -> str:
+        return self.execution_arn
+
+    def has_prior_operations(self) -> bool:
+        """Whether an earlier invocation checkpointed anything: the handler starts by replaying."""
+        return any(op.operation_type is not OperationType.EXECUTION for op in self.snapshot.values())
 
     def lookup(self, operation_id: str) -> OperationRecord | None:
-        """The recorded operation at this id, or None for new work (which ends the replay)."""
+        """The recorded operation at this id, or None for new work."""
         op = self.snapshot.get(operation_id)
         if op is None or not op.status.is_terminal:
             answer = Answer()
             self.topology.tell(self.state, Lookup(operation_id, answer))
             op = cast(OperationRecord | None, answer.get())
-        if op is None or not op.status.is_terminal:
-            self.unreplayed.clear()
-        else:
-            self.unreplayed.discard(operation_id)
         return op
 
     def checkpoint(self, update: RecordUpdate, wait: bool = True) -> None:
@@ -66,15 +69,8 @@ class Invocation:
         self.topology.tell(self.state, Checkpoint((update,), answer))
         answer.get()
 
-
-def _replayable(operation_id: str, snapshot: dict[str, OperationRecord]) -> bool:
-    """A completed operation the handler will meet again: none of its enclosing contexts returns a stored result."""
-    op = snapshot[operation_id]
-    if not op.status.is_terminal:
-        return False
-    parent = snapshot.get(op.parent_id) if op.parent_id else None
-    while parent is not None:
-        if parent.status.is_terminal and not parent.replay_children:
-            return False
-        parent = snapshot.get(parent.parent_id) if parent.parent_id else None
-    return True
+    def remaining_millis(self) -> int:
+        """Milliseconds until the invocation's deadline (its function timeout or the execution's deadline)."""
+        if self.deadline is None:
+            return 0
+        return max(0, int((self.deadline - self.clock.now()) * 1000))

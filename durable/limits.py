@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import timedelta
 from typing import Any
 
+from durable.config import Duration
 from durable.exceptions import PayloadTooLargeError, ValidationError
 
 PAYLOAD_LIMIT = 256 * 1024
@@ -160,3 +162,16 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"the number {text} is out of range")
     return value
+
+
+def check_setting_seconds(value: Any, what: str) -> float:
+    """An engine setting given as a Duration, a timedelta or seconds: positive, finite, sub-second allowed."""
+    if isinstance(value, Duration):
+        value = float(value.seconds)
+    elif isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"{what} must be a Duration, a timedelta or seconds, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValidationError(f"{what} must be positive, got {value!r}")
+    return float(value)

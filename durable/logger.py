@@ -1,66 +1,112 @@
-"""`context.logger`: loguru underneath, silent while the handler replays.
+"""`context.logger`: the standard library's `logging`, with the execution's fields, silent during replay.
 
-A replayed operation already logged on the invocation that ran it; logging
-again would double every line after each suspension.  The decision is made per
-call from the invocation's replay flag, so a logger bound in a child context
-stays correct as the replay catches up with new work.
+As in the AWS SDK: a `Logger` wraps any logger with the stdlib call shape
+(the root logger by default), adds `executionArn`, `parentId`,
+`operationName`, `attempt` and `operationId` as `extra` fields, and drops
+records while its context replays operations that already logged on an
+earlier invocation.  The decision is made per call, so a logger bound in a
+child context stays right as the replay catches up with new work.  (The
+runtime's own logs go through loguru; these are the user's.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from loguru import logger as _loguru
+from durable.types import LoggerInterface
 
-LOG_EXTRA_KEY = "durable_execution_arn"
+if TYPE_CHECKING:
+    from durable.identifier import OperationIdentifier
 
 
-class DurableLogger:
-    """A LoggerInterface bound to one execution (and operation), replay-aware."""
+def _never() -> bool:
+    return False
 
+
+@dataclasses.dataclass(frozen=True)
+class LogInfo:
+    """What a log record says about where it comes from. `execution_state` has a `durable_execution_arn`."""
+
+    execution_state: Any
+    parent_id: str | None = None
+    operation_id: str | None = None
+    name: str | None = None
+    attempt: int | None = None
+
+    @classmethod
+    def from_operation_identifier(
+        cls, execution_state: Any, op_id: OperationIdentifier, attempt: int | None = None
+    ) -> LogInfo:
+        return cls(execution_state, op_id.parent_id, op_id.operation_id, op_id.name, attempt)
+
+    def with_parent_id(self, parent_id: str) -> LogInfo:
+        return dataclasses.replace(self, parent_id=parent_id)
+
+
+class Logger(LoggerInterface):
     def __init__(
         self,
-        execution_arn: str,
-        is_replaying: Callable[[], bool],
-        log_during_replay: bool = False,
-        **extra: Any,
+        logger: LoggerInterface,
+        default_extra: Mapping[str, object],
+        is_replaying: Callable[[], bool] = _never,
     ) -> None:
+        self._logger = logger
+        self._default_extra = default_extra
         self._is_replaying = is_replaying
-        self.log_during_replay = log_during_replay
-        self._extra = {LOG_EXTRA_KEY: execution_arn, **extra}
-        self._bound: Any = None
 
-    def bind(self, **extra: Any) -> DurableLogger:
-        merged = {k: v for k, v in self._extra.items() if k != LOG_EXTRA_KEY}
-        merged.update(extra)
-        return DurableLogger(
-            self._extra[LOG_EXTRA_KEY], self._is_replaying, self.log_during_replay, **merged
-        )
+    @classmethod
+    def from_log_info(
+        cls, logger: LoggerInterface, info: LogInfo, is_replaying: Callable[[], bool] = _never
+    ) -> Logger:
+        extra: dict[str, object] = {"executionArn": info.execution_state.durable_execution_arn}
+        if info.parent_id:
+            extra["parentId"] = info.parent_id
+        if info.name:
+            extra["operationName"] = info.name
+        if info.attempt is not None:
+            extra["attempt"] = info.attempt
+        if info.operation_id:
+            extra["operationId"] = info.operation_id
+        return cls(logger, extra, is_replaying)
 
-    def with_replay_logging(self, enabled: bool) -> DurableLogger:
-        copy = self.bind()
-        copy.log_during_replay = enabled
-        return copy
+    def with_log_info(self, info: LogInfo) -> Logger:
+        return Logger.from_log_info(self._logger, info, self._is_replaying)
 
-    def _emit(self, level: str, message: str, args: Any, kwargs: Any, exception: bool = False) -> None:
-        if self._is_replaying() and not self.log_during_replay:
+    def with_is_replaying(self, is_replaying: Callable[[], bool]) -> Logger:
+        return Logger(self._logger, self._default_extra, is_replaying)
+
+    def get_logger(self) -> LoggerInterface:
+        return self._logger
+
+    def debug(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
+        self._log(self._logger.debug, msg, *args, extra=extra)
+
+    def info(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
+        self._log(self._logger.info, msg, *args, extra=extra)
+
+    def warning(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
+        self._log(self._logger.warning, msg, *args, extra=extra)
+
+    def error(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
+        self._log(self._logger.error, msg, *args, extra=extra)
+
+    def exception(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
+        self._log(self._logger.exception, msg, *args, extra=extra)
+
+    def _log(
+        self, log: Callable[..., Any], msg: object, *args: object, extra: Mapping[str, object] | None = None
+    ) -> None:
+        if self._is_replaying():
             return
-        if self._bound is None:  # bound on first use: most contexts (a map's branches, say) never log
-            self._bound = _loguru.bind(**self._extra)
-        self._bound.opt(depth=2, exception=exception).log(level, message, *args, **kwargs)
+        if isinstance(self._logger, logging.Logger):
+            log(msg, *args, extra={**self._default_extra, **(extra or {})}, stacklevel=3)
+        else:
+            log(msg, *args, extra={**self._default_extra, **(extra or {})})
 
-    def debug(self, message: str, *args: Any, **kwargs: Any) -> None:
-        self._emit("DEBUG", message, args, kwargs)
 
-    def info(self, message: str, *args: Any, **kwargs: Any) -> None:
-        self._emit("INFO", message, args, kwargs)
-
-    def warning(self, message: str, *args: Any, **kwargs: Any) -> None:
-        self._emit("WARNING", message, args, kwargs)
-
-    def error(self, message: str, *args: Any, **kwargs: Any) -> None:
-        self._emit("ERROR", message, args, kwargs)
-
-    def exception(self, message: str, *args: Any, **kwargs: Any) -> None:
-        self._emit("ERROR", message, args, kwargs, exception=True)
+def root_logger() -> LoggerInterface:
+    """The logger a context starts with: the standard library's root logger, as in the SDK."""
+    return logging.getLogger()

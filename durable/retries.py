@@ -1,202 +1,244 @@
-"""Retry strategies: pure functions from (error, attempts made) to a RetryDecision.
+"""Retry strategies: pure functions from (error, attempts made) to a RetryDecision, as in the AWS SDK.
 
-Delays are whole seconds because the retry waits on a durable timer: the
-invocation may suspend between attempts and the service resumes it.
+Delays are whole seconds, at least one: a retry waits on a durable timer, and
+the invocation may suspend between attempts.  `with_retry` retries a whole
+block of durable code, waiting durably between attempts.
 """
 
 from __future__ import annotations
 
-import math
-import random
+import dataclasses
 import re
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
-
-import attrs
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from durable.config import Duration, JitterStrategy
-from durable.exceptions import ValidationError
+from durable.exceptions import SuspendExecution
+
+if TYPE_CHECKING:
+    from durable.config import ChildConfig
+    from durable.types import DurableContext
 
 T = TypeVar("T")
+Numeric = int | float
 
-RetryStrategy = Callable[[Exception, int], "RetryDecision"]
+_ANY_ERROR = re.compile(".*")
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass
 class RetryDecision:
     should_retry: bool
-    delay: Duration = Duration(0)
+    delay: Duration
+
+    @property
+    def delay_seconds(self) -> int:
+        return self.delay.to_seconds()
 
     @classmethod
     def retry(cls, delay: Duration) -> RetryDecision:
-        return cls(True, delay)
+        return cls(should_retry=True, delay=delay)
 
     @classmethod
     def no_retry(cls) -> RetryDecision:
-        return cls(False)
+        return cls(should_retry=False, delay=Duration())
 
 
-def at_least_one(_: Any, attribute: attrs.Attribute[int], value: int) -> None:
-    """attrs validator for attempt counts."""
-    if value < 1:
-        raise ValidationError(f"{attribute.name} must be at least 1, got {value}")
-
-
-@attrs.frozen(slots=True)
+@dataclasses.dataclass
 class RetryStrategyConfig:
-    """Exponential backoff: delay = min(initial_delay * backoff_rate**(attempt-1), max_delay), then jitter."""
+    """Exponential backoff: min(initial_delay * backoff_rate**(attempt-1), max_delay), then jitter.
 
-    max_attempts: int = attrs.field(default=3, validator=at_least_one)
-    initial_delay: Duration = Duration(5)
-    max_delay: Duration = Duration(300)
-    backoff_rate: float = 2.0
+    With neither `retryable_errors` (substrings or patterns of the message) nor
+    `retryable_error_types` given, every error is retried.
+    """
+
+    max_attempts: int = 3
+    initial_delay: Duration = dataclasses.field(default_factory=lambda: Duration.from_seconds(5))
+    max_delay: Duration = dataclasses.field(default_factory=lambda: Duration.from_minutes(5))
+    backoff_rate: Numeric = 2.0
     jitter_strategy: JitterStrategy = JitterStrategy.FULL
-    retryable_errors: Sequence[str | re.Pattern[str]] = ()
-    retryable_error_types: Sequence[type[BaseException]] = ()
+    retryable_errors: list[str | re.Pattern[str]] | None = None
+    retryable_error_types: list[type[Exception]] | None = None
 
-    def __attrs_post_init__(self) -> None:
-        if self.backoff_rate < 1:
-            raise ValidationError(f"backoff_rate must be at least 1, got {self.backoff_rate}")
+    @property
+    def initial_delay_seconds(self) -> int:
+        return self.initial_delay.to_seconds()
+
+    @property
+    def max_delay_seconds(self) -> int:
+        return self.max_delay.to_seconds()
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass
 class LinearRetryStrategyConfig:
-    """Linear backoff: delay = initial_delay + increment * (attempt-1), capped at max_delay."""
+    """Linear backoff: min(initial_delay + increment * (attempt-1), max_delay), then jitter."""
 
-    max_attempts: int = attrs.field(default=3, validator=at_least_one)
-    initial_delay: Duration = Duration(5)
-    increment: Duration = Duration(5)
-    max_delay: Duration = Duration(300)
-    jitter_strategy: JitterStrategy = JitterStrategy.NONE
-    retryable_errors: Sequence[str | re.Pattern[str]] = ()
-    retryable_error_types: Sequence[type[BaseException]] = ()
+    max_attempts: int = 6
+    initial_delay: Duration = dataclasses.field(default_factory=lambda: Duration.from_seconds(1))
+    increment: Duration = dataclasses.field(default_factory=lambda: Duration.from_seconds(1))
+    max_delay: Duration = dataclasses.field(default_factory=lambda: Duration.from_minutes(5))
+    jitter_strategy: JitterStrategy = JitterStrategy.FULL
+    retryable_errors: list[str | re.Pattern[str]] | None = None
+    retryable_error_types: list[type[Exception]] | None = None
 
+    @property
+    def initial_delay_seconds(self) -> int:
+        return self.initial_delay.to_seconds()
 
-def whole_seconds(delay: float) -> int:
-    """Durable timers count whole seconds, and never fewer than one."""
-    return max(1, math.ceil(delay))
+    @property
+    def increment_seconds(self) -> int:
+        return self.increment.to_seconds()
 
-
-def apply_jitter(delay: float, jitter: JitterStrategy) -> float:
-    if jitter is JitterStrategy.FULL:
-        return random.uniform(0, delay)
-    if jitter is JitterStrategy.HALF:
-        return delay / 2 + random.uniform(0, delay / 2)
-    return delay
-
-
-def _is_retryable(
-    error: Exception,
-    messages: Sequence[str | re.Pattern[str]],
-    types: Sequence[type[BaseException]],
-) -> bool:
-    if not messages and not types:
-        return True
-    if types and isinstance(error, tuple(types)):
-        return True
-    text = str(error)
-    for pattern in messages:
-        if isinstance(pattern, re.Pattern):
-            if pattern.search(text):
-                return True
-        elif pattern in text:
-            return True
-    return False
+    @property
+    def max_delay_seconds(self) -> int:
+        return self.max_delay.to_seconds()
 
 
-def create_retry_strategy(config: RetryStrategyConfig | LinearRetryStrategyConfig) -> RetryStrategy:
-    """Build the strategy function a StepConfig takes."""
+RetryStrategy = Callable[[Exception, int], RetryDecision]
 
-    def strategy(error: Exception, attempts_made: int) -> RetryDecision:
-        if attempts_made >= config.max_attempts:
+
+def _retryable(
+    patterns: list[str | re.Pattern[str]] | None, types: list[type[Exception]] | None
+) -> Callable[[Exception], bool]:
+    """Which errors a config retries: any, when it names neither messages nor types."""
+    messages = patterns if patterns is not None else ([_ANY_ERROR] if types is None else [])
+    kinds = tuple(types or ())
+
+    def retryable(error: Exception) -> bool:
+        text = str(error)
+        by_message = any(
+            pattern.search(text) if isinstance(pattern, re.Pattern) else pattern in text for pattern in messages
+        )
+        return by_message or isinstance(error, kinds)
+
+    return retryable
+
+
+def create_retry_strategy(config: RetryStrategyConfig | None = None) -> RetryStrategy:
+    """The exponential strategy `config` describes (the defaults when None)."""
+    chosen = config or RetryStrategyConfig()
+    retryable = _retryable(chosen.retryable_errors, chosen.retryable_error_types)
+
+    def retry_strategy(error: Exception, attempts_made: int) -> RetryDecision:
+        if attempts_made >= chosen.max_attempts or not retryable(error):
             return RetryDecision.no_retry()
-        if not _is_retryable(error, config.retryable_errors, config.retryable_error_types):
-            return RetryDecision.no_retry()
-        base: float
-        if isinstance(config, LinearRetryStrategyConfig):
-            base = config.initial_delay.seconds + config.increment.seconds * (attempts_made - 1)
-        else:
-            base = config.initial_delay.seconds * config.backoff_rate ** (attempts_made - 1)
-        base = min(base, config.max_delay.seconds)
-        delay = whole_seconds(apply_jitter(base, config.jitter_strategy))
-        return RetryDecision.retry(Duration(delay))
+        base = min(chosen.initial_delay_seconds * chosen.backoff_rate ** (attempts_made - 1), chosen.max_delay_seconds)
+        return RetryDecision.retry(Duration(seconds=chosen.jitter_strategy.finalize_delay(base)))
 
-    return strategy
+    return retry_strategy
+
+
+def create_linear_retry_strategy(config: LinearRetryStrategyConfig | None = None) -> RetryStrategy:
+    """The linear strategy `config` describes (the defaults when None)."""
+    chosen = config or LinearRetryStrategyConfig()
+    retryable = _retryable(chosen.retryable_errors, chosen.retryable_error_types)
+
+    def linear_retry_strategy(error: Exception, attempts_made: int) -> RetryDecision:
+        if attempts_made >= chosen.max_attempts or not retryable(error):
+            return RetryDecision.no_retry()
+        base = min(
+            chosen.initial_delay_seconds + chosen.increment_seconds * (attempts_made - 1), chosen.max_delay_seconds
+        )
+        return RetryDecision.retry(Duration(seconds=chosen.jitter_strategy.finalize_delay(base)))
+
+    return linear_retry_strategy
 
 
 class RetryPresets:
-    """Ready-made strategies, as in the AWS SDK."""
+    """Ready-made strategies, with the SDK's settings."""
 
-    @staticmethod
-    def none() -> RetryStrategy:
+    @classmethod
+    def none(cls) -> RetryStrategy:
         return create_retry_strategy(RetryStrategyConfig(max_attempts=1))
 
-    @staticmethod
-    def default() -> RetryStrategy:
-        return create_retry_strategy(
-            RetryStrategyConfig(
-                max_attempts=6,
-                initial_delay=Duration(5),
-                max_delay=Duration(60),
-                backoff_rate=2.0,
-                jitter_strategy=JitterStrategy.FULL,
-            )
-        )
+    @classmethod
+    def default(cls) -> RetryStrategy:
+        return create_retry_strategy(RetryStrategyConfig(
+            max_attempts=6, initial_delay=Duration.from_seconds(5), max_delay=Duration.from_minutes(1),
+            backoff_rate=2, jitter_strategy=JitterStrategy.FULL,
+        ))
 
-    @staticmethod
-    def transient() -> RetryStrategy:
-        return create_retry_strategy(
-            RetryStrategyConfig(
-                max_attempts=3, initial_delay=Duration(1), backoff_rate=2.0,
-                jitter_strategy=JitterStrategy.HALF,
-            )
-        )
+    @classmethod
+    def transient(cls) -> RetryStrategy:
+        return create_retry_strategy(RetryStrategyConfig(
+            max_attempts=3, backoff_rate=2, jitter_strategy=JitterStrategy.HALF,
+        ))
 
-    @staticmethod
-    def resource_availability() -> RetryStrategy:
-        return create_retry_strategy(
-            RetryStrategyConfig(
-                max_attempts=5, initial_delay=Duration(5), max_delay=Duration(300),
-                backoff_rate=2.0,
-            )
-        )
+    @classmethod
+    def resource_availability(cls) -> RetryStrategy:
+        return create_retry_strategy(RetryStrategyConfig(
+            max_attempts=5, initial_delay=Duration.from_seconds(5), max_delay=Duration.from_minutes(5), backoff_rate=2,
+        ))
 
-    @staticmethod
-    def critical() -> RetryStrategy:
-        return create_retry_strategy(
-            RetryStrategyConfig(
-                max_attempts=10, initial_delay=Duration(1), max_delay=Duration(60),
-                backoff_rate=1.5, jitter_strategy=JitterStrategy.NONE,
-            )
-        )
+    @classmethod
+    def critical(cls) -> RetryStrategy:
+        return create_retry_strategy(RetryStrategyConfig(
+            max_attempts=10, initial_delay=Duration.from_seconds(1), max_delay=Duration.from_minutes(1),
+            backoff_rate=1.5, jitter_strategy=JitterStrategy.NONE,
+        ))
+
+    @classmethod
+    def linear(cls) -> RetryStrategy:
+        return create_linear_retry_strategy(LinearRetryStrategyConfig(
+            max_attempts=6, initial_delay=Duration.from_seconds(1), increment=Duration.from_seconds(1),
+            jitter_strategy=JitterStrategy.NONE,
+        ))
+
+    @classmethod
+    def fixed(cls, interval: Duration | None = None) -> RetryStrategy:
+        delay = interval if interval is not None else Duration.from_seconds(5)
+        return create_retry_strategy(RetryStrategyConfig(
+            max_attempts=5, initial_delay=delay, max_delay=delay, backoff_rate=1, jitter_strategy=JitterStrategy.NONE,
+        ))
 
 
-@attrs.frozen(slots=True)
-class WithRetryConfig:
+@dataclasses.dataclass(frozen=True)
+class WithRetryConfig(Generic[T]):
     retry_strategy: RetryStrategy | None = None
-    name: str | None = None
+    wrap_with_run_in_child_context: bool = True
+    child_context_config: ChildConfig[T] | None = None
 
 
-def with_retry(config: WithRetryConfig | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Decorate a step function so it runs as a step with the given retry strategy.
+def with_retry(
+    context: DurableContext,
+    func: Callable[[DurableContext, int], T],
+    config: WithRetryConfig[T],
+    name: str | None = None,
+) -> T:
+    """Run `func(context, attempt)` until it returns or the strategy gives up, waiting durably between attempts.
 
-    `@with_retry(WithRetryConfig(RetryPresets.transient()))` on `f(step_context, *args)`
-    yields `f(*args)` returning a step callable whose StepConfig carries the strategy.
+    The attempts run in one child context (named `name`) unless the config
+    says otherwise; each wait is named `<name>-backoff-<attempt>`.
     """
-    from durable.context import durable_step
+    strategy = config.retry_strategy or create_retry_strategy()
 
-    chosen = config or WithRetryConfig()
+    def attempts(ctx: DurableContext) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return func(ctx, attempt)
+            except SuspendExecution:
+                raise
+            except Exception as error:
+                decision = strategy(error, attempt)
+                if not decision.should_retry:
+                    raise
+                ctx.wait(duration=decision.delay, name=f"{name}-backoff-{attempt}" if name else None)
 
-    def decorate(func: Callable[..., T]) -> Callable[..., T]:
-        step_factory = durable_step(func)
+    if config.wrap_with_run_in_child_context:
+        return context.run_in_child_context(attempts, name=name, config=config.child_context_config)
+    return attempts(context)
 
-        def build(*args: Any, **kwargs: Any) -> Any:
-            step = step_factory(*args, **kwargs)
-            setattr(step, "_durable_retry_strategy", chosen.retry_strategy)  # noqa: B010 - a marker on a callable
-            if chosen.name:
-                setattr(step, "_durable_step_name", chosen.name)  # noqa: B010
-            return step
 
-        return build
+__all__ = [
+    "LinearRetryStrategyConfig",
+    "Numeric",
+    "RetryDecision",
+    "RetryPresets",
+    "RetryStrategyConfig",
+    "WithRetryConfig",
+    "create_linear_retry_strategy",
+    "create_retry_strategy",
+    "with_retry",
+]
 
-    return decorate

@@ -18,7 +18,8 @@ from typing import Any
 
 import attrs
 
-from durable.exceptions import SerDesError
+from durable.concurrency.models import BatchResult
+from durable.exceptions import ExecutionError, SerDesError
 
 _TAG = "__durable_type__"
 
@@ -115,9 +116,8 @@ def _encode(value: Any) -> Any:
         return {_TAG: "datetime", "v": value.isoformat()}
     if isinstance(value, datetime.date):
         return {_TAG: "date", "v": value.isoformat()}
-    to_dict = getattr(value, "to_serializable", None)
-    if callable(to_dict):
-        return {_TAG: type(value).__name__, "v": _encode(to_dict())}
+    if isinstance(value, BatchResult):
+        return {_TAG: "BatchResult", "v": _encode(value.to_dict())}
     raise TypeError(type(value).__name__)
 
 
@@ -146,47 +146,40 @@ def _decode(value: Any) -> Any:
         return datetime.datetime.fromisoformat(raw)
     if tag == "date":
         return datetime.date.fromisoformat(raw)
-    decoder = _DECODERS.get(tag)
-    if decoder is None:
-        raise ValueError(f"unknown tagged type {tag!r}")
-    return decoder(_decode(raw))
-
-
-_DECODERS: dict[str, Any] = {}
-
-
-def register_extended_type(name: str, decoder: Any) -> None:
-    """Let a value class (such as BatchResult) round-trip through the default serdes."""
-    _DECODERS[name] = decoder
+    if tag == "BatchResult":
+        return BatchResult.from_dict(_decode(raw))
+    raise ValueError(f"unknown tagged type {tag!r}")
 
 
 DEFAULT_SERDES: SerDes = ExtendedTypeSerDes()
 
 
-def serialize(serdes: SerDes | None, value: Any, context: SerDesContext) -> str | None:
-    """Serialize with the given serdes (default if None); any failure becomes SerDesError."""
-    chosen = serdes or DEFAULT_SERDES
-    try:
-        return chosen.serialize(value, context)
-    except SerDesError:
-        raise
-    except Exception as error:
-        raise SerDesError(
-            f"{type(chosen).__name__} could not serialize a {type(value).__name__} "
-            f"(operation {context.operation_id or '-'}): {error}"
-        ) from error
+class PassThroughSerDes(SerDes):
+    """Values are already text: written and read as they are."""
+
+    def serialize(self, value: Any, serdes_context: SerDesContext) -> str:
+        return value
+
+    def deserialize(self, data: str, serdes_context: SerDesContext) -> Any:
+        return data
 
 
-def deserialize(serdes: SerDes | None, data: str | None, context: SerDesContext) -> Any:
-    if data is None:
-        return None
+DEFAULT_JSON_SERDES: SerDes = JsonSerDes()
+EXTENDED_TYPES_SERDES: SerDes = DEFAULT_SERDES
+
+
+def serialize(serdes: SerDes | None, value: Any, operation_id: str, durable_execution_arn: str) -> str:
+    """Serialize with the given serdes (the extended one if None); any failure is an ExecutionError."""
     chosen = serdes or DEFAULT_SERDES
     try:
-        return chosen.deserialize(data, context)
-    except SerDesError:
-        raise
+        return chosen.serialize(value, SerDesContext(operation_id, durable_execution_arn))
     except Exception as error:
-        raise SerDesError(
-            f"{type(chosen).__name__} could not deserialize operation "
-            f"{context.operation_id or '-'}: {error}"
-        ) from error
+        raise ExecutionError(f"Serialization failed for id: {operation_id}, error: {error}.") from error
+
+
+def deserialize(serdes: SerDes | None, data: str, operation_id: str, durable_execution_arn: str) -> Any:
+    chosen = serdes or DEFAULT_SERDES
+    try:
+        return chosen.deserialize(data, SerDesContext(operation_id, durable_execution_arn))
+    except Exception as error:
+        raise ExecutionError(f"Deserialization failed for id: {operation_id}") from error

@@ -1,71 +1,89 @@
-"""Polling strategies for wait_for_condition: pure functions from (state, attempt) to a decision."""
+"""wait_for_condition's configuration and strategies: pure functions from (state, attempts made) to a decision."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic
 
-import attrs
+from durable.config import Duration, JitterStrategy, T
+from durable.exceptions import WaitForConditionError
 
-from durable.config import Duration, JitterStrategy
-from durable.exceptions import ValidationError, WaitForConditionError
-from durable.retries import apply_jitter, at_least_one, whole_seconds
-from durable.serdes import SerDes
+if TYPE_CHECKING:
+    from durable.serdes import SerDes
 
-T = TypeVar("T")
+Numeric = int | float
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass
+class WaitStrategyConfig(Generic[T]):
+    """Poll while `should_continue_polling(state)`, backing off from `initial_delay` by `backoff_rate`."""
+
+    should_continue_polling: Callable[[T], bool]
+    max_attempts: int = 60
+    initial_delay: Duration = dataclasses.field(default_factory=lambda: Duration.from_seconds(5))
+    max_delay: Duration = dataclasses.field(default_factory=lambda: Duration.from_minutes(5))
+    backoff_rate: Numeric = 1.5
+    jitter_strategy: JitterStrategy = JitterStrategy.FULL
+
+    @property
+    def initial_delay_seconds(self) -> int:
+        return self.initial_delay.to_seconds()
+
+    @property
+    def max_delay_seconds(self) -> int:
+        return self.max_delay.to_seconds()
+
+
+@dataclasses.dataclass(frozen=True)
 class WaitForConditionDecision:
     should_continue: bool
-    delay: Duration = Duration(0)
+    delay: Duration
+
+    @property
+    def delay_seconds(self) -> int:
+        return self.delay.to_seconds()
 
     @classmethod
     def continue_waiting(cls, delay: Duration) -> WaitForConditionDecision:
-        return cls(True, delay)
+        return cls(should_continue=True, delay=delay)
 
     @classmethod
     def stop_polling(cls) -> WaitForConditionDecision:
-        return cls(False)
+        return cls(should_continue=False, delay=Duration())
 
 
-WaitStrategy = Callable[[Any, int], WaitForConditionDecision]
+def create_wait_strategy(config: WaitStrategyConfig[T]) -> Callable[[T, int], WaitForConditionDecision]:
+    """The strategy `config` describes; it raises WaitForConditionError once `max_attempts` polls found no end."""
 
-
-@attrs.frozen(slots=True)
-class WaitStrategyConfig(Generic[T]):
-    """Poll while `should_continue_polling(state)`; back off like a retry; give up after max_attempts."""
-
-    should_continue_polling: Callable[[T], bool]
-    max_attempts: int = attrs.field(default=60, validator=at_least_one)
-    initial_delay: Duration = Duration(5)
-    max_delay: Duration = Duration(300)
-    backoff_rate: float = 1.5
-    jitter_strategy: JitterStrategy = JitterStrategy.FULL
-
-    def __attrs_post_init__(self) -> None:
-        if self.backoff_rate < 1:
-            raise ValidationError(f"backoff_rate must be at least 1, got {self.backoff_rate}")
-
-
-def create_wait_strategy(config: WaitStrategyConfig[Any]) -> WaitStrategy:
-    def strategy(state: Any, attempts_made: int) -> WaitForConditionDecision:
-        if not config.should_continue_polling(state):
+    def wait_strategy(result: T, attempts_made: int) -> WaitForConditionDecision:
+        if not config.should_continue_polling(result):
             return WaitForConditionDecision.stop_polling()
         if attempts_made >= config.max_attempts:
             raise WaitForConditionError(
-                f"the condition was not met after {attempts_made} attempts (max_attempts={config.max_attempts})",
-                "WaitForConditionMaxAttemptsExceeded",
+                f"wait_for_condition exhausted {config.max_attempts} attempts before the condition was met"
             )
-        base = min(config.initial_delay.seconds * config.backoff_rate ** (attempts_made - 1), config.max_delay.seconds)
-        delay = whole_seconds(apply_jitter(base, config.jitter_strategy))
-        return WaitForConditionDecision.continue_waiting(Duration(delay))
+        base = min(config.initial_delay_seconds * config.backoff_rate ** (attempts_made - 1), config.max_delay_seconds)
+        return WaitForConditionDecision.continue_waiting(
+            Duration(seconds=max(1, math.ceil(config.jitter_strategy.apply_jitter(base))))
+        )
 
-    return strategy
+    return wait_strategy
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True)
 class WaitForConditionConfig(Generic[T]):
-    wait_strategy: WaitStrategy
-    initial_state: T | None = None
+    wait_strategy: Callable[[T, int], WaitForConditionDecision]
+    initial_state: T
     serdes: SerDes | None = None
+
+
+__all__ = [
+    "Numeric",
+    "WaitForConditionConfig",
+    "WaitForConditionDecision",
+    "WaitStrategyConfig",
+    "create_wait_strategy",
+]
+

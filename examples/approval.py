@@ -13,6 +13,7 @@ serve`, wakes it.  Nobody answering within a day is a CallbackTimeoutError.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from durable import DurableContext, durable_execution, durable_wait_for_callback
@@ -23,15 +24,16 @@ from durable.types import WaitForCallbackContext
 
 @durable_wait_for_callback
 def ask_for_approval(callback_id: str, context: WaitForCallbackContext, report: str) -> None:
-    context.logger.info("approve {} with: durable callback succeed {} '{{\"approved\": true}}'", report, callback_id)
+    context.logger.info("approve %s with: durable callback succeed %s '{\"approved\": true}'", report, callback_id)
 
 
 @durable_execution
 def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
     config = WaitForCallbackConfig(timeout=Duration.from_days(1))
     try:
-        decision = context.wait_for_callback(ask_for_approval(event["report"]), name="approval", config=config)
+        answer = context.wait_for_callback(ask_for_approval(event["report"]), name="approval", config=config)
     except CallbackTimeoutError:
         return {"report": event["report"], "status": "expired"}
+    decision = json.loads(answer)  # the callback's result is the text the outside system sent
     status = "approved" if decision.get("approved") else "rejected"
     return {"report": event["report"], "status": status, "by": decision.get("by")}

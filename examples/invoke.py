@@ -24,6 +24,6 @@ def price(event: dict[str, Any], context: DurableContext) -> float:
 
 @durable_execution
 def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
-    total = context.invoke("examples.invoke:price", event, name="price")
+    total: float = context.invoke("examples.invoke:price", event, name="price")
     receipt = context.step(lambda _: f"{event['quantity']} x {event['sku']}: {total}", name="receipt")
     return {"total": total, "receipt": receipt}

@@ -23,7 +23,7 @@ class PaymentUnavailableError(Exception):
 def validate(step_context: StepContext, order: dict[str, Any]) -> dict[str, Any]:
     if order.get("items", 0) < 1:
         raise ValueError("an order needs at least one item")
-    step_context.logger.info("order {} is valid", order["order_id"])
+    step_context.logger.info("order %s is valid", order["order_id"])
     return {"order_id": order["order_id"], "total": 12.5 * order["items"]}
 
 
@@ -44,7 +44,7 @@ def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
     order = context.step(validate(event))
     retry = create_retry_strategy(RetryStrategyConfig(max_attempts=3, initial_delay=Duration.from_seconds(1)))
     receipt = context.step(charge, name="charge", config=StepConfig(retry_strategy=retry))
-    context.logger.info("charged {} for {}", order["order_id"], order["total"])
+    context.logger.info("charged %s for %s", order["order_id"], order["total"])
     context.wait(Duration.from_seconds(2), name="cool-off")
     shipment = context.run_in_child_context(ship(order["order_id"]))
     return {"order": order, "receipt": receipt, "shipment": shipment}

@@ -19,7 +19,7 @@ from durable.waits import WaitForConditionConfig, WaitStrategyConfig, create_wai
 
 @durable_execution
 def handler(event: dict[str, Any], context: DurableContext) -> dict[str, int]:
-    polls = create_wait_strategy(
+    polls: Any = create_wait_strategy(
         WaitStrategyConfig(
             should_continue_polling=lambda state: state < 8,
             initial_delay=Duration.from_seconds(2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -78,7 +79,8 @@ def at_most_once_slow(event: dict[str, Any], context: DurableContext) -> str:
 def approval(event: Any, context: DurableContext) -> dict[str, Any]:
     """Waits for one outside approval (a callback named 'approval')."""
     callback = context.create_callback(name="approval")
-    return {"approved": callback.result()}
+    answer = callback.result()
+    return {"approved": json.loads(answer) if answer is not None else None}
 
 
 @durable_execution
@@ -87,7 +89,8 @@ def approval_during_step(event: dict[str, Any], context: DurableContext) -> Any:
     callback = context.create_callback(name="approval")
     context.step(lambda _: _mark(event["marks"], callback.callback_id), name="publish")
     context.step(lambda _: _wait_for_file(event["release"]), name="gate")
-    return callback.result()
+    answer = callback.result()
+    return json.loads(answer) if answer is not None else None
 
 
 @durable_execution
@@ -102,9 +105,10 @@ def approval_with_timeouts(event: dict[str, Any], context: DurableContext) -> An
     )
     callback = context.create_callback(name="approval", config=config)
     try:
-        return callback.result()
+        answer = callback.result()
     except CallbackTimeoutError as error:
-        return f"timed out: {error.error_type}"
+        return f"timed out: {error.message}"
+    return json.loads(answer) if answer is not None else None
 
 
 @durable_execution
@@ -117,7 +121,7 @@ def crash_steps(event: dict[str, Any], context: DurableContext) -> int:
             threading.Event().wait(pause)
             fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, f"{context.execution_arn} {index} {os.getpid()}\n".encode())
+                os.write(fd, f"{context.execution_context.durable_execution_arn} {index} {os.getpid()}\n".encode())
             finally:
                 os.close(fd)
             return index * index

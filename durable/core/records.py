@@ -7,22 +7,34 @@ the transitions in `durable.core.transitions`.
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
 import enum
-import traceback
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NoReturn
 
 import attrs
+
+from durable.exceptions import DurableOperationError
 
 OperationPayload = str
 
 
 class OperationType(enum.Enum):
     EXECUTION = "EXECUTION"
+    CONTEXT = "CONTEXT"
     STEP = "STEP"
     WAIT = "WAIT"
-    CONTEXT = "CONTEXT"
     CALLBACK = "CALLBACK"
     CHAINED_INVOKE = "CHAINED_INVOKE"
+
+    @classmethod
+    def from_sub_type(cls, sub_type: OperationSubType) -> OperationType:
+        """The operation type a sub-type belongs to (a map is a CONTEXT, a wait_for_condition a STEP)."""
+        found = _TYPE_OF_SUB_TYPE.get(sub_type)
+        if found is None:
+            raise ValueError(f"Unknown operation sub-type {sub_type}")
+        return found
 
 
 class OperationStatus(enum.Enum):
@@ -65,6 +77,22 @@ class OperationSubType(enum.Enum):
     CHAINED_INVOKE = "ChainedInvoke"
 
 
+_TYPE_OF_SUB_TYPE = {
+    OperationSubType.STEP: OperationType.STEP,
+    OperationSubType.WAIT_FOR_CONDITION: OperationType.STEP,
+    OperationSubType.WAIT: OperationType.WAIT,
+    OperationSubType.CHAINED_INVOKE: OperationType.CHAINED_INVOKE,
+    OperationSubType.CALLBACK: OperationType.CALLBACK,
+    **{
+        sub_type: OperationType.CONTEXT
+        for sub_type in (
+            OperationSubType.WAIT_FOR_CALLBACK, OperationSubType.RUN_IN_CHILD_CONTEXT, OperationSubType.MAP,
+            OperationSubType.MAP_ITERATION, OperationSubType.PARALLEL, OperationSubType.PARALLEL_BRANCH,
+        )
+    },
+}
+
+
 class OperationAction(enum.Enum):
     """What a checkpoint asks the service to do with an operation."""
 
@@ -76,18 +104,24 @@ class OperationAction(enum.Enum):
 
 
 class InvocationStatus(enum.Enum):
-    """How an invocation (or, for the last three, an execution) ended."""
+    """How an invocation ended; RETRY: it failed in a way that calls for another invocation."""
 
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     PENDING = "PENDING"
-    TIMED_OUT = "TIMED_OUT"
-    STOPPED = "STOPPED"
+    RETRY = "RETRY"
 
 
-@attrs.frozen(slots=True)
+class CallbackTimeoutType(enum.Enum):
+    """The error type of a callback that timed out: overall, or between heartbeats."""
+
+    TIMEOUT = "Callback.Timeout"
+    HEARTBEAT = "Callback.Heartbeat"
+
+
+@dataclasses.dataclass(frozen=True)
 class ErrorObject:
-    """A recorded error: enough to re-raise it on replay and to show it in history."""
+    """A recorded error: enough to re-raise it on replay and to show it in history (the SDK's dataclass)."""
 
     message: str | None = None
     type: str | None = None
@@ -95,43 +129,40 @@ class ErrorObject:
     stack_trace: list[str] | None = None
 
     @classmethod
-    def from_exception(cls, error: BaseException) -> ErrorObject:
-        from durable.exceptions import DurableOperationError
-
-        if isinstance(error, DurableOperationError):
-            return cls(
-                message=error.message,
-                type=error.error_type or type(error).__name__,
-                data=error.data,
-                stack_trace=error.stack_trace,
-            )
-        return cls(
-            message=str(error),
-            type=type(error).__name__,
-            stack_trace=traceback.format_exception(error)[-8:],
-        )
+    def from_exception(cls, exception: BaseException) -> ErrorObject:
+        """The error as recorded: the exception's class name as its type; an operation error keeps its details."""
+        if isinstance(exception, DurableOperationError):
+            return cls(exception.message, type(exception).__name__, exception.data, exception.stack_trace)
+        return cls(str(exception), type(exception).__name__, None, None)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> ErrorObject:
+    def from_message(cls, message: str) -> ErrorObject:
+        return cls(message, None, None, None)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ErrorObject:
         data = data or {}
-        return cls(
-            message=data.get("ErrorMessage"),
-            type=data.get("ErrorType"),
-            data=data.get("ErrorData"),
-            stack_trace=data.get("StackTrace"),
-        )
+        return cls(data.get("ErrorMessage"), data.get("ErrorType"), data.get("ErrorData"), data.get("StackTrace"))
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.type is not None:
-            out["ErrorType"] = self.type
-        if self.message is not None:
-            out["ErrorMessage"] = self.message
-        if self.data is not None:
-            out["ErrorData"] = self.data
-        if self.stack_trace:
-            out["StackTrace"] = list(self.stack_trace)
-        return out
+        fields = {
+            "ErrorMessage": self.message, "ErrorType": self.type, "ErrorData": self.data,
+            "StackTrace": self.stack_trace,
+        }
+        return {key: value for key, value in fields.items() if value is not None}
+
+    def to_durable_operation_error(self) -> DurableOperationError:
+        return DurableOperationError.from_error_fields(self.type, self.message, self.data, self.stack_trace)
+
+    def raise_as_operation_error(self, operation_error_cls: builtins.type[DurableOperationError]) -> NoReturn:
+        """Raise `operation_error_cls` with this error's fields, caused by the error it records.
+
+        The first run and every replay raise through here, so user code sees the
+        same error either way.
+        """
+        raise operation_error_cls(self.message, self.type, self.data, self.stack_trace) from (
+            self.to_durable_operation_error()
+        )
 
 
 @attrs.frozen(slots=True)

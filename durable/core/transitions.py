@@ -14,6 +14,7 @@ import attrs
 
 from durable.core.history import HistoryEvent, error_details, operation_event, result_details
 from durable.core.records import (
+    CallbackTimeoutType,
     ErrorObject,
     OperationAction,
     OperationRecord,
@@ -181,9 +182,9 @@ def time_out(op: OperationRecord, now: float) -> tuple[OperationRecord, HistoryE
             op.scheduled_end_timestamp is None or op.heartbeat_deadline < op.scheduled_end_timestamp
         )
         if missed_heartbeat:
-            error = ErrorObject(f"callback missed its {op.heartbeat_timeout} s heartbeat", "Callback.Heartbeat")
+            error = ErrorObject("Callback timed out on heartbeat", CallbackTimeoutType.HEARTBEAT.value)
         else:
-            error = ErrorObject(f"callback timed out after {op.wait_seconds} s", "Callback.Timeout")
+            error = ErrorObject("Callback timed out", CallbackTimeoutType.TIMEOUT.value)
         event_type = "CallbackTimedOut"
     else:
         error = ErrorObject(f"chained invoke timed out after {op.wait_seconds} s", "Invoke.Timeout")
@@ -208,7 +209,6 @@ def complete_callback(
         done = attrs.evolve(op, status=OperationStatus.SUCCEEDED, end_timestamp=now, result=payload)
         return done, [operation_event(done, "CallbackSucceeded", now, result_details(payload))]
     if action is CallbackAction.FAIL:
-        error = error or ErrorObject("the callback was failed without details", "CallbackError")
         done = attrs.evolve(op, status=OperationStatus.FAILED, end_timestamp=now, error=error)
         return done, [operation_event(done, "CallbackFailed", now, error_details(error))]
     if op.heartbeat_timeout is None:

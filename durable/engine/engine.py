@@ -47,7 +47,7 @@ from actors.topology import Topology
 from actors.worker import InvocationWorker
 from actors.worker_process import WorkerProcess, handler_reference
 from durable.clock import Clock, RealClock
-from durable.config import Duration, positive_seconds
+from durable.config import Duration
 from durable.core.callback_ids import CallbackIds, load_or_create_key
 from durable.core.history import HistoryEvent
 from durable.core.records import ErrorObject, OperationRecord
@@ -61,6 +61,7 @@ from durable.limits import (
     check_json_value,
     check_name,
     check_seconds,
+    check_setting_seconds,
     check_size,
     check_text,
     dump_json,
@@ -106,7 +107,7 @@ class Engine:
         if isolation not in ISOLATIONS:
             raise ValidationError(f"isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
         self.isolation = isolation
-        lock_timeout = positive_seconds(dispatch_lock_timeout, "dispatch_lock_timeout")
+        lock_timeout = check_setting_seconds(dispatch_lock_timeout, "dispatch_lock_timeout")
         self.store = store if isinstance(store, Store) else open_store(store)
         self.store.acquire_engine_lock()
         self.clock = clock or RealClock()

@@ -9,6 +9,7 @@ waits an hour finishes in milliseconds.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
-from loguru import logger
 
 from durable.clock import VirtualClock
 from durable.core.records import (
@@ -29,7 +29,6 @@ from durable.core.records import (
 )
 from durable.engine import Engine
 from durable.execution import DurableHandler
-from durable.logger import LOG_EXTRA_KEY
 from durable.stores.base import ExecutionRecord
 
 __all__ = [
@@ -226,10 +225,24 @@ def normalize_input(value: Any) -> Any:
 _STATUS = {
     "SUCCEEDED": InvocationStatus.SUCCEEDED,
     "FAILED": InvocationStatus.FAILED,
-    "TIMED_OUT": InvocationStatus.TIMED_OUT,
-    "STOPPED": InvocationStatus.STOPPED,
+    "TIMED_OUT": InvocationStatus.FAILED,
+    "STOPPED": InvocationStatus.FAILED,
     "RUNNING": InvocationStatus.PENDING,
 }
+
+
+class _LogCapture(logging.Handler):
+    """Keeps the records `context.logger` writes for this runner's executions."""
+
+    def __init__(self, arns: set[str], into: list[LogEntry]) -> None:
+        super().__init__(logging.DEBUG)
+        self.arns = arns
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        arn = getattr(record, "executionArn", None)
+        if arn in self.arns:
+            self.into.append(LogEntry(record.levelname, record.getMessage(), arn, getattr(record, "operationId", None)))
 
 
 class DurableFunctionTestRunner:
@@ -256,7 +269,8 @@ class DurableFunctionTestRunner:
         self.engine: Engine | None = None
         self._tempdir: str | None = None
         self._logs: list[LogEntry] = []
-        self._sink_id: int | None = None
+        self._capture: _LogCapture | None = None
+        self._root_level = logging.NOTSET
         self._arns: set[str] = set()
 
     def __enter__(self) -> DurableFunctionTestRunner:
@@ -277,32 +291,24 @@ class DurableFunctionTestRunner:
         self.engine.register(self.handler.name, self.handler, self.invocation_timeout)
         for name, function in self.functions.items():
             self.engine.register(name, function, self.invocation_timeout)
-        self._sink_id = logger.add(self._capture, level="DEBUG", filter=self._mine, format="{message}")
+        self._capture = _LogCapture(self._arns, self._logs)
+        root = logging.getLogger()
+        root.addHandler(self._capture)
+        self._root_level = root.level
+        if root.level == logging.NOTSET or root.level > logging.DEBUG:
+            root.setLevel(logging.DEBUG)
 
     def close(self) -> None:
-        if self._sink_id is not None:
-            logger.remove(self._sink_id)
-            self._sink_id = None
+        if self._capture is not None:
+            logging.getLogger().removeHandler(self._capture)
+            logging.getLogger().setLevel(self._root_level)
+            self._capture = None
         if self.engine is not None:
             self.engine.close()
             self.engine = None
         if self._tempdir is not None:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             self._tempdir = None
-
-    def _mine(self, record: Any) -> bool:
-        return record["extra"].get(LOG_EXTRA_KEY) in self._arns
-
-    def _capture(self, message: Any) -> None:
-        record = message.record
-        self._logs.append(
-            LogEntry(
-                record["level"].name,
-                record["message"],
-                record["extra"].get(LOG_EXTRA_KEY, ""),
-                record["extra"].get("operation_id"),
-            )
-        )
 
     @property
     def _engine(self) -> Engine:

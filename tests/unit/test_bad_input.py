@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 
 from durable import DurableContext, durable_execution
-from durable.config import CallbackConfig, Duration, InvokeConfig
+from durable.config import CallbackConfig, CompletionConfig, Duration, InvokeConfig, MapConfig
 from durable.core.records import OperationStatus
 from durable.exceptions import ValidationError
 from durable.execution import InvocationStatus
-from durable.retries import LinearRetryStrategyConfig, RetryStrategyConfig
 from durable.testing import DurableFunctionTestRunner
 from tests.conftest import run_call
 
@@ -24,7 +23,9 @@ class Widget:
     pass
 
 
-def test_unserializable_step_result_fails_the_step_and_the_execution_cleanly() -> None:
+def test_unserializable_step_result_fails_the_execution_naming_the_operation() -> None:
+    """As in the SDK: an ExecutionError, never retried; the step's result is never half-written."""
+
     @durable_execution
     def handler(event: Any, context: DurableContext) -> Any:
         context.step(lambda _: "fine", name="before")
@@ -33,16 +34,15 @@ def test_unserializable_step_result_fails_the_step_and_the_execution_cleanly() -
     with DurableFunctionTestRunner(handler) as runner:
         result = runner.run()
     assert result.status is InvocationStatus.FAILED
-    assert result.error is not None and result.error.type == "SerDesError"
-    assert "Widget" in (result.error.message or "")
+    assert result.error is not None and result.error.type == "ExecutionError"
+    message = result.error.message or ""
+    assert message.startswith("Serialization failed for id: 2") and "Widget" in message
     step = result.get_step("widget")
-    assert step.status is OperationStatus.FAILED and step.error is not None
-    assert step.error.type == "SerDesError"
+    assert step.status is OperationStatus.STARTED and step.result is None
     assert result.get_step("before").status is OperationStatus.SUCCEEDED
     kinds = [e["EventType"] for e in result.history]
     assert kinds == [
-        "ExecutionStarted", "StepStarted", "StepSucceeded", "StepStarted", "StepFailed",
-        "InvocationCompleted", "ExecutionFailed",
+        "ExecutionStarted", "StepStarted", "StepSucceeded", "StepStarted", "InvocationCompleted", "ExecutionFailed",
     ]
 
 
@@ -64,7 +64,7 @@ def test_replay_divergence_is_non_deterministic_and_overwrites_nothing() -> None
     assert result.status is InvocationStatus.FAILED
     assert result.error is not None and result.error.type == "NonDeterministicExecutionError"
     message = result.error.message or ""
-    assert "operation 1" in message and "'charge'" in message and "'cool-off'" in message
+    assert "operation 1" in message and "Wait cool-off" in message and "a STEP there" in message
     charge = result.get_step("charge")
     assert charge.status is OperationStatus.SUCCEEDED and charge.result == '"charged"'
     assert [op.operation_id for op in result.get_all_operations()] == ["1", "2"]
@@ -77,10 +77,10 @@ _NOT_A_DURATION: Any = 30
     ("make_call", "field"),
     [
         (lambda ctx: ctx.wait(Duration.from_seconds(0.4)), "at least 1 second"),
-        (lambda ctx: ctx.wait(Duration.from_seconds(-5)), "negative"),
+        (lambda ctx: ctx.wait(Duration.from_seconds(-5)), "must be positive"),
         (lambda ctx: ctx.wait(5), "Duration"),
-        (lambda ctx: RetryStrategyConfig(max_attempts=0), "max_attempts"),
-        (lambda ctx: LinearRetryStrategyConfig(max_attempts=-1), "max_attempts"),
+        (lambda ctx: CompletionConfig(min_successful=0), "min_successful must be at least 1"),
+        (lambda ctx: MapConfig(max_concurrency=0), "max_concurrency must be at least 1"),
         (lambda ctx: ctx.create_callback(config=CallbackConfig(timeout=_NOT_A_DURATION)), "timeout takes a Duration"),
         (lambda ctx: ctx.wait_for_callback("not a function"), "submitter function"),
         (lambda ctx: ctx.invoke("", {}), "function name"),
@@ -97,10 +97,10 @@ def test_invalid_arguments_raise_validation_error_before_any_checkpoint(make_cal
 
 
 def test_validation_errors_are_raised_directly_too() -> None:
-    with pytest.raises(ValidationError, match="negative"):
+    with pytest.raises(ValidationError, match="Duration seconds must be positive"):
         Duration(-1)
-    with pytest.raises(ValidationError, match="max_attempts"):
-        RetryStrategyConfig(max_attempts=0)
+    with pytest.raises(ValidationError, match="tolerated_failure_percentage must be between 0 and 100, got: 101"):
+        CompletionConfig(tolerated_failure_percentage=101)
 
 
 def _run_cli(*args: str, cwd: Path) -> Any:

@@ -48,7 +48,20 @@ def test_results_come_back_in_index_order_whatever_the_completion_order() -> Non
     assert json.loads(result.result)["results"] == [10, 20, 30, 40, 50]
 
 
-def test_a_failing_branch_is_a_batch_item_failure_not_a_crash() -> None:
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (MapConfig(max_concurrency=1), {  # the default policy: the first failure ends the batch
+            "results": [1], "statuses": ["SUCCEEDED", "FAILED"], "reason": "FAILURE_TOLERANCE_EXCEEDED", "failures": 1,
+        }),
+        (MapConfig(max_concurrency=1, completion_config=CompletionConfig.all_completed()), {
+            "results": [1, 3], "statuses": ["SUCCEEDED", "FAILED", "SUCCEEDED"], "reason": "ALL_COMPLETED",
+            "failures": 1,
+        }),
+    ],
+    ids=["default-fails-fast", "all-completed"],
+)
+def test_a_failing_branch_is_a_batch_item_failure_not_a_crash(config: MapConfig[Any], expected: Any) -> None:
     @durable_execution
     def handler(event: Any, context: DurableContext) -> Any:
         def item(ctx: DurableContext, value: int, index: int, _items: Any) -> int:
@@ -56,12 +69,9 @@ def test_a_failing_branch_is_a_batch_item_failure_not_a_crash() -> None:
                 raise KeyError("no such thing")
             return value
 
-        return _summary(context.map([1, 2, 3], item))
+        return _summary(context.map([1, 2, 3], item, config=config))
 
-    summary = json.loads(_run(handler).result)
-    assert summary == {
-        "results": [1, 3], "statuses": ["SUCCEEDED", "FAILED", "SUCCEEDED"], "reason": "ALL_COMPLETED", "failures": 1,
-    }
+    assert json.loads(_run(handler).result or "null") == expected
 
 
 @pytest.mark.parametrize(
@@ -92,7 +102,7 @@ def test_completion_policies_stop_where_they_say(
 
 
 def test_parallel_takes_named_branches_and_decorated_ones() -> None:
-    @durable_parallel_branch
+    @durable_parallel_branch(name="add")
     def add(context: DurableContext, a: int, b: int) -> int:
         return context.step(lambda _: a + b, name="add")
 
@@ -110,7 +120,7 @@ def test_parallel_takes_named_branches_and_decorated_ones() -> None:
     assert json.loads(result.result) == ["named", 5, {"k": [1]}]
     fan_out = result.get_context("fan-out")
     by_id = sorted(fan_out.child_operations, key=lambda child: child.operation_id)
-    assert [child.name for child in by_id] == ["first", "add", None]
+    assert [child.name for child in by_id] == ["first", "add", "parallel-branch-2"]
 
 
 def test_a_batch_result_round_trips_on_replay() -> None:
@@ -174,4 +184,8 @@ def test_a_batch_result_over_the_checkpoint_limit_is_rebuilt_from_its_branches_o
     succeeded = [e for e in result.history if e["EventType"] == "ContextSucceeded" and e.get("SubType") == "Map"]
     details = succeeded[0]["ContextSucceededDetails"]
     assert len(succeeded) == 1 and details.get("ReplayChildren") is True
-    assert details["Result"]["Payload"] == "3 large results"
+    envelope = json.loads(details["Result"]["Payload"])
+    assert envelope == {
+        "type": "MapResult", "totalCount": 3, "completionReason": "ALL_COMPLETED", "startedIndexes": [],
+        "startedCount": 0, "successCount": 3, "failureCount": 0, "status": "SUCCEEDED", "summary": "3 large results",
+    }

@@ -159,9 +159,10 @@ def _crash_mid_step(
 def test_an_at_most_once_step_killed_mid_attempt_is_interrupted_not_rerun(store_url: str, tmp_path: Path) -> None:
     record, history, marks = _crash_mid_step(store_url, tmp_path, at_most_once_slow, "attempt")
     assert record.status is ExecutionStatus.FAILED
-    assert record.error is not None and record.error.type == "StepInterruptedError"
+    assert record.error is not None and record.error.type == "StepError"
     assert marks == ["attempt"]
     failed = [e for e in history if e["EventType"] == "StepFailed"]
+    assert failed[0]["StepFailedDetails"]["Error"]["Payload"]["ErrorType"] == "StepInterruptedError"
     assert failed[0]["StepFailedDetails"]["RetryDetails"] == {"CurrentAttempt": 1}
 
 

@@ -102,7 +102,7 @@ def test_a_completion_over_http_wakes_the_execution(engine: Engine, api: httpx.C
     eid, callback_id = _waiting(engine, api)
     response = api.post(f"/callbacks/{callback_id}/succeed", content=b'{"by": "ana"}')
     assert response.status_code == 204
-    assert engine.wait(eid, timeout=10).result == '{"approved":{"by":"ana"}}'
+    assert json.loads(engine.wait(eid, timeout=10).result or "") == {"approved": {"by": "ana"}}
 
 
 def test_forged_and_mutated_ids_are_404_and_change_nothing(engine: Engine, api: httpx.Client) -> None:
@@ -121,7 +121,7 @@ def test_a_second_completion_is_409_and_the_first_stands(engine: Engine, api: ht
     second = api.post(f"/callbacks/{callback_id}/fail", json={"ErrorType": "Late"})
     assert second.status_code == 409 and "already" in second.json()["error"]
     assert api.post(f"/callbacks/{callback_id}/heartbeat").status_code == 409
-    assert engine.wait(eid, timeout=10).result == '{"approved":"first"}'
+    assert json.loads(engine.wait(eid, timeout=10).result or "") == {"approved": "first"}
 
 
 def test_an_oversized_body_is_413_and_nothing_is_stored(engine: Engine, api: httpx.Client) -> None:
@@ -221,7 +221,7 @@ def test_the_callback_command_completes_and_refuses_bad_ids(store_url: str) -> N
     twice = _cli("callback", "succeed", callback_id, '"again"', store=store_url)
     assert twice.returncode == 2 and "already" in twice.stderr and "Traceback" not in twice.stderr
     with Engine(store=store_url, functions=[approval]) as engine:
-        assert engine.wait(eid, timeout=10).result == '{"approved":"from the shell"}'
+        assert json.loads(engine.wait(eid, timeout=10).result or "") == {"approved": "from the shell"}
 
 
 def test_the_callback_command_with_wait_runs_the_woken_execution_to_its_end(store_url: str) -> None:
@@ -237,7 +237,7 @@ def test_the_callback_command_with_wait_runs_the_woken_execution_to_its_end(stor
     store = open_store(store_url)
     try:
         record = store.get_execution(eid)
-        assert record is not None and record.result == '{"approved":"yes"}', "it ended before the command returned"
+        assert record is not None and json.loads(record.result or "") == {"approved": "yes"}, "ended before return"
     finally:
         store.close()
 

@@ -53,7 +53,7 @@ def _run(handler: Any, event: Any = None, **functions: Any) -> Any:
 def test_the_caller_resumes_with_the_child_result_and_replay_never_invokes_again(tmp_path: Path) -> None:
     @durable_execution
     def caller(event: Any, context: DurableContext) -> Any:
-        result = context.invoke("counted", event, name="count", config=InvokeConfig(tenant_id="acme"))
+        result: Any = context.invoke("counted", event, name="count", config=InvokeConfig(tenant_id="acme"))
         context.wait(Duration.from_seconds(5))
         return result
 
@@ -108,8 +108,10 @@ def test_an_unknown_function_fails_the_operation_naming_it() -> None:
 
     result, children = _run(caller)
     assert result.status is InvocationStatus.FAILED
-    assert result.error.type == "Invoke.FunctionNotFound"
+    assert result.error.type == "InvokeError"
     assert "'no-such-function'" in result.error.message
+    invoked = result.get_invoke(None)
+    assert invoked.error is not None and invoked.error.type == "Invoke.FunctionNotFound"
     assert children == []
 
 
@@ -128,7 +130,8 @@ def test_a_payload_that_cannot_be_serialized_fails_before_anything_is_invoked() 
         context.invoke("plain", object())
 
     result, children = _run(caller, plain=plain_child)
-    assert result.status is InvocationStatus.FAILED and result.error.type == "SerDesError"
+    assert result.status is InvocationStatus.FAILED and result.error.type == "ExecutionError"
+    assert "Serialization failed for id: 1" in result.error.message
     assert children == [] and not [e for e in result.history if e["EventType"].startswith("ChainedInvoke")]
 
 

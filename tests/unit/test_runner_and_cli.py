@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @durable_execution
 def hour_long(event: Any, context: DurableContext) -> Any:
-    context.logger.info("before the wait {}", event)
+    context.logger.info("before the wait %s", event)
     context.wait(Duration.from_hours(1), name="hour")
     context.logger.info("after the wait")
     return context.run_in_child_context(lambda child: child.step(lambda _: event, name="echo"), name="box")

@@ -179,7 +179,7 @@ def typed_object_serdes() -> Any:
 def number_serdes() -> Any:
     @durable_execution
     def handler(event: str, context: DurableContext) -> Any:
-        count = context.create_callback(name=event, config=CallbackConfig(serdes=_NumberSerDes())).result()
+        count: Any = context.create_callback(name=event, config=CallbackConfig(serdes=_NumberSerDes())).result()
         return {"count": count, "doubled": count * 2}
 
     return handler

@@ -103,7 +103,7 @@ def _failure_caught(then_wait: bool) -> Any:
     @durable_execution
     def handler(event: Any, context: DurableContext) -> Any:
         try:
-            result = context.invoke("failing", event)
+            result: Any = context.invoke("failing", event)
         except InvokeError as error:
             result = f"fallback after: {error.message}"
         if then_wait:
@@ -140,7 +140,7 @@ def tenant() -> Any:
 def replay_returns_recorded_result() -> Any:
     @durable_execution
     def handler(event: Any, context: DurableContext) -> Any:
-        result = context.invoke("echo", {"value": 42})
+        result: Any = context.invoke("echo", {"value": 42})
         context.wait(Duration.from_seconds(1))
         return result
 
@@ -166,7 +166,7 @@ def step_then_invoke() -> Any:
 def invoke_then_step() -> Any:
     @durable_execution
     def handler(event: Any, context: DurableContext) -> Any:
-        result = context.invoke("echo", {"value": 7})
+        result: Any = context.invoke("echo", {"value": 7})
         return context.step(lambda _: {"processed": result})
 
     return handler
@@ -185,8 +185,8 @@ def inside_child_context() -> Any:
 def two_in_sequence() -> Any:
     @durable_execution
     def handler(event: Any, context: DurableContext) -> Any:
-        first = context.invoke("echo", "one")
-        second = context.invoke("echo-again", "two")
+        first: Any = context.invoke("echo", "one")
+        second: Any = context.invoke("echo-again", "two")
         return [first, second]
 
     return handler

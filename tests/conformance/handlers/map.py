@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from durable import DurableContext, durable_execution
-from durable.concurrency.models import BatchItem, BatchItemStatus, BatchResult
+from durable.concurrency.models import BatchItem, BatchItemStatus, BatchResult, CompletionReason
 from durable.config import CompletionConfig, Duration, MapConfig, NestingType
 from durable.serdes import SerDes, SerDesContext
 
@@ -74,14 +75,22 @@ class _UpperCaseItemSerDes(SerDes):
 
 
 class _OperationSerDes(SerDes):
-    """The whole batch as `OPSERDE:` + comma-joined results, and back to a BatchResult."""
+    """The whole batch as `OPSERDE:` + comma-joined results, and back to a BatchResult.
 
-    def serialize(self, value: BatchResult[Any], serdes_context: SerDesContext) -> str:
+    Items use it too (a map's `item_serdes` defaults to its `serdes`): they are written as JSON.
+    """
+
+    def serialize(self, value: Any, serdes_context: SerDesContext) -> str:
+        if not isinstance(value, BatchResult):
+            return json.dumps(value)
         return "OPSERDE:" + ",".join(str(result) for result in value.get_results())
 
-    def deserialize(self, data: str, serdes_context: SerDesContext) -> BatchResult[Any]:
+    def deserialize(self, data: str, serdes_context: SerDesContext) -> Any:
+        if not data.startswith("OPSERDE:"):
+            return json.loads(data)
         results = data.removeprefix("OPSERDE:").split(",") if data != "OPSERDE:" else []
-        return BatchResult([BatchItem(i, BatchItemStatus.SUCCEEDED, r) for i, r in enumerate(results)])
+        items = [BatchItem(i, BatchItemStatus.SUCCEEDED, r) for i, r in enumerate(results)]
+        return BatchResult(items, CompletionReason.ALL_COMPLETED)
 
 
 def _second_item_waits(context: DurableContext, item: int, index: int, items: Any) -> str:

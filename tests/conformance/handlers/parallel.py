@@ -33,6 +33,15 @@ def _parallel_handler(
     return factory
 
 
+def _invalid_concurrency() -> Any:
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        return context.parallel([_returns("a"), _returns("b")], name="bad-concurrency",
+                                config=ParallelConfig(max_concurrency=0)).get_results()
+
+    return handler
+
+
 def _returns(value: Any) -> Callable[[DurableContext], Any]:
     return lambda context: value
 
@@ -134,7 +143,7 @@ HANDLERS: dict[str, Callable[[], Any]] = {
         _tolerating(min_successful=3, tolerated_failure_count=1),
         finish=lambda b: batch_projection(b, "completionReason", "successCount", "failureCount", "totalCount"),
     ),
-    "8-19": _parallel_handler([_returns("a"), _returns("b")], ParallelConfig(max_concurrency=0)),
+    "8-19": _invalid_concurrency,
     "8-20": _parallel_handler(
         [_returns("r0"), _fails(1), _returns("r2")], _tolerating(tolerated_failure_count=1), finish=_accessors,
     ),

@@ -83,7 +83,7 @@ def h_6_5() -> Any:
 
     @durable_execution
     def handler(event: int, context: DurableContext) -> int:
-        strategy = create_wait_strategy(
+        strategy: Any = create_wait_strategy(
             WaitStrategyConfig(
                 should_continue_polling=lambda state: state < event,
                 initial_delay=Duration.from_seconds(2),
@@ -116,7 +116,7 @@ def h_6_7() -> Any:
 
     @durable_execution
     def handler(event: Any, context: DurableContext) -> Any:
-        return context.wait_for_condition(_raising_check, WaitForConditionConfig(_polling(lambda s: True)))
+        return context.wait_for_condition(_raising_check, _always())
 
     return handler
 
@@ -127,7 +127,7 @@ def h_6_8() -> Any:
     @durable_execution
     def handler(event: Any, context: DurableContext) -> Any:
         try:
-            return context.wait_for_condition(_raising_check, WaitForConditionConfig(_polling(lambda s: True)))
+            return context.wait_for_condition(_raising_check, _always())
         except WaitForConditionError:
             return "recovered"
 
@@ -213,3 +213,7 @@ HANDLERS: dict[str, Callable[[], Any]] = {
     "6-1": h_6_1, "6-2": h_6_2, "6-3": h_6_3, "6-4": h_6_4, "6-5": h_6_5, "6-6": h_6_6, "6-7": h_6_7,
     "6-8": h_6_8, "6-9": h_6_9, "6-10": h_6_10, "6-11": h_6_11, "6-12": h_6_12, "6-13": h_6_13,
 }
+
+
+def _always() -> WaitForConditionConfig[Any]:
+    return WaitForConditionConfig(_polling(lambda s: True), initial_state=None)

@@ -1,0 +1,31 @@
+"""Which operation is which: its id, sub-type, parent and name (the SDK's `OperationIdentifier`).
+
+Our operation ids are readable paths (`3`, `3-2`) rather than the SDK's
+hashes; `OperationIdNamespace` makes them the same way the contexts do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from durable.core.records import OperationSubType, OperationType
+
+
+@dataclasses.dataclass(frozen=True)
+class OperationIdNamespace:
+    prefix: str | None = None
+
+    def create_id_for_step(self, step: int) -> str:
+        return f"{self.prefix}-{step}" if self.prefix else str(step)
+
+
+@dataclasses.dataclass(frozen=True)
+class OperationIdentifier:
+    operation_id: str
+    sub_type: OperationSubType
+    parent_id: str | None = None
+    name: str | None = None
+
+    @property
+    def type(self) -> OperationType:
+        return OperationType.from_sub_type(self.sub_type)

@@ -1,0 +1,81 @@
+"""context.wait_for_condition: poll a check function on durable timers until the strategy stops.
+
+One STEP operation (sub-type WaitForCondition) carries the state.  Each check
+is an attempt: the new state is checkpointed with the delay to the next one
+(the service records StepSucceeded and keeps the operation PENDING), and the
+invocation suspends.  A stop checkpoints the final state and returns it; a
+check that raises, or a strategy that gives up, fails the operation with
+WaitForConditionError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from durable.core.records import ErrorObject, OperationAction, OperationStatus
+from durable.exceptions import InvocationError, WaitForConditionError, suspend
+from durable.identifier import OperationIdentifier
+from durable.invocation import Invocation
+from durable.logger import Logger, LogInfo
+from durable.operation.base import raise_operation_error, recorded, update
+from durable.serdes import deserialize, serialize
+from durable.types import WaitForConditionCheckContext
+from durable.waits import WaitForConditionConfig
+
+T = TypeVar("T")
+
+
+def run_wait_for_condition(
+    check: Callable[[T, WaitForConditionCheckContext], T],
+    config: WaitForConditionConfig[T],
+    invocation: Invocation,
+    identifier: OperationIdentifier,
+    context_logger: Logger,
+) -> T:
+    record = recorded(invocation, identifier)
+    arn, operation_id = invocation.execution_arn, identifier.operation_id
+    state: Any = config.initial_state
+    attempt = 1
+    if record is not None:
+        if record.status is OperationStatus.SUCCEEDED:
+            return None if record.result is None else deserialize(config.serdes, record.result, operation_id, arn)  # type: ignore[return-value]
+        if record.status is OperationStatus.FAILED:
+            raise_operation_error(record, WaitForConditionError)
+        if record.status is OperationStatus.PENDING:
+            raise suspend(
+                f"wait_for_condition {identifier.name or operation_id} will retry at timestamp "
+                f"{record.next_attempt_timestamp}", record.next_attempt_timestamp,
+            )
+        if record.result:
+            state = deserialize(config.serdes, record.result, operation_id, arn)
+        attempt = record.attempt + 1 if record.status is OperationStatus.READY else max(record.attempt, 1)
+    if record is None or record.status is OperationStatus.READY:
+        invocation.checkpoint(update(identifier, OperationAction.START), wait=False)
+    check_context = WaitForConditionCheckContext(
+        logger=context_logger.with_log_info(LogInfo.from_operation_identifier(invocation, identifier, attempt)),
+        attempt=attempt,
+    )
+    try:
+        state = check(state, check_context)
+        decision = config.wait_strategy(state, attempt)
+        payload = serialize(config.serdes, state, operation_id, arn)
+    except Exception as error:
+        if isinstance(error, InvocationError) and error.is_retryable():
+            raise
+        failure = ErrorObject.from_exception(error)
+        invocation.checkpoint(update(identifier, OperationAction.FAIL, error=failure))
+        failure.raise_as_operation_error(WaitForConditionError)
+    if not decision.should_continue:
+        invocation.checkpoint(update(identifier, OperationAction.SUCCEED, payload=payload))
+        return state
+    delay = max(1, decision.delay_seconds)
+    # Not waited on: the suspension that follows, and any refresh or closing write after it, reach the
+    # ExecutionState behind this checkpoint, so the next check can never run before it is recorded.
+    invocation.checkpoint(
+        update(identifier, OperationAction.RETRY, payload=payload, next_attempt_delay_seconds=delay), wait=False
+    )
+    raise suspend(
+        f"wait_for_condition {identifier.name or operation_id} will retry in {delay} seconds",
+        invocation.clock.now() + delay,
+    )
