@@ -1,8 +1,11 @@
-"""Run durable functions locally in tests (mirrors the AWS testing library)."""
+"""Run durable functions locally in tests (mirrors the AWS testing library; see `durable.testing.runner`)."""
 
+from durable import __version__
 from durable.testing.runner import (
     CallbackOperation,
     ContextOperation,
+    DurableChildContextTestRunner,
+    DurableFunctionCloudTestRunner,
     DurableFunctionTestResult,
     DurableFunctionTestRunner,
     InvocationRecord,
@@ -11,11 +14,15 @@ from durable.testing.runner import (
     Operation,
     StepOperation,
     WaitOperation,
+    WebRunner,
+    WebRunnerConfig,
 )
 
 __all__ = [
     "CallbackOperation",
     "ContextOperation",
+    "DurableChildContextTestRunner",
+    "DurableFunctionCloudTestRunner",
     "DurableFunctionTestResult",
     "DurableFunctionTestRunner",
     "InvocationRecord",
@@ -24,4 +31,7 @@ __all__ = [
     "Operation",
     "StepOperation",
     "WaitOperation",
+    "WebRunner",
+    "WebRunnerConfig",
+    "__version__",
 ]

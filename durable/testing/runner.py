@@ -1,24 +1,36 @@
-"""Local test runner, mirroring the AWS testing library's `runner` module.
+"""The local test runner, mirroring the AWS testing library's `runner` module.
 
-`DurableFunctionTestRunner` runs a handler on a private engine with a
-virtual clock: while the caller is blocked in `run()` or `wait_for_result()`
-and nothing is running, time jumps to the next due timer, so a handler that
-waits an hour finishes in milliseconds.
+`DurableFunctionTestRunner` runs a handler on a private engine (SQLite in a
+temporary folder) with a virtual clock, so a handler that waits an hour
+finishes in milliseconds.  Results and operation views have the testing
+library's shape: frozen dataclasses, UTC datetimes, payloads as the JSON
+text that was checkpointed, lookups by name among the top-level operations
+(or a context's direct children).  Beyond it: `functions=` registers more
+functions for `context.invoke`, `isolation="process"` runs handlers in
+worker processes, and the result carries the history, the invocations and the
+records `context.logger` wrote (`logs`).
+
+The cloud runner and the web runner are the testing library's names for
+driving AWS Lambda; they exist so that a suite that imports them still loads,
+and refuse to run.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 import logging
 import shutil
 import tempfile
 import time
+import warnings
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
-from typing import Any, TypeVar
-
-import attrs
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 from durable.clock import VirtualClock
+from durable.context import DurableContext
 from durable.core.records import (
     ErrorObject,
     InvocationStatus,
@@ -28,28 +40,225 @@ from durable.core.records import (
     OperationType,
 )
 from durable.engine import Engine
-from durable.execution import DurableHandler
-from durable.stores.base import ExecutionRecord
+from durable.exceptions import CallbackConflictError, UnknownCallbackError, ValidationError
+from durable.execution import DurableHandler, durable_execution
+from durable.stores.base import ExecutionRecord, ExecutionStatus
+from durable.testing.exceptions import (
+    DurableFunctionsTestError,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+)
+
+P = ParamSpec("P")
+OperationPayload = str
 
 __all__ = [
+    "OPERATION_FACTORIES",
     "CallbackOperation",
     "ContextOperation",
+    "DurableChildContextTestRunner",
+    "DurableFunctionCloudTestRunner",
     "DurableFunctionTestResult",
     "DurableFunctionTestRunner",
+    "ExecutionOperation",
     "InvocationRecord",
     "InvokeOperation",
     "LogEntry",
     "Operation",
+    "OperationFactory",
     "StepOperation",
     "WaitOperation",
+    "WebRunner",
+    "WebRunnerConfig",
+    "create_operation",
 ]
 
 
-V = TypeVar("V", bound="Operation")
+def _when(seconds: float | None) -> datetime.datetime | None:
+    return None if seconds is None else datetime.datetime.fromtimestamp(seconds, datetime.UTC)
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    operation_type: OperationType
+    status: OperationStatus
+    parent_id: str | None = dataclasses.field(default=None, kw_only=True)
+    name: str | None = dataclasses.field(default=None, kw_only=True)
+    sub_type: OperationSubType | None = dataclasses.field(default=None, kw_only=True)
+    start_timestamp: datetime.datetime | None = dataclasses.field(default=None, kw_only=True)
+    end_timestamp: datetime.datetime | None = dataclasses.field(default=None, kw_only=True)
+
+
+V = TypeVar("V", bound=Operation)
+
+
+class OperationFactory(Protocol):
+    @staticmethod
+    def from_svc_operation(
+        operation: OperationRecord, all_operations: list[OperationRecord] | None = None
+    ) -> Operation: ...
+
+
+def _common(record: OperationRecord) -> dict[str, Any]:
+    return {
+        "operation_id": record.operation_id,
+        "operation_type": record.operation_type,
+        "status": record.status,
+        "parent_id": record.parent_id,
+        "name": record.name,
+        "sub_type": record.sub_type,
+        "start_timestamp": _when(record.start_timestamp),
+        "end_timestamp": _when(record.end_timestamp),
+    }
+
+
+def _children(record: OperationRecord, all_operations: list[OperationRecord] | None) -> list[Operation]:
+    return [create_operation(op, all_operations) for op in all_operations or () if op.parent_id == record.operation_id]
+
+
+def _expect(record: OperationRecord, kind: OperationType, label: str) -> None:
+    if record.operation_type is not kind:
+        raise InvalidParameterValueException(f"Expected {label} operation, got {record.operation_type}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutionOperation(Operation):
+    input_payload: str | None = None
+
+    @staticmethod
+    def from_svc_operation(
+        operation: OperationRecord, all_operations: list[OperationRecord] | None = None
+    ) -> ExecutionOperation:
+        _expect(operation, OperationType.EXECUTION, "EXECUTION")
+        return ExecutionOperation(**_common(operation), input_payload=operation.result)
+
+
+@dataclasses.dataclass(frozen=True)
+class ContextOperation(Operation):
+    child_operations: list[Operation]
+    result: OperationPayload | None = None
+    error: ErrorObject | None = None
+
+    @staticmethod
+    def from_svc_operation(
+        operation: OperationRecord, all_operations: list[OperationRecord] | None = None
+    ) -> ContextOperation:
+        _expect(operation, OperationType.CONTEXT, "CONTEXT")
+        return ContextOperation(
+            **_common(operation), child_operations=_children(operation, all_operations),
+            result=operation.result, error=operation.error,
+        )
+
+    def get_operation_by_name(self, name: str) -> Operation:
+        for operation in self.child_operations:
+            if operation.name == name:
+                return operation
+        raise DurableFunctionsTestError(f"Child Operation with name '{name}' not found")
+
+    def get_step(self, name: str) -> StepOperation:
+        return cast(StepOperation, self.get_operation_by_name(name))
+
+    def get_wait(self, name: str) -> WaitOperation:
+        return cast(WaitOperation, self.get_operation_by_name(name))
+
+    def get_context(self, name: str) -> ContextOperation:
+        return cast(ContextOperation, self.get_operation_by_name(name))
+
+    def get_callback(self, name: str) -> CallbackOperation:
+        return cast(CallbackOperation, self.get_operation_by_name(name))
+
+    def get_invoke(self, name: str) -> InvokeOperation:
+        return cast(InvokeOperation, self.get_operation_by_name(name))
+
+    def get_execution(self, name: str) -> ExecutionOperation:
+        return cast(ExecutionOperation, self.get_operation_by_name(name))
+
+
+@dataclasses.dataclass(frozen=True)
+class StepOperation(ContextOperation):
+    attempt: int = 0
+    next_attempt_timestamp: datetime.datetime | None = None
+    result: OperationPayload | None = None
+    error: ErrorObject | None = None
+
+    @staticmethod
+    def from_svc_operation(
+        operation: OperationRecord, all_operations: list[OperationRecord] | None = None
+    ) -> StepOperation:
+        _expect(operation, OperationType.STEP, "STEP")
+        error = operation.error if operation.status is not OperationStatus.SUCCEEDED else None
+        return StepOperation(
+            **_common(operation), child_operations=_children(operation, all_operations),
+            attempt=operation.attempt, next_attempt_timestamp=_when(operation.next_attempt_timestamp),
+            result=operation.result, error=error,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class WaitOperation(Operation):
+    scheduled_end_timestamp: datetime.datetime | None = None
+
+    @staticmethod
+    def from_svc_operation(
+        operation: OperationRecord, all_operations: list[OperationRecord] | None = None
+    ) -> WaitOperation:
+        _expect(operation, OperationType.WAIT, "WAIT")
+        return WaitOperation(**_common(operation), scheduled_end_timestamp=_when(operation.scheduled_end_timestamp))
+
+
+@dataclasses.dataclass(frozen=True)
+class CallbackOperation(ContextOperation):
+    callback_id: str | None = None
+    result: OperationPayload | None = None
+    error: ErrorObject | None = None
+
+    @staticmethod
+    def from_svc_operation(
+        operation: OperationRecord, all_operations: list[OperationRecord] | None = None
+    ) -> CallbackOperation:
+        _expect(operation, OperationType.CALLBACK, "CALLBACK")
+        return CallbackOperation(
+            **_common(operation), child_operations=_children(operation, all_operations),
+            callback_id=operation.callback_id, result=operation.result, error=operation.error,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class InvokeOperation(Operation):
+    result: OperationPayload | None = None
+    error: ErrorObject | None = None
+
+    @staticmethod
+    def from_svc_operation(
+        operation: OperationRecord, all_operations: list[OperationRecord] | None = None
+    ) -> InvokeOperation:
+        _expect(operation, OperationType.CHAINED_INVOKE, "INVOKE")
+        return InvokeOperation(**_common(operation), result=operation.result, error=operation.error)
+
+
+OPERATION_FACTORIES: MutableMapping[OperationType, type[OperationFactory]] = {
+    OperationType.EXECUTION: ExecutionOperation,
+    OperationType.CONTEXT: ContextOperation,
+    OperationType.STEP: StepOperation,
+    OperationType.WAIT: WaitOperation,
+    OperationType.CHAINED_INVOKE: InvokeOperation,
+    OperationType.CALLBACK: CallbackOperation,
+}
+
+
+def create_operation(svc_operation: OperationRecord, all_operations: list[OperationRecord] | None = None) -> Operation:
+    """The test view of one recorded operation (with its children, for contexts, steps and callbacks)."""
+    factory = OPERATION_FACTORIES.get(svc_operation.operation_type)
+    if factory is None:
+        raise DurableFunctionsTestError(f"Unknown operation type: {svc_operation.operation_type}")
+    return factory.from_svc_operation(svc_operation, all_operations)
+
+
+@dataclasses.dataclass(frozen=True)
 class LogEntry:
+    """One record `context.logger` wrote for an execution (ours)."""
+
     level: str
     message: str
     execution_arn: str
@@ -59,159 +268,64 @@ class LogEntry:
         return f"[{self.level}] {self.message}"
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True)
 class InvocationRecord:
+    """One invocation of an execution, from its history (ours)."""
+
     start: Any
     end: Any
     outcome: str
     error: dict[str, Any] | None = None
 
 
-@attrs.define
-class Operation:
-    operation_id: str
-    operation_type: OperationType
-    status: OperationStatus
-    parent_id: str | None
-    name: str | None
-    sub_type: OperationSubType | None
-    start_timestamp: float | None
-    end_timestamp: float | None
-    child_operations: list[Operation] = attrs.field(factory=list)
-
-    def _find(self, name: str, kind: type[Operation]) -> Any:
-        return _find_by_name(self.child_operations, name, kind)
-
-
-@attrs.define
-class StepOperation(Operation):
-    attempt: int = 0
-    next_attempt_timestamp: float | None = None
-    result: Any = None
-    error: ErrorObject | None = None
-
-
-@attrs.define
-class WaitOperation(Operation):
-    scheduled_end_timestamp: float | None = None
-
-
-@attrs.define
-class ContextOperation(Operation):
-    result: Any = None
-    error: ErrorObject | None = None
-
-    def get_step(self, name: str) -> StepOperation:
-        return self._find(name, StepOperation)
-
-    def get_wait(self, name: str) -> WaitOperation:
-        return self._find(name, WaitOperation)
-
-    def get_context(self, name: str) -> ContextOperation:
-        return self._find(name, ContextOperation)
-
-    def get_callback(self, name: str) -> CallbackOperation:
-        return self._find(name, CallbackOperation)
-
-    def get_invoke(self, name: str) -> InvokeOperation:
-        return self._find(name, InvokeOperation)
-
-
-@attrs.define
-class CallbackOperation(Operation):
-    callback_id: str | None = None
-    result: Any = None
-    error: ErrorObject | None = None
-
-
-@attrs.define
-class InvokeOperation(Operation):
-    result: Any = None
-    error: ErrorObject | None = None
-
-
-_VIEW_BY_TYPE: dict[OperationType, type[Operation]] = {
-    OperationType.STEP: StepOperation,
-    OperationType.WAIT: WaitOperation,
-    OperationType.CONTEXT: ContextOperation,
-    OperationType.CALLBACK: CallbackOperation,
-    OperationType.CHAINED_INVOKE: InvokeOperation,
-}
-
-
-def _view(record: OperationRecord) -> Operation:
-    kind = _VIEW_BY_TYPE.get(record.operation_type, Operation)
-    fields: dict[str, Any] = {
-        "operation_id": record.operation_id,
-        "operation_type": record.operation_type,
-        "status": record.status,
-        "parent_id": record.parent_id,
-        "name": record.name,
-        "sub_type": record.sub_type,
-        "start_timestamp": record.start_timestamp,
-        "end_timestamp": record.end_timestamp,
-    }
-    if kind is StepOperation:
-        fields.update(attempt=record.attempt, next_attempt_timestamp=record.next_attempt_timestamp)
-    if kind is WaitOperation:
-        fields["scheduled_end_timestamp"] = record.scheduled_end_timestamp
-    if kind is CallbackOperation:
-        fields["callback_id"] = record.callback_id
-    if kind in (StepOperation, ContextOperation, CallbackOperation, InvokeOperation):
-        fields.update(result=record.result, error=record.error)
-    return kind(**fields)
-
-
-def _find_by_name(operations: list[Operation], name: str, kind: type[V]) -> V:
-    for op in operations:
-        if op.name == name and isinstance(op, kind):
-            return op
-    raise KeyError(f"no {kind.__name__} named {name!r}")
-
-
-def _flatten(operations: list[Operation]) -> list[Operation]:
-    out: list[Operation] = []
-    for op in operations:
-        out.append(op)
-        out.extend(_flatten(op.child_operations))
-    return out
-
-
-@attrs.define
+@dataclasses.dataclass(frozen=True)
 class DurableFunctionTestResult:
     status: InvocationStatus
-    result: str | None
-    error: ErrorObject | None
     operations: list[Operation]
-    history: list[dict[str, Any]]
-    invocations: list[InvocationRecord]
-    logs: list[LogEntry]
-    execution_arn: str = ""
-
-    def get_step(self, name: str) -> StepOperation:
-        return _find_by_name(self.get_all_operations(), name, StepOperation)
-
-    def get_wait(self, name: str) -> WaitOperation:
-        return _find_by_name(self.get_all_operations(), name, WaitOperation)
-
-    def get_context(self, name: str) -> ContextOperation:
-        return _find_by_name(self.get_all_operations(), name, ContextOperation)
-
-    def get_callback(self, name: str) -> CallbackOperation:
-        return _find_by_name(self.get_all_operations(), name, CallbackOperation)
-
-    def get_invoke(self, name: str) -> InvokeOperation:
-        return _find_by_name(self.get_all_operations(), name, InvokeOperation)
+    result: OperationPayload | None = None
+    error: ErrorObject | None = None
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list, kw_only=True)
+    invocations: list[InvocationRecord] = dataclasses.field(default_factory=list, kw_only=True)
+    logs: list[LogEntry] = dataclasses.field(default_factory=list, kw_only=True)
+    execution_arn: str = dataclasses.field(default="", kw_only=True)
 
     def get_operation_by_name(self, name: str) -> Operation:
-        return _find_by_name(self.get_all_operations(), name, Operation)
+        for operation in self.operations:
+            if operation.name == name:
+                return operation
+        raise DurableFunctionsTestError(f"Operation with name '{name}' not found")
+
+    def get_step(self, name: str) -> StepOperation:
+        return cast(StepOperation, self.get_operation_by_name(name))
+
+    def get_wait(self, name: str) -> WaitOperation:
+        return cast(WaitOperation, self.get_operation_by_name(name))
+
+    def get_context(self, name: str) -> ContextOperation:
+        return cast(ContextOperation, self.get_operation_by_name(name))
+
+    def get_callback(self, name: str) -> CallbackOperation:
+        return cast(CallbackOperation, self.get_operation_by_name(name))
+
+    def get_invoke(self, name: str) -> InvokeOperation:
+        return cast(InvokeOperation, self.get_operation_by_name(name))
+
+    def get_execution(self, name: str) -> ExecutionOperation:
+        return cast(ExecutionOperation, self.get_operation_by_name(name))
 
     def get_all_operations(self) -> list[Operation]:
-        return _flatten(self.operations)
+        """Every operation, children included (in the testing library's order: a stack walk)."""
+        found: list[Operation] = []
+        stack = list(self.operations)
+        while stack:
+            operation = stack.pop()
+            found.append(operation)
+            stack.extend(getattr(operation, "child_operations", None) or ())
+        return found
 
 
 def normalize_input(value: Any) -> Any:
-    """As AWS does: a string that parses as JSON is that JSON; any other string is itself."""
+    """As the Lambda runtime does: text that parses as JSON is that JSON; any other text is itself."""
     if isinstance(value, (bytes, bytearray)):
         value = value.decode()
     if isinstance(value, str):
@@ -220,15 +334,6 @@ def normalize_input(value: Any) -> Any:
         except ValueError:
             return value
     return value
-
-
-_STATUS = {
-    "SUCCEEDED": InvocationStatus.SUCCEEDED,
-    "FAILED": InvocationStatus.FAILED,
-    "TIMED_OUT": InvocationStatus.FAILED,
-    "STOPPED": InvocationStatus.FAILED,
-    "RUNNING": InvocationStatus.PENDING,
-}
 
 
 class _LogCapture(logging.Handler):
@@ -246,25 +351,37 @@ class _LogCapture(logging.Handler):
 
 
 class DurableFunctionTestRunner:
+    """Runs one handler locally: `run(input)` starts an execution and returns its result when it ends.
+
+    While the runner is open it lowers the root logger to DEBUG (and restores
+    it on close) so that `result.logs` holds every record `context.logger`
+    wrote; configure your handlers' levels as usual.
+    """
+
     def __init__(
         self,
-        handler: DurableHandler[Any],
-        execution_timeout: float = 300,
-        invocation_timeout: float = 900,
+        handler: Callable[..., Any],
+        poll_interval: float = 1.0,
+        max_invocation_page_bytes: int | None = None,
+        execution_timeout: int = 300,
+        invocation_timeout: int = 900,
+        store: Any = None,
         skip_time: bool = True,
-        store: str | None = None,
+        *,
         functions: dict[str, Any] | None = None,
         workers: int = 4,
         isolation: str = "thread",
     ) -> None:
-        self.handler = handler
-        self.isolation = isolation
+        self.handler = handler if isinstance(handler, DurableHandler) else durable_execution(handler)
+        self.poll_interval = poll_interval
+        self.max_invocation_page_bytes = max_invocation_page_bytes
         self.execution_timeout = execution_timeout
         self.invocation_timeout = invocation_timeout
+        self.store = store
         self.skip_time = skip_time
-        self.store_url = store
         self.functions = functions or {}
         self.workers = workers
+        self.isolation = isolation
         self.clock = VirtualClock()
         self.engine: Engine | None = None
         self._tempdir: str | None = None
@@ -281,13 +398,14 @@ class DurableFunctionTestRunner:
         self.close()
 
     def start(self) -> None:
+        """Open the engine (the first run does this too)."""
         if self.engine is not None:
             return
-        url = self.store_url
-        if url is None:
+        store = self.store
+        if store is None:
             self._tempdir = tempfile.mkdtemp(prefix="durable-test-")
-            url = f"sqlite:///{Path(self._tempdir) / 'durable.db'}"
-        self.engine = Engine(store=url, clock=self.clock, workers=self.workers, isolation=self.isolation)
+            store = f"sqlite:///{Path(self._tempdir) / 'durable.db'}"
+        self.engine = Engine(store=store, clock=self.clock, workers=self.workers, isolation=self.isolation)
         self.engine.register(self.handler.name, self.handler, self.invocation_timeout)
         for name, function in self.functions.items():
             self.engine.register(name, function, self.invocation_timeout)
@@ -318,87 +436,146 @@ class DurableFunctionTestRunner:
         return self.engine
 
     def run(
-        self, input: Any = None, execution_timeout: float | None = None, timeout: float | None = None
+        self,
+        input: Any = None,
+        execution_timeout: int | None = None,
+        timeout: int | None = None,
+        function_name: str = "test-function",
+        execution_name: str = "execution-name",
+        account_id: str = "123456789012",
     ) -> DurableFunctionTestResult:
-        """Start an execution and block until it ends (`timeout` is the older spelling of execution_timeout)."""
-        limit = execution_timeout if execution_timeout is not None else timeout
-        arn = self.run_async(input, limit)
-        return self.wait_for_result(arn, timeout=max(60.0, float(limit or 0)))
+        """Start an execution and block until it ends (`timeout`: the older, deprecated spelling)."""
+        if timeout is not None and execution_timeout is None:
+            warnings.warn(
+                "timeout on run() is deprecated. Use execution_timeout instead.", DeprecationWarning, stacklevel=2
+            )
+            execution_timeout = timeout
+        limit = execution_timeout if execution_timeout is not None else self.execution_timeout
+        arn = self.run_async(input, limit, function_name=function_name, execution_name=execution_name,
+                             account_id=account_id)
+        return self.wait_for_result(arn, timeout=limit)
 
-    def run_async(self, input: Any = None, execution_timeout: float | None = None) -> str:
-        arn = self._engine.start(
-            self.handler.name, normalize_input(input),
-            execution_timeout=execution_timeout if execution_timeout is not None else self.execution_timeout,
-        )
+    def run_async(
+        self,
+        input: Any = None,
+        execution_timeout: int | None = None,
+        timeout: int | None = None,
+        function_name: str = "test-function",
+        execution_name: str = "execution-name",
+        account_id: str = "123456789012",
+    ) -> str:
+        """Start an execution and return its id at once."""
+        if timeout is not None and execution_timeout is None:
+            execution_timeout = timeout
+        limit = execution_timeout if execution_timeout is not None else self.execution_timeout
+        arn = self._engine.start(self.handler.name, normalize_input(input), execution_timeout=limit)
         self._arns.add(arn)
         return arn
 
-    def wait_for_result(self, execution_arn: str, timeout: float = 60) -> DurableFunctionTestResult:
+    def wait_for_result(self, execution_arn: str, timeout: int = 60) -> DurableFunctionTestResult:
+        """The result once the execution ends; TimeoutError if it has not within `timeout` seconds."""
         if self.skip_time:
             self._engine.skip_time(True)
         try:
             record = self._engine.wait(execution_arn, timeout=timeout)
+        except TimeoutError:
+            raise TimeoutError("Execution did not complete within timeout") from None
         finally:
             if self.skip_time:
                 self._engine.skip_time(False)
         return self._result(record)
 
-    def wait_for_callback(self, execution_arn: str, name: str | None = None, timeout: float = 60) -> str:
-        """The id of a started, still open callback of the execution (named `name`, if given).
+    def wait_for_callback(self, execution_arn: str, name: str | None = None, timeout: int = 60) -> str:
+        """The id of a callback the execution started and then waited on (named `name`; else the latest).
 
-        TimeoutError if none is open by then.  While waiting, time is not skipped.
+        A callback counts once the invocation that created it has ended, so the
+        handler is waiting on it.  TimeoutError if none does within `timeout` seconds.
         """
-        deadline = time.monotonic() + timeout
+        started = time.time()
         pause = 0.002
-        while True:
-            for op in self._engine.operations(execution_arn):
-                if (
-                    op.operation_type is OperationType.CALLBACK
-                    and op.status is OperationStatus.STARTED
-                    and op.callback_id is not None
-                    and (name is None or op.name == name)
-                ):
-                    return op.callback_id
-            if self._engine.status(execution_arn).status.is_terminal:
-                raise TimeoutError(f"execution {execution_arn} ended without an open callback named {name!r}")
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"no open callback named {name!r} in {execution_arn} within {timeout} s")
-            time.sleep(pause)
+        while time.time() - started < timeout:
+            callback_id = _ready_callback(self._engine.history(execution_arn), name)
+            if callback_id:
+                return callback_id
+            time.sleep(min(pause, self.poll_interval))
             pause = min(pause * 2, 0.05)
+        elapsed = time.time() - started
+        raise TimeoutError(f"Callback did not become available within {timeout}s (elapsed: {elapsed:.1f}s).")
 
     def send_callback_success(self, callback_id: str, result: bytes | str | None = None) -> None:
-        self._engine.send_callback_success(callback_id, result)
+        self._callback("success", callback_id, lambda: self._engine.send_callback_success(callback_id, result))
 
     def send_callback_failure(self, callback_id: str, error: ErrorObject | dict[str, Any] | None = None) -> None:
-        self._engine.send_callback_failure(callback_id, error)
+        self._callback("failure", callback_id, lambda: self._engine.send_callback_failure(callback_id, error))
 
     def send_callback_heartbeat(self, callback_id: str) -> None:
-        self._engine.send_callback_heartbeat(callback_id)
+        self._callback("heartbeat", callback_id, lambda: self._engine.send_callback_heartbeat(callback_id))
+
+    @staticmethod
+    def _callback(kind: str, callback_id: str, send: Callable[[], None]) -> None:
+        if not callback_id:
+            raise InvalidParameterValueException("callback_id is required")
+        try:
+            send()
+        except (UnknownCallbackError, CallbackConflictError, ValidationError) as error:
+            raise ResourceNotFoundException(f"Failed to process callback {kind}: {error}") from error
 
     def get_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The execution's history events (ours)."""
         return self._engine.history(execution_arn)
 
     def get_result(self, execution_arn: str) -> DurableFunctionTestResult:
+        """The result as it stands now, ended or not (ours)."""
         return self._result(self._engine.status(execution_arn))
 
     def _result(self, record: ExecutionRecord) -> DurableFunctionTestResult:
         engine = self._engine
-        views = {op.operation_id: _view(op) for op in engine.operations(record.execution_id)}
-        top: list[Operation] = []
-        for view in views.values():
-            parent = views.get(view.parent_id) if view.parent_id else None
-            (parent.child_operations if parent is not None else top).append(view)
+        records = sorted(engine.operations(record.execution_id), key=_creation_order)
+        top = [create_operation(op, records) for op in records if op.parent_id is None]
         history = engine.history(record.execution_id)
+        status, error = _outcome(record)
         return DurableFunctionTestResult(
-            status=_STATUS[record.status.value],
-            result=record.result,
-            error=record.error,
+            status=status,
             operations=top,
+            result=record.result,
+            error=error,
             history=history,
             invocations=_invocations(history),
             logs=[entry for entry in list(self._logs) if entry.execution_arn == record.execution_id],
             execution_arn=record.execution_id,
         )
+
+
+def _creation_order(record: OperationRecord) -> tuple[int, ...]:
+    """Operations in the order the handler asked for them: ids are paths of counters (`3`, `3-2`)."""
+    return tuple(int(part) for part in record.operation_id.split("-") if part.isdigit())
+
+
+def _outcome(record: ExecutionRecord) -> tuple[InvocationStatus, ErrorObject | None]:
+    """The testing library's status: SUCCEEDED, FAILED (timed out and stopped included) or PENDING."""
+    if record.status is ExecutionStatus.SUCCEEDED:
+        return InvocationStatus.SUCCEEDED, None
+    if record.status is ExecutionStatus.RUNNING:
+        return InvocationStatus.PENDING, None
+    if record.status is ExecutionStatus.TIMED_OUT:
+        timeout = None if record.deadline is None else round(record.deadline - record.created)
+        return InvocationStatus.FAILED, ErrorObject.from_message(f"Execution timed out after {timeout} seconds.")
+    return InvocationStatus.FAILED, record.error
+
+
+def _ready_callback(events: list[dict[str, Any]], name: str | None) -> str | None:
+    """As the testing library reads a history: a started callback with an InvocationCompleted after it."""
+    ended = [i for i, event in enumerate(events) if event.get("EventType") == "InvocationCompleted"]
+    ready = [
+        event for i, event in enumerate(events)
+        if event.get("EventType") == "CallbackStarted" and any(j > i for j in ended)
+        and (name is None or event.get("Name") == name)
+    ]
+    if not ready:
+        return None
+    chosen = ready[0] if name is not None else ready[-1]
+    details = chosen.get("CallbackStartedDetails") or {}
+    return cast(str | None, details.get("CallbackId"))
 
 
 def _invocations(history: list[dict[str, Any]]) -> list[InvocationRecord]:
@@ -408,9 +585,94 @@ def _invocations(history: list[dict[str, Any]]) -> list[InvocationRecord]:
             continue
         details = event.get("InvocationCompletedDetails") or {}
         error = (details.get("Error") or {}).get("Payload")
-        out.append(
-            InvocationRecord(
-                details.get("StartTimestamp"), details.get("EndTimestamp"), "FAILED" if error else "COMPLETED", error
-            )
-        )
+        out.append(InvocationRecord(
+            details.get("StartTimestamp"), details.get("EndTimestamp"), "FAILED" if error else "COMPLETED", error
+        ))
     return out
+
+
+class DurableChildContextTestRunner(DurableFunctionTestRunner):
+    """Tests a `@durable_with_child_context` function on its own, as the body of a handler."""
+
+    def __init__(
+        self, context_function: Callable[Concatenate[DurableContext, P], Any], *args: Any, skip_time: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        @durable_execution
+        def handler(event: Any, context: DurableContext) -> Any:
+            return context_function(*args, **kwargs)(context)
+
+        super().__init__(handler, skip_time=skip_time)
+
+
+_CLOUD = (
+    "{} drives functions deployed on AWS Lambda, which this runtime does not use; run handlers locally with "
+    "DurableFunctionTestRunner"
+)
+
+
+class DurableFunctionCloudTestRunner:
+    """The testing library's runner for deployed Lambda functions: importable, but it refuses to run."""
+
+    def __init__(
+        self, function_name: str, region: str = "us-west-2", lambda_endpoint: str | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.function_name = function_name
+        self.region = region
+        self.lambda_endpoint = lambda_endpoint
+        self.poll_interval = poll_interval
+
+    def __enter__(self) -> DurableFunctionCloudTestRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def _unavailable(self, *args: Any, **kwargs: Any) -> Any:
+        raise DurableFunctionsTestError(_CLOUD.format("DurableFunctionCloudTestRunner"))
+
+    run = run_async = wait_for_result = wait_for_callback = _unavailable
+    send_callback_success = send_callback_failure = send_callback_heartbeat = _unavailable
+
+
+@dataclasses.dataclass(frozen=True)
+class WebRunnerConfig:
+    """The testing library's settings for serving its HTTP contract to a local Lambda emulator."""
+
+    web_service: Any = None
+    lambda_endpoint: str = "http://127.0.0.1:3001"
+    local_runner_endpoint: str = "http://0.0.0.0:5000"
+    local_runner_region: str = "us-west-2"
+    local_runner_mode: str = "local"
+    store_type: Any = None
+    store_path: str | None = None
+    invocation_timeout_seconds: int = 900
+    skip_time: bool = False
+    max_invocation_page_bytes: int | None = None
+
+
+class WebRunner:
+    """The testing library's web runner (an emulated Lambda service): importable, but it refuses to start.
+
+    Our own HTTP API is `durable serve` (`durable.http_api`).
+    """
+
+    def __init__(self, config: WebRunnerConfig) -> None:
+        self._config = config
+
+    def __enter__(self) -> WebRunner:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        raise DurableFunctionsTestError(_CLOUD.format("WebRunner") + " (or `durable serve` for an HTTP API)")
+
+    def serve_forever(self) -> None:
+        self.start()
+
+    def stop(self) -> None:
+        return None

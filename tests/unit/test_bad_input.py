@@ -67,7 +67,7 @@ def test_replay_divergence_is_non_deterministic_and_overwrites_nothing() -> None
     assert "operation 1" in message and "Wait cool-off" in message and "a STEP there" in message
     charge = result.get_step("charge")
     assert charge.status is OperationStatus.SUCCEEDED and charge.result == '"charged"'
-    assert [op.operation_id for op in result.get_all_operations()] == ["1", "2"]
+    assert sorted(op.operation_id for op in result.get_all_operations()) == ["1", "2"]
 
 
 _NOT_A_DURATION: Any = 30

@@ -36,13 +36,13 @@ def test_a_one_hour_wait_completes_on_the_virtual_clock_and_logs_once() -> None:
     wait = result.get_wait("hour")
     assert wait.status is OperationStatus.SUCCEEDED
     assert wait.end_timestamp is not None and wait.start_timestamp is not None
-    assert wait.end_timestamp - wait.start_timestamp >= 3600
+    assert (wait.end_timestamp - wait.start_timestamp).total_seconds() >= 3600
     assert len(result.invocations) == 2
     assert [str(entry) for entry in result.logs] == ["[INFO] before the wait abc", "[INFO] after the wait"]
     box = result.get_context("box")
     assert [op.name for op in box.child_operations] == ["echo"]
     assert box.get_step("echo").result == '"abc"'
-    assert [op.name for op in result.get_all_operations()] == ["hour", "box", "echo"]
+    assert [op.name for op in result.get_all_operations()] == ["box", "echo", "hour"], "a stack walk, as AWS's"
 
 
 @pytest.mark.parametrize(("raw", "seen"), [("{}", {}), ("test", "test"), ('"x"', "x"), ([1, 2], [1, 2]), (None, None)])
