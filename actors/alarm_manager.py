@@ -11,13 +11,16 @@ forgetting one can only let a stale set through, an early wake-up that the
 engine re-checks, never a lost alarm.
 
 With a virtual clock and SkipTime(True), an idle engine (nothing running,
-nothing ready) jumps the clock to the earliest alarm and fires it at once.
-The switch is a message, not a flag on the clock, so it is ordered behind the
+nothing ready) jumps the clock to the earliest alarm that a timer set (a
+wait, a retry, a poll: `is_timer`) and fires what is then due.  Alarms set by
+timeouts are never skipped to: timeouts are measured in real time.  The
+switch is a message, not a flag on the clock, so it is ordered behind the
 DispatcherIdle(False) of any work handed to the engine before it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -42,9 +45,12 @@ IDLE_SEQS = 1_000_000
 
 
 class AlarmManager(TrackedActor):
-    def __init__(self, topology: Topology, clock: Clock) -> None:
+    def __init__(
+        self, topology: Topology, clock: Clock, is_timer: Callable[[str, float], bool] = lambda eid, due: True
+    ) -> None:
         super().__init__(topology, "engine")
         self.clock = clock
+        self.is_timer = is_timer
         self.alarms: DueQueue[str] = DueQueue()
         self.seqs: dict[str, int] = {}
         self.idle_seqs: LRUCache[str, int] = LRUCache(maxsize=IDLE_SEQS)
@@ -113,8 +119,8 @@ class AlarmManager(TrackedActor):
         clock = self.clock
         if not (self.idle and self.skipping and isinstance(clock, VirtualClock)):
             return
-        earliest = self.alarms.earliest()
-        if earliest is None:
+        timer = next((due for eid, due in self.alarms.in_order() if self.is_timer(eid, due)), None)
+        if timer is None:
             return
-        clock.advance_to(earliest)
+        clock.advance_to(timer)
         self._fire(clock.now())

@@ -40,6 +40,10 @@ class DueQueue(Generic[K]):
         self._drop_stale()
         return self._heap[0][0] if self._heap else None
 
+    def in_order(self) -> list[tuple[K, float]]:
+        """Every key and its due time, earliest first (a sort: for rare scans, not the hot path)."""
+        return sorted(self._due.items(), key=lambda item: item[1])
+
     def pop_due(self, now: float) -> list[tuple[K, float]]:
         """Every key due at `now`, earliest first, removed from the queue."""
         fired: list[tuple[K, float]] = []

@@ -41,7 +41,7 @@ from actors.messages import (
 )
 from actors.replies import reject, resolve
 from actors.topology import Topology, TrackedActor
-from durable.clock import Clock
+from durable.clock import Clock, skew
 from durable.core.callback_ids import CallbackIds
 from durable.core.history import HistoryEvent, error_details, result_details
 from durable.core.records import OperationAction, OperationRecord, OperationType
@@ -70,9 +70,9 @@ class ExecutionState(TrackedActor):
         self.token = token
         self.ops: dict[str, OperationRecord] = {}
         self.due: DueQueue[str] = DueQueue()
-        self._remember(operations)
         self.deadline = deadline
         self.clock = clock
+        self._remember(operations)
         self.writer = writer
         self.alarm_client = alarm_client
         self.store = store
@@ -88,8 +88,11 @@ class ExecutionState(TrackedActor):
             case Checkpoint():
                 self._checkpoint(message)
             case FireDueTimers(reply_to, notify, tag):
-                now = self.clock.now()
-                changed, events = fire_due([self.ops[key] for key, _ in self.due.pop_due(now)], now)
+                now, wall = self.clock.now(), self.clock.wall()
+                popped = [self.ops[key] for key, _ in self.due.pop_due(now)]
+                changed, events = fire_due(popped, now, wall)
+                fired = {op.operation_id for op in changed}
+                self._remember([op for op in popped if op.operation_id not in fired])
                 if not changed:
                     self._answer(reply_to, notify, tag, CommitResult(True, token=self.token))
                 elif any(op.operation_type in OUTSIDE_CLOSED for op in changed):
@@ -133,16 +136,17 @@ class ExecutionState(TrackedActor):
 
     def _remember(self, operations: list[OperationRecord]) -> None:
         """Take new records into the map, and their due times into the due queue."""
+        ahead = skew(self.clock)
         for op in operations:
             self.ops[op.operation_id] = op
-            due = op.due_timestamp
+            due = op.due_at(ahead)
             if due is None:
                 self.due.remove(op.operation_id)
             else:
                 self.due.set(op.operation_id, due)
 
     def _checkpoint(self, message: Checkpoint) -> None:
-        now = self.clock.now()
+        now, wall = self.clock.now(), self.clock.wall()
         changed: dict[str, OperationRecord] = {}
         events: list[HistoryEvent] = []
         try:
@@ -151,7 +155,7 @@ class ExecutionState(TrackedActor):
                 callback_id = None
                 if update.operation_type is OperationType.CALLBACK and update.action is OperationAction.START:
                     callback_id = self.callback_ids.mint(self.execution_id, update.operation_id)
-                op, new_events = apply_update(current, update, now, callback_id)
+                op, new_events = apply_update(current, update, now, callback_id, wall)
                 changed[op.operation_id] = op
                 events.extend(new_events)
         except Exception as error:
@@ -187,7 +191,8 @@ class ExecutionState(TrackedActor):
             if status == "INTERRUPTED":
                 invocation["Error"] = error_details(error)["Error"]
             change = ExecutionChange(invocation_open=False)
-            dues = [d for d in (self.due.earliest(), self.deadline) if d is not None]
+            deadline = None if self.deadline is None else self.deadline + skew(self.clock)
+            dues = [d for d in (self.due.earliest(), deadline) if d is not None]
             alarm = min(dues) if dues else None
         ws = WriteSet(self.execution_id, self.token, (), tuple(events), change, alarm)
         self.send(self.alarm_client, PrepareAlarm(self.execution_id, alarm, Persist(ws, reply_to)))

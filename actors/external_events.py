@@ -90,7 +90,9 @@ class ExternalEvents(TrackedActor):
             state = execution.status.value if execution is not None else "gone"
             reject(signal.reply_to, CallbackConflictError(f"the callback's execution is already {state}"))
             return
-        done, events = complete_callback(op, signal.action, signal.payload, signal.error, self.clock.now())
+        done, events = complete_callback(
+            op, signal.action, signal.payload, signal.error, self.clock.now(), self.clock.wall()
+        )
         if done is op:
             resolve(signal.reply_to, None)
             return

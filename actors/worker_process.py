@@ -188,6 +188,9 @@ class ChildEngine:
     def now(self) -> float:
         return float(call(self.link, "now"))
 
+    def wall(self) -> float:
+        return float(call(self.link, "wall"))
+
     def has_function(self, name: str) -> bool:
         return bool(call(self.link, "has_function", name))
 

@@ -1,8 +1,13 @@
 """Where all runtime code reads time.
 
-`RealClock` is wall time.  `VirtualClock` is wall time plus an offset that the
-alarm manager may push forward to the next due alarm while nothing runs, so a
-one-hour wait in a test completes in milliseconds (`skip_time`).
+`now()` is the engine's time: what timers (waits, retry delays, polls) are
+measured on and history is stamped with.  `wall()` is real time: what
+timeouts (an execution's, a callback's, a chained invoke's) are measured on.
+`RealClock` has one time for both.  `VirtualClock` is wall time plus an offset
+that the alarm manager pushes forward over a timer's wait while nothing runs,
+so a one-hour wait in a test completes in milliseconds, while a callback that
+times out after two seconds still does so two real seconds later, as with the
+AWS testing library.
 """
 
 from __future__ import annotations
@@ -13,12 +18,24 @@ from typing import Protocol
 
 class Clock(Protocol):
     def now(self) -> float:
-        """Seconds since the epoch."""
+        """Seconds since the epoch, on the engine's time."""
         ...
+
+    def wall(self) -> float:
+        """Seconds since the epoch, real time."""
+        ...
+
+
+def skew(clock: Clock) -> float:
+    """How far the engine's time is ahead of real time (0 on a real clock)."""
+    return clock.now() - clock.wall()
 
 
 class RealClock:
     def now(self) -> float:
+        return time.time()
+
+    def wall(self) -> float:
         return time.time()
 
 
@@ -34,6 +51,9 @@ class VirtualClock:
 
     def now(self) -> float:
         return time.time() + self._offset
+
+    def wall(self) -> float:
+        return time.time()
 
     def advance_to(self, when: float) -> None:
         gap = when - self.now()

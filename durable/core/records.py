@@ -194,8 +194,10 @@ class OperationRecord:
     def due_timestamp(self) -> float | None:
         """When the service must act on this operation without being asked, if ever.
 
-        A started wait, callback or chained invoke is due at its scheduled end
-        (its timeout); a callback also at its heartbeat deadline.
+        A started wait is due at its scheduled end; a step or poll waiting to
+        retry at its next attempt; a started callback or chained invoke at its
+        timeout (a callback also at its heartbeat deadline).  Timeouts are kept
+        in real time (`on_wall_clock`), timers in engine time.
         """
         if self.status is OperationStatus.STARTED:
             dues = [d for d in (self.scheduled_end_timestamp, self.heartbeat_deadline) if d is not None]
@@ -203,6 +205,28 @@ class OperationRecord:
         if self.status is OperationStatus.PENDING and self.next_attempt_timestamp is not None:
             return self.next_attempt_timestamp
         return None
+
+    @property
+    def on_wall_clock(self) -> bool:
+        """Whether the due time is a timeout, measured in real time (skipping test time never reaches it)."""
+        return self.operation_type in _TIMEOUTS and self.status is OperationStatus.STARTED
+
+    def due_at(self, skew: float) -> float | None:
+        """The due time on the engine's clock, given how far it runs ahead of real time."""
+        due = self.due_timestamp
+        if due is None:
+            return None
+        return due + skew if self.on_wall_clock else due
+
+
+_TIMEOUTS = frozenset({OperationType.CALLBACK, OperationType.CHAINED_INVOKE})
+
+
+def timer_due_by(operations: list[OperationRecord], when: float) -> bool:
+    """Whether a timer (a wait's end, a retry, a poll; not a timeout) is due by `when` on the engine's clock."""
+    return any(
+        not op.on_wall_clock and (due := op.due_timestamp) is not None and due <= when + 1e-6 for op in operations
+    )
 
 
 @attrs.frozen(slots=True)

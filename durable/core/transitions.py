@@ -34,11 +34,16 @@ _EVENT_PREFIX = {
 
 
 def apply_update(
-    current: OperationRecord | None, update: RecordUpdate, now: float, callback_id: str | None = None
+    current: OperationRecord | None,
+    update: RecordUpdate,
+    now: float,
+    callback_id: str | None = None,
+    wall: float | None = None,
 ) -> tuple[OperationRecord, list[HistoryEvent]]:
     """The record and events that follow from one checkpoint request.
 
     A callback's START takes the id the service minted for it (`callback_id`).
+    Timeouts start from `wall` (real time; `now` when not given), timers from `now`.
 
     A RETRY without an error is a poll that wants another look later (a
     wait_for_condition check that chose to continue): the service records it
@@ -52,6 +57,7 @@ def apply_update(
             f"cannot {action.value} it"
         )
     if action is OperationAction.START:
+        timeout_start = now if wall is None or update.operation_type is OperationType.WAIT else wall
         if current is not None and current.status is OperationStatus.STARTED:
             raise InvalidStateError(f"operation {update.operation_id} is already started")
         op = OperationRecord(
@@ -64,11 +70,13 @@ def apply_update(
             start_timestamp=current.start_timestamp if current else now,
             attempt=(current.attempt + 1) if current else 1,
             wait_seconds=update.wait_seconds,
-            scheduled_end_timestamp=(now + update.wait_seconds) if update.wait_seconds is not None else None,
+            scheduled_end_timestamp=(timeout_start + update.wait_seconds) if update.wait_seconds is not None else None,
             error=current.error if current else None,
             callback_id=callback_id,
             heartbeat_timeout=update.heartbeat_timeout,
-            heartbeat_deadline=(now + update.heartbeat_timeout) if update.heartbeat_timeout is not None else None,
+            heartbeat_deadline=(
+                (timeout_start + update.heartbeat_timeout) if update.heartbeat_timeout is not None else None
+            ),
             extra=update.extra,
         )
         return op, [operation_event(op, f"{prefix}Started", now, _started_details(op, update))]
@@ -151,12 +159,16 @@ def _add_retry_details(op: OperationRecord, details: dict[str, object]) -> None:
         details["RetryDetails"] = {"CurrentAttempt": op.attempt}
 
 
-def fire_due(ops: Iterable[OperationRecord], now: float) -> tuple[list[OperationRecord], list[HistoryEvent]]:
-    """What the service does when time passes: waits that are due succeed, retries that are due become ready."""
+def fire_due(
+    ops: Iterable[OperationRecord], now: float, wall: float | None = None
+) -> tuple[list[OperationRecord], list[HistoryEvent]]:
+    """What the service does when time passes: waits that are due succeed, retries that are due become ready,
+    callbacks and chained invokes whose timeout passed (in real time, `wall`) time out."""
     changed: list[OperationRecord] = []
     events: list[HistoryEvent] = []
+    wall = now if wall is None else wall
     for op in ops:
-        due = op.due_timestamp
+        due = op.due_at(now - wall)
         if due is None or due > now:
             continue
         if op.operation_type is OperationType.WAIT:
@@ -166,7 +178,7 @@ def fire_due(ops: Iterable[OperationRecord], now: float) -> tuple[list[Operation
         elif op.status is OperationStatus.PENDING:
             changed.append(attrs.evolve(op, status=OperationStatus.READY))
         elif op.operation_type in _TIMES_OUT:
-            done, event = time_out(op, now)
+            done, event = time_out(op, now, wall)
             changed.append(done)
             events.append(event)
     return changed, events
@@ -175,10 +187,11 @@ def fire_due(ops: Iterable[OperationRecord], now: float) -> tuple[list[Operation
 _TIMES_OUT = {OperationType.CALLBACK, OperationType.CHAINED_INVOKE}
 
 
-def time_out(op: OperationRecord, now: float) -> tuple[OperationRecord, HistoryEvent]:
-    """A callback or chained invoke whose timeout (or heartbeat deadline) passed."""
+def time_out(op: OperationRecord, now: float, wall: float | None = None) -> tuple[OperationRecord, HistoryEvent]:
+    """A callback or chained invoke whose timeout (or heartbeat deadline, in real time) passed."""
+    wall = now if wall is None else wall
     if op.operation_type is OperationType.CALLBACK:
-        missed_heartbeat = op.heartbeat_deadline is not None and op.heartbeat_deadline <= now and (
+        missed_heartbeat = op.heartbeat_deadline is not None and op.heartbeat_deadline <= wall and (
             op.scheduled_end_timestamp is None or op.heartbeat_deadline < op.scheduled_end_timestamp
         )
         if missed_heartbeat:
@@ -202,9 +215,14 @@ class CallbackAction(enum.Enum):
 
 
 def complete_callback(
-    op: OperationRecord, action: CallbackAction, payload: str | None, error: ErrorObject | None, now: float
+    op: OperationRecord,
+    action: CallbackAction,
+    payload: str | None,
+    error: ErrorObject | None,
+    now: float,
+    wall: float | None = None,
 ) -> tuple[OperationRecord, list[HistoryEvent]]:
-    """What an outside system's success, failure or heartbeat does to an open callback."""
+    """What an outside system's success, failure or heartbeat does to an open callback (heartbeats in real time)."""
     if action is CallbackAction.SUCCEED:
         done = attrs.evolve(op, status=OperationStatus.SUCCEEDED, end_timestamp=now, result=payload)
         return done, [operation_event(done, "CallbackSucceeded", now, result_details(payload))]
@@ -213,7 +231,7 @@ def complete_callback(
         return done, [operation_event(done, "CallbackFailed", now, error_details(error))]
     if op.heartbeat_timeout is None:
         return op, []
-    return attrs.evolve(op, heartbeat_deadline=now + op.heartbeat_timeout), []
+    return attrs.evolve(op, heartbeat_deadline=(now if wall is None else wall) + op.heartbeat_timeout), []
 
 
 _CHILD_ENDINGS = {

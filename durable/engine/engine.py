@@ -50,7 +50,7 @@ from durable.clock import Clock, RealClock
 from durable.config import Duration
 from durable.core.callback_ids import CallbackIds, load_or_create_key
 from durable.core.history import HistoryEvent
-from durable.core.records import ErrorObject, OperationRecord
+from durable.core.records import ErrorObject, OperationRecord, timer_due_by
 from durable.core.transitions import CallbackAction
 from durable.engine.invoker import Invoker
 from durable.engine.registry import FunctionRegistry, RegisteredFunction
@@ -114,7 +114,7 @@ class Engine:
         self.registry = FunctionRegistry()
         self.topology = Topology()
         self.writer = CheckpointWriter.start(self.topology, self.store, self.clock)
-        self.alarm_manager = AlarmManager.start(self.topology, self.clock)
+        self.alarm_manager = AlarmManager.start(self.topology, self.clock, self._timer_due)
         self.alarm_client = AlarmClient.start(self.topology, self.alarm_manager, self.writer, self.clock, self.store)
         self.completions = CompletionBoard.start(self.topology, self.store)
         self.callback_ids = CallbackIds(load_or_create_key(self.store.secret_key_path()))
@@ -147,6 +147,7 @@ class Engine:
         if self.isolation == "process":
             services = {
                 "now": self.clock.now,
+                "wall": self.clock.wall,
                 "has_function": self.has_function,
                 "unknown_function": self.unknown_function,
                 "start_chained": self.start_chained,
@@ -172,6 +173,10 @@ class Engine:
         if self.isolation == "process":
             handler_reference(name, target)
         return self.registry.register(name, target, invocation_timeout)
+
+    def _timer_due(self, execution_id: str, due: float) -> bool:
+        """Whether the execution's alarm at `due` was set by a timer (which a test clock may skip to)."""
+        return timer_due_by(self.store.load_operations(execution_id), due)
 
     def has_function(self, name: str) -> bool:
         return self.registry.get(name) is not None
@@ -237,7 +242,7 @@ class Engine:
         tenant_id: str | None = None,
     ) -> tuple[ExecutionRecord, bool]:
         now = self.clock.now()
-        deadline = now + execution_timeout if execution_timeout else None
+        deadline = self.clock.wall() + execution_timeout if execution_timeout else None
         details: dict[str, Any] = {"Input": {"Payload": payload}}
         if execution_timeout:
             details["ExecutionTimeout"] = execution_timeout

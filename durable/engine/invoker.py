@@ -39,7 +39,7 @@ from actors.process_link import WorkerProcessError
 from actors.topology import Topology
 from actors.worker import OnStarted
 from actors.worker_process import WorkerProcess, handler_reference
-from durable.clock import Clock
+from durable.clock import Clock, skew
 from durable.core.callback_ids import CallbackIds
 from durable.core.history import HistoryEvent, error_details
 from durable.core.records import ErrorObject, OperationRecord
@@ -91,15 +91,15 @@ class Invoker:
         record = self.store.get_execution(execution_id)
         if record is None or record.status.is_terminal:
             return None
-        now = self.clock.now()
+        now, ahead = self.clock.now(), skew(self.clock)
         if alarm:
-            due = earliest_due(self.store.load_operations(execution_id), record.deadline)
+            due = earliest_due(self.store.load_operations(execution_id), record.deadline, ahead)
             if due is None or due > now + EARLY_TOLERANCE:
                 logger.debug("early wake-up of {}; re-arming for {}", execution_id, due)
                 with contextlib.suppress(CheckpointRejectedError):
                     self.end_with(WriteSet(execution_id, None, alarm=due))
                 return None
-        if record.deadline is not None and now >= record.deadline:
+        if record.deadline is not None and self.clock.wall() >= record.deadline:
             self.time_out(execution_id, now)
             self.tell_caller(record)
             return None
@@ -115,7 +115,7 @@ class Invoker:
             return None
         token = begun.token
         timeout = function.invocation_timeout
-        deadline = now + timeout if record.deadline is None else min(now + timeout, record.deadline)
+        deadline = now + timeout if record.deadline is None else min(now + timeout, record.deadline + ahead)
         state = ExecutionState.start(
             self.topology, execution_id, token, self.store.load_operations(execution_id), record.deadline,
             self.clock, self.writer, self.alarm_client, self.store, self.callback_ids, worker,
@@ -174,9 +174,10 @@ class Invoker:
             self.end_with(ws)
 
 
-def earliest_due(operations: list[OperationRecord], deadline: float | None) -> float | None:
-    """When the execution next needs the service: its earliest due operation, or its deadline."""
-    dues = [d for d in (op.due_timestamp for op in operations) if d is not None]
+def earliest_due(operations: list[OperationRecord], deadline: float | None, ahead: float = 0.0) -> float | None:
+    """When the execution next needs the service, on the engine's clock: its earliest due operation, or its
+    deadline (kept in real time, like timeouts; `ahead` is how far the engine's clock runs ahead of it)."""
+    dues = [d for d in (op.due_at(ahead) for op in operations) if d is not None]
     if deadline is not None:
-        dues.append(deadline)
+        dues.append(deadline + ahead)
     return min(dues) if dues else None

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
+from durable.clock import skew
 from durable.config import CallbackConfig, StepConfig, WaitForCallbackConfig
 from durable.core.records import OperationAction, OperationRecord, OperationStatus
 from durable.exceptions import CallbackError, CallbackExternalError, CallbackTimeoutError, suspend
@@ -61,7 +62,7 @@ class Callback(Generic[T], CallbackProtocol[T]):
             return deserialize(serdes, record.result, self.operation_id, self.state.execution_arn)
         raise suspend(
             "Callback result not received yet. Suspending execution while waiting for result.",
-            record.due_timestamp, waiting_on=self.operation_id,
+            record.due_at(skew(self.state.clock)), waiting_on=self.operation_id,
         )
 
 

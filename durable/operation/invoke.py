@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
+from durable.clock import skew
 from durable.config import InvokeConfig
 from durable.core.records import ErrorObject, OperationAction, OperationStatus
 from durable.exceptions import InvokeError, ValidationError, suspend
@@ -59,7 +60,7 @@ def run_invoke(
             invocation.checkpoint(update(identifier, OperationAction.FAIL, error=error))
             error.raise_as_operation_error(InvokeError)
     engine.start_chained(child_id, function_name, body, (arn, operation_id), config.tenant_id, timeout)
-    resume_at = record.due_timestamp if record is not None else (
+    resume_at = record.due_at(skew(invocation.clock)) if record is not None else (
         invocation.clock.now() + timeout if timeout is not None else None
     )
     raise suspend(f"Invoke {operation_id} started, suspending for completion", resume_at, waiting_on=operation_id)

@@ -353,6 +353,11 @@ class _LogCapture(logging.Handler):
 class DurableFunctionTestRunner:
     """Runs one handler locally: `run(input)` starts an execution and returns its result when it ends.
 
+    With `skip_time` (the default), the runner's clock jumps over every timer
+    (a wait, a retry delay, a poll interval) as soon as nothing runs, as the
+    AWS runner's does; timeouts (the execution's, a callback's) pass in real
+    time, and so does the time a test takes to answer a callback.
+
     While the runner is open it lowers the root logger to DEBUG (and restores
     it on close) so that `result.logs` holds every record `context.logger`
     wrote; configure your handlers' levels as usual.
@@ -409,6 +414,8 @@ class DurableFunctionTestRunner:
         self.engine.register(self.handler.name, self.handler, self.invocation_timeout)
         for name, function in self.functions.items():
             self.engine.register(name, function, self.invocation_timeout)
+        if self.skip_time:
+            self.engine.skip_time(True)
         self._capture = _LogCapture(self._arns, self._logs)
         root = logging.getLogger()
         root.addHandler(self._capture)
@@ -474,15 +481,10 @@ class DurableFunctionTestRunner:
 
     def wait_for_result(self, execution_arn: str, timeout: int = 60) -> DurableFunctionTestResult:
         """The result once the execution ends; TimeoutError if it has not within `timeout` seconds."""
-        if self.skip_time:
-            self._engine.skip_time(True)
         try:
             record = self._engine.wait(execution_arn, timeout=timeout)
         except TimeoutError:
             raise TimeoutError("Execution did not complete within timeout") from None
-        finally:
-            if self.skip_time:
-                self._engine.skip_time(False)
         return self._result(record)
 
     def wait_for_callback(self, execution_arn: str, name: str | None = None, timeout: int = 60) -> str:

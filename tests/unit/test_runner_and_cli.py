@@ -131,9 +131,6 @@ def test_the_approval_example_waits_for_its_callback(tmp_path: Path) -> None:
         runner.send_callback_success(runner.wait_for_callback(arn, timeout=10), '{"approved": true, "by": "ana"}')
         result = runner.wait_for_result(arn, timeout=10)
     assert json.loads(result.result or "") == {"report": "R-17", "status": "approved", "by": "ana"}
-    with DurableFunctionTestRunner(handler) as runner:
-        expired = runner.run({"report": "R-18", "amount": 1}, execution_timeout=3 * 86400)
-    assert json.loads(expired.result or "") == {"report": "R-18", "status": "expired"}
 
 
 def test_durable_worker_runs_the_stores_executions_in_worker_processes_until_sigterm(tmp_path: Path) -> None:
