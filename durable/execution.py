@@ -21,9 +21,8 @@ import attrs
 from actors.messages import InvocationOutcome
 from durable.context import DurableContext, ReplayStatus
 from durable.core.records import ErrorObject, InvocationStatus
-from durable.exceptions import CheckpointRejectedError, DurableExecutionsError, SuspendExecution
+from durable.exceptions import CheckpointRejectedError, SuspendExecution
 from durable.invocation import Invocation
-from durable.limits import check_json_value
 from durable.stores.base import ExecutionRecord
 
 __all__ = ["DurableHandler", "FunctionContext", "InvocationStatus", "durable_execution"]
@@ -114,8 +113,7 @@ def _returned(value: Any, started: float) -> InvocationOutcome:
     """The handler's value as the result: `json.dumps` with its default spacing; an error if it is not JSON."""
     try:
         payload = json.dumps(value)
-        check_json_value(json.loads(payload), "the handler's result")
-    except (TypeError, ValueError, DurableExecutionsError) as error:
+    except (TypeError, ValueError) as error:
         return InvocationOutcome(
             InvocationStatus.FAILED.value, error=ErrorObject.from_exception(error), started=started
         )

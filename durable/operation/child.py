@@ -41,6 +41,15 @@ def child_handler(
         invocation.checkpoint(update(identifier, OperationAction.START), wait=False)
     try:
         value = func()
+        if config.is_virtual or replay_children:
+            return value
+        payload = serialize(config.serdes, value, operation_id, arn)
+        if len(payload) > CHECKPOINT_SIZE_LIMIT_BYTES:
+            summary = config.summary_generator(value) if config.summary_generator else ""
+            invocation.checkpoint(update(identifier, OperationAction.SUCCEED, payload=summary, replay_children=True))
+        else:
+            invocation.checkpoint(update(identifier, OperationAction.SUCCEED, payload=payload))
+        return value
     except SuspendExecution:
         raise
     except Exception as error:
@@ -50,12 +59,3 @@ def child_handler(
         if not config.is_virtual:
             invocation.checkpoint(update(identifier, OperationAction.FAIL, error=failure))
         failure.raise_as_operation_error(ChildContextError)
-    if config.is_virtual or replay_children:
-        return value
-    payload = serialize(config.serdes, value, operation_id, arn)
-    if payload is not None and len(payload) > CHECKPOINT_SIZE_LIMIT_BYTES:
-        summary = config.summary_generator(value) if config.summary_generator else ""
-        invocation.checkpoint(update(identifier, OperationAction.SUCCEED, payload=summary, replay_children=True))
-        return value
-    invocation.checkpoint(update(identifier, OperationAction.SUCCEED, payload=payload))
-    return value

@@ -1,10 +1,7 @@
-"""Values and pure pieces: serdes, retry strategies, the due queue, transitions."""
+"""Values and pure pieces: retry strategies, the due queue, transitions (serdes: test_serdes.py)."""
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import uuid
 from typing import Any
 
 import pytest
@@ -15,57 +12,10 @@ from actors.due_queue import DueQueue
 from durable.config import Duration, JitterStrategy
 from durable.core.records import OperationAction, OperationStatus, OperationType, RecordUpdate
 from durable.core.transitions import apply_update, fire_due
-from durable.exceptions import InvalidStateError, SerDesError
+from durable.exceptions import InvalidStateError
 from durable.retries import RetryStrategyConfig, create_retry_strategy
-from durable.serdes import ExtendedTypeSerDes, JsonSerDes, SerDesContext
 
 pytestmark = pytest.mark.timeout(60)
-CTX = SerDesContext("1", "exec")
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
-    max_leaves=12,
-)
-extended_values = st.recursive(
-    json_values | st.binary(max_size=8) | st.uuids() | st.decimals(allow_nan=False, allow_infinity=False)
-    | st.datetimes() | st.dates(),
-    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
-    | st.dictionaries(st.text(max_size=4) | st.integers(), inner, max_size=3),
-    max_leaves=10,
-)
-
-
-@given(extended_values)
-def test_extended_serdes_round_trips(value: Any) -> None:
-    serdes = ExtendedTypeSerDes()
-    assert serdes.deserialize(serdes.serialize(value, CTX), CTX) == value
-
-
-@given(json_values)
-def test_plain_json_stays_plain_json(value: Any) -> None:
-    assert ExtendedTypeSerDes().serialize(value, CTX) == JsonSerDes().serialize(value, CTX)
-
-
-def test_a_user_dict_using_the_tag_key_is_not_mistaken_for_a_tagged_value() -> None:
-    serdes = ExtendedTypeSerDes()
-    tricky = {"__durable_type__": "bytes", "v": "AAAA"}
-    assert serdes.deserialize(serdes.serialize(tricky, CTX), CTX) == tricky
-
-
-def test_extended_types_keep_their_type() -> None:
-    serdes = ExtendedTypeSerDes()
-    for value in (b"\x00", uuid.uuid4(), decimal.Decimal("1.10"), datetime.date(2026, 1, 2), (1, "a"), {1: "x"}):
-        back = serdes.deserialize(serdes.serialize(value, CTX), CTX)
-        assert back == value and type(back) is type(value)
-
-
-def test_serialization_error_names_the_type() -> None:
-    class Gadget:
-        pass
-
-    with pytest.raises(SerDesError, match="Gadget"):
-        ExtendedTypeSerDes().serialize({"x": [Gadget()]}, CTX)
 
 
 @given(st.integers(1, 10), st.integers(1, 30), st.sampled_from(list(JitterStrategy)))
