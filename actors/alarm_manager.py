@@ -11,9 +11,9 @@ forgetting one can only let a stale set through, an early wake-up that the
 engine re-checks, never a lost alarm.
 
 With a virtual clock and SkipTime(True), an idle engine (nothing running,
-nothing ready) jumps the clock to the earliest alarm that a timer set (a
-wait, a retry, a poll: `is_timer`) and fires what is then due.  Alarms set by
-timeouts are never skipped to: timeouts are measured in real time.  The
+nothing ready) jumps the clock to the first timer (a wait, a retry, a poll:
+`next_timer`) of the executions it holds alarms for, and fires what is then
+due.  It never jumps to a timeout: timeouts are measured in real time.  The
 switch is a message, not a flag on the clock, so it is ordered behind the
 DispatcherIdle(False) of any work handed to the engine before it.
 """
@@ -46,11 +46,11 @@ IDLE_SEQS = 1_000_000
 
 class AlarmManager(TrackedActor):
     def __init__(
-        self, topology: Topology, clock: Clock, is_timer: Callable[[str, float], bool] = lambda eid, due: True
+        self, topology: Topology, clock: Clock, next_timer: Callable[[str], float | None] = lambda eid: None
     ) -> None:
         super().__init__(topology, "engine")
         self.clock = clock
-        self.is_timer = is_timer
+        self.next_timer = next_timer
         self.alarms: DueQueue[str] = DueQueue()
         self.seqs: dict[str, int] = {}
         self.idle_seqs: LRUCache[str, int] = LRUCache(maxsize=IDLE_SEQS)
@@ -119,8 +119,8 @@ class AlarmManager(TrackedActor):
         clock = self.clock
         if not (self.idle and self.skipping and isinstance(clock, VirtualClock)):
             return
-        timer = next((due for eid, due in self.alarms.in_order() if self.is_timer(eid, due)), None)
-        if timer is None:
+        timers = [due for eid, _ in self.alarms.in_order() if (due := self.next_timer(eid)) is not None]
+        if not timers:
             return
-        clock.advance_to(timer)
+        clock.advance_to(min(timers))
         self._fire(clock.now())

@@ -130,6 +130,8 @@ class InvocationOutcome:
     result: str | None = None
     error: ErrorObject | None = None
     started: float = 0.0
+    #: with plugins: the operations closed outside the handler whose end they were told (durable.plugin_session)
+    reported_ends: frozenset[str] | None = None
 
 
 @attrs.frozen(slots=True)
@@ -431,6 +433,7 @@ class RunHandler:
     snapshot: dict[str, OperationRecord]
     started: float
     sys_path: tuple[str, ...] = ()
+    meta: Any = None  # durable.plugin_session.InvocationMeta: request id, updated operations
 
 
 @attrs.frozen(slots=True)

@@ -278,6 +278,7 @@ def run_job(job: RunHandler, engine: ChildEngine, topology: Topology) -> Invocat
     handler = target if isinstance(target, DurableHandler) else durable_execution(target)
     state = RemoteRef(engine.link, Remote("state"), f"state of {record.execution_id}")
     invocation = Invocation(
-        record.execution_id, state, job.snapshot, topology, engine, engine, record.tenant_id  # type: ignore[arg-type]  # RemoteRef quacks like an ActorRef
+        record.execution_id, state, job.snapshot, topology, engine, engine, record.tenant_id,  # type: ignore[arg-type]  # RemoteRef quacks like an ActorRef
+        meta=job.meta,
     )
     return handler.invoke(invocation, record.input, job.started)

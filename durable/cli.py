@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.add(sys.stderr, level="DEBUG")
     else:
         logger.enable("durable.http_api")  # one line per refused slow client, a traceback per server fault
+        logger.enable("durable.plugin")  # a plugin that raised or hung
         logger.add(sys.stderr, level="INFO", format="{level}: {message}", filter=_quiet)
     try:
         return int(args.command(args))
@@ -70,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _quiet(record: Any) -> bool:
-    """Without -v: the user's own logs, and the HTTP API's refusals; not the runtime's detail."""
+    """Without -v: the user's own logs, the HTTP API's refusals and plugin failures; not the runtime's detail."""
     name = record["name"] or ""
-    return name.startswith("durable.http_api") or not name.startswith(("durable", "actors"))
+    return name.startswith(("durable.http_api", "durable.plugin")) or not name.startswith(("durable", "actors"))
 
 
 def _parser() -> argparse.ArgumentParser:

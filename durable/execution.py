@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar, overload
 
 import attrs
 
@@ -23,6 +24,8 @@ from durable.context import DurableContext, ReplayStatus
 from durable.core.records import ErrorObject, InvocationStatus
 from durable.exceptions import CheckpointRejectedError, SuspendExecution
 from durable.invocation import Invocation
+from durable.plugin import DurableInstrumentationPlugin
+from durable.plugin_session import run_invocation
 from durable.stores.base import ExecutionRecord
 
 __all__ = ["DurableHandler", "FunctionContext", "InvocationStatus", "durable_execution"]
@@ -31,11 +34,14 @@ R = TypeVar("R")
 
 
 class DurableHandler(Generic[R]):
-    """A user function `handler(event, context)` made durable."""
+    """A user function `handler(event, context)` made durable, with the plugins that instrument it."""
 
-    def __init__(self, func: Callable[[Any, DurableContext], R]) -> None:
+    def __init__(
+        self, func: Callable[[Any, DurableContext], R], plugins: Sequence[DurableInstrumentationPlugin] = ()
+    ) -> None:
         self.func = func
         self.name = getattr(func, "__name__", "handler")
+        self.plugins: tuple[DurableInstrumentationPlugin, ...] = tuple(plugins)
         functools.update_wrapper(self, func)
 
     def __call__(self, event: Any, context: DurableContext) -> R:
@@ -43,6 +49,11 @@ class DurableHandler(Generic[R]):
 
     def invoke(self, invocation: Invocation, input_payload: str | None, started: float) -> InvocationOutcome:
         """Run one invocation and say how it ended; never raises for user errors."""
+        if self.plugins:
+            return run_invocation(self.plugins, invocation, lambda: self._invoke(invocation, input_payload, started))
+        return self._invoke(invocation, input_payload, started)
+
+    def _invoke(self, invocation: Invocation, input_payload: str | None, started: float) -> InvocationOutcome:
         replay = ReplayStatus.REPLAY if invocation.has_prior_operations() else ReplayStatus.NEW
         context = DurableContext.from_lambda_context(invocation, LocalLambdaContext(invocation), replay)
         try:
@@ -130,8 +141,45 @@ def decode_input(payload: str | None) -> Any:
         return payload
 
 
-def durable_execution(func: Callable[[Any, DurableContext], R]) -> DurableHandler[R]:
-    """Mark `handler(event, context)` as a durable execution's entry point."""
+PLUGINS_WARNING = "The 'plugins' parameter is provisional and may be altered or removed."
+
+
+@overload
+def durable_execution(
+    func: Callable[[Any, DurableContext], R],
+    *,
+    boto3_client: Any = None,
+    plugins: Sequence[DurableInstrumentationPlugin] | None = None,
+) -> DurableHandler[R]: ...
+
+
+@overload
+def durable_execution(
+    func: None = None,
+    *,
+    boto3_client: Any = None,
+    plugins: Sequence[DurableInstrumentationPlugin] | None = None,
+) -> Callable[[Callable[[Any, DurableContext], R]], DurableHandler[R]]: ...
+
+
+def durable_execution(
+    func: Callable[[Any, DurableContext], R] | None = None,
+    *,
+    boto3_client: Any = None,
+    plugins: Sequence[DurableInstrumentationPlugin] | None = None,
+) -> DurableHandler[R] | Callable[[Callable[[Any, DurableContext], R]], DurableHandler[R]]:
+    """Mark `handler(event, context)` as a durable execution's entry point.
+
+    Bare (`@durable_execution`) or with arguments (`@durable_execution(plugins=[...])`).
+    `plugins` instrument every invocation (`durable.plugin`); giving any warns
+    FutureWarning, as in the SDK, whose plugin interface is provisional.
+    `boto3_client` is accepted so code written for AWS runs unchanged; with no
+    Lambda service to talk to, it is not used.
+    """
+    if func is None:
+        return functools.partial(durable_execution, boto3_client=boto3_client, plugins=plugins)
+    if plugins:
+        warnings.warn(PLUGINS_WARNING, FutureWarning, stacklevel=2)
     if isinstance(func, DurableHandler):
-        return func
-    return DurableHandler(func)
+        return func if not plugins else DurableHandler(func.func, (*func.plugins, *plugins))
+    return DurableHandler(func, plugins or ())

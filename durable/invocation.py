@@ -12,7 +12,7 @@ threads of a map's branches.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pykka
 
@@ -21,6 +21,9 @@ from actors.replies import Answer
 from actors.topology import Topology
 from durable.clock import Clock
 from durable.core.records import OperationRecord, OperationType, RecordUpdate
+
+if TYPE_CHECKING:
+    from durable.plugin_session import InvocationMeta, PluginSession
 
 
 class Invocation:
@@ -34,6 +37,7 @@ class Invocation:
         engine: Any = None,
         tenant_id: str | None = None,
         deadline: float | None = None,
+        meta: InvocationMeta | None = None,
     ) -> None:
         self.execution_arn = execution_arn
         self.state = state
@@ -43,6 +47,9 @@ class Invocation:
         self.engine = engine
         self.tenant_id = tenant_id
         self.deadline = deadline
+        self.meta = meta
+        #: set while a handler with plugins runs; it fires their operation hooks (durable.plugin_session)
+        self.plugins: PluginSession | None = None
 
     @property
     def durable_execution_arn(self) -> str:
@@ -59,14 +66,24 @@ class Invocation:
             answer = Answer()
             self.topology.tell(self.state, Lookup(operation_id, answer))
             op = cast(OperationRecord | None, answer.get())
+        if self.plugins is not None:
+            self.plugins.looked_up(operation_id, op)
         return op
 
     def checkpoint(self, update: RecordUpdate, wait: bool = True) -> None:
+        plugins = self.plugins
+        if plugins is not None:
+            plugins.before_checkpoint(update)
         if not wait:
             self.topology.tell(self.state, Checkpoint((update,)))
+            if plugins is not None:
+                plugins.sent_checkpoint(update, None)
             return
         answer = Answer()
         self.topology.tell(self.state, Checkpoint((update,), answer))
+        if plugins is not None:
+            plugins.sent_checkpoint(update, answer)  # waits for the answer, then reports the merged operation
+            return
         answer.get()
 
     def remaining_millis(self) -> int:

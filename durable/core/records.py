@@ -222,11 +222,10 @@ class OperationRecord:
 _TIMEOUTS = frozenset({OperationType.CALLBACK, OperationType.CHAINED_INVOKE})
 
 
-def timer_due_by(operations: list[OperationRecord], when: float) -> bool:
-    """Whether a timer (a wait's end, a retry, a poll; not a timeout) is due by `when` on the engine's clock."""
-    return any(
-        not op.on_wall_clock and (due := op.due_timestamp) is not None and due <= when + 1e-6 for op in operations
-    )
+def next_timer(operations: list[OperationRecord]) -> float | None:
+    """When the first timer (a wait's end, a retry, a poll; not a timeout) is due, on the engine's clock."""
+    dues = [due for op in operations if not op.on_wall_clock and (due := op.due_timestamp) is not None]
+    return min(dues) if dues else None
 
 
 @attrs.frozen(slots=True)

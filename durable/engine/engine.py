@@ -50,7 +50,7 @@ from durable.clock import Clock, RealClock
 from durable.config import Duration
 from durable.core.callback_ids import CallbackIds, load_or_create_key
 from durable.core.history import HistoryEvent
-from durable.core.records import ErrorObject, OperationRecord, timer_due_by
+from durable.core.records import ErrorObject, OperationRecord, next_timer
 from durable.core.transitions import CallbackAction
 from durable.engine.invoker import Invoker
 from durable.engine.registry import FunctionRegistry, RegisteredFunction
@@ -114,7 +114,7 @@ class Engine:
         self.registry = FunctionRegistry()
         self.topology = Topology()
         self.writer = CheckpointWriter.start(self.topology, self.store, self.clock)
-        self.alarm_manager = AlarmManager.start(self.topology, self.clock, self._timer_due)
+        self.alarm_manager = AlarmManager.start(self.topology, self.clock, self._next_timer)
         self.alarm_client = AlarmClient.start(self.topology, self.alarm_manager, self.writer, self.clock, self.store)
         self.completions = CompletionBoard.start(self.topology, self.store)
         self.callback_ids = CallbackIds(load_or_create_key(self.store.secret_key_path()))
@@ -174,9 +174,9 @@ class Engine:
             handler_reference(name, target)
         return self.registry.register(name, target, invocation_timeout)
 
-    def _timer_due(self, execution_id: str, due: float) -> bool:
-        """Whether the execution's alarm at `due` was set by a timer (which a test clock may skip to)."""
-        return timer_due_by(self.store.load_operations(execution_id), due)
+    def _next_timer(self, execution_id: str) -> float | None:
+        """When the execution's first timer is due (what a skipping test clock may jump to)."""
+        return next_timer(self.store.load_operations(execution_id))
 
     def has_function(self, name: str) -> bool:
         return self.registry.get(name) is not None

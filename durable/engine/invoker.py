@@ -47,6 +47,7 @@ from durable.engine.registry import FunctionRegistry
 from durable.exceptions import CheckpointRejectedError
 from durable.execution import DurableHandler, run_plain_function
 from durable.invocation import Invocation
+from durable.plugin_session import invocation_meta, remember_reported_ends
 from durable.stores.base import CommitResult, ExecutionChange, ExecutionRecord, ExecutionStatus, Store, WriteSet
 
 EARLY_TOLERANCE = 0.001
@@ -63,6 +64,8 @@ class Invoker:
     callback_ids: CallbackIds
     engine: Any = None
     external: pykka.ActorRef[Any] | None = None
+    #: per running execution, what its last invocation's plugins were told had ended (durable.plugin_session)
+    reported_ends: dict[str, frozenset[str]] = attrs.Factory(dict)
 
     def ask(self, ref: pykka.ActorRef[Any], make: Callable[[pykka.ThreadingFuture[Any]], Any]) -> Any:
         future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
@@ -124,8 +127,10 @@ class Invoker:
         try:
             self.ask(state, lambda f: FireDueTimers(f))
             snapshot = cast(dict[str, OperationRecord], state.ask(Snapshot()))
+            meta = invocation_meta(self.store, record, token, function.handler, self.reported_ends.get(execution_id))
             invocation = Invocation(
-                execution_id, state, snapshot, self.topology, self.clock, self.engine, record.tenant_id
+                execution_id, state, snapshot, self.topology, self.clock, self.engine, record.tenant_id,
+                deadline=deadline, meta=meta,
             )
             try:
                 outcome = self._invoke(function, invocation, record, now, process)
@@ -136,6 +141,7 @@ class Invoker:
                     self.ask(state, lambda f: EndInvocation(died, f))
                 raise
             self.ask(state, lambda f: EndInvocation(outcome, f))
+            remember_reported_ends(self.reported_ends, execution_id, outcome)
             if outcome.status != "PENDING":
                 self.tell_caller(record)
         except CheckpointRejectedError as error:
@@ -153,7 +159,9 @@ class Invoker:
             return InvocationOutcome("FAILED", error=ErrorObject(why, "Runtime.ExitError"), started=now)
         if process is not None:
             module, qualname = handler_reference(function.name, function.handler)
-            job = RunHandler(module, qualname, durable, record, invocation.snapshot, now, tuple(sys.path))
+            job = RunHandler(
+                module, qualname, durable, record, invocation.snapshot, now, tuple(sys.path), invocation.meta
+            )
             return process.run(job, {"state": invocation.state})
         if durable:
             return function.handler.invoke(invocation, record.input, now)

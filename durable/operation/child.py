@@ -21,6 +21,7 @@ from durable.exceptions import ChildContextError, InvocationError, SuspendExecut
 from durable.identifier import OperationIdentifier
 from durable.invocation import Invocation
 from durable.operation.base import raise_operation_error, recorded, update
+from durable.plugin_session import child_context_ended, run_user_function
 from durable.serdes import deserialize, serialize
 
 T = TypeVar("T")
@@ -40,8 +41,11 @@ def child_handler(
     if record is None and not config.is_virtual:
         invocation.checkpoint(update(identifier, OperationAction.START), wait=False)
     try:
-        value = func()
+        value = run_user_function(
+            invocation, identifier, func, attempt=1 if record is None else None, is_replay_children=replay_children
+        )
         if config.is_virtual or replay_children:
+            child_context_ended(invocation, identifier, OperationStatus.SUCCEEDED, is_replayed=replay_children)
             return value
         payload = serialize(config.serdes, value, operation_id, arn)
         if len(payload) > CHECKPOINT_SIZE_LIMIT_BYTES:
@@ -56,6 +60,8 @@ def child_handler(
         if isinstance(error, InvocationError) and error.is_retryable():
             raise
         failure = ErrorObject.from_exception(error)
-        if not config.is_virtual:
+        if config.is_virtual:
+            child_context_ended(invocation, identifier, OperationStatus.FAILED, error=failure)
+        else:
             invocation.checkpoint(update(identifier, OperationAction.FAIL, error=failure))
         failure.raise_as_operation_error(ChildContextError)

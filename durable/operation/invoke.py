@@ -27,6 +27,8 @@ from durable.serdes import DEFAULT_JSON_SERDES, deserialize, serialize
 P = TypeVar("P")
 R = TypeVar("R")
 
+CHILD_GRACE = 1
+
 _CLOSED = frozenset({OperationStatus.FAILED, OperationStatus.TIMED_OUT, OperationStatus.STOPPED})
 
 
@@ -59,7 +61,10 @@ def run_invoke(
             error = ErrorObject(engine.unknown_function(function_name), "Invoke.FunctionNotFound")
             invocation.checkpoint(update(identifier, OperationAction.FAIL, error=error))
             error.raise_as_operation_error(InvokeError)
-    engine.start_chained(child_id, function_name, body, (arn, operation_id), config.tenant_id, timeout)
+    # The invoked execution may run a second past the caller's timeout, so the caller's own timeout, not the
+    # child's, decides the operation's outcome.
+    child_timeout = timeout + CHILD_GRACE if timeout is not None else None
+    engine.start_chained(child_id, function_name, body, (arn, operation_id), config.tenant_id, child_timeout)
     resume_at = record.due_at(skew(invocation.clock)) if record is not None else (
         invocation.clock.now() + timeout if timeout is not None else None
     )

@@ -21,6 +21,7 @@ from durable.identifier import OperationIdentifier
 from durable.invocation import Invocation
 from durable.logger import Logger, LogInfo
 from durable.operation.base import raise_operation_error, recorded, update
+from durable.plugin_session import run_user_function
 from durable.retries import RetryPresets
 from durable.serdes import deserialize, serialize
 from durable.types import StepContext
@@ -65,7 +66,7 @@ def run_step(
         attempt=attempt,
     )
     try:
-        value = func(step_context)
+        value = run_user_function(invocation, identifier, func, step_context, attempt=attempt)
         payload = serialize(config.serdes, value, identifier.operation_id, arn)
     except ExecutionError:
         raise

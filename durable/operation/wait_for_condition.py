@@ -19,6 +19,7 @@ from durable.identifier import OperationIdentifier
 from durable.invocation import Invocation
 from durable.logger import Logger, LogInfo
 from durable.operation.base import raise_operation_error, recorded, update
+from durable.plugin_session import run_user_function
 from durable.serdes import deserialize, serialize
 from durable.types import WaitForConditionCheckContext
 from durable.waits import WaitForConditionConfig
@@ -57,7 +58,7 @@ def run_wait_for_condition(
         attempt=attempt,
     )
     try:
-        state = check(state, check_context)
+        state = run_user_function(invocation, identifier, check, state, check_context, attempt=attempt)
         decision = config.wait_strategy(state, attempt)
         payload = serialize(config.serdes, state, operation_id, arn)
     except Exception as error:

@@ -30,12 +30,15 @@ __all__ = [
     "HistoryMismatchError",
     "Matcher",
     "format_history",
+    "log_field_names",
     "match_history",
+    "match_log_fields",
     "match_value",
 ]
 
 _BIND = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _REGEX = re.compile(r"^\$\{/(.*)/\}$", re.DOTALL)
+_SLASHED = re.compile(r"^/(.*)/$", re.DOTALL)
 _MISSING = object()
 _MAX_SHOWN = 160
 
@@ -214,3 +217,48 @@ def match_history(
     if problems:
         raise HistoryMismatchError(problems, actual)
     return matcher.bindings
+
+
+# ----- structured log lines (ExpectedLogs entries with fields besides `message`)
+
+
+def _log_text(value: Any) -> str:
+    """A log field as the text a `/regex/` is searched in: JSON's spelling for non-strings (`true`, `3`)."""
+    if isinstance(value, str):
+        return value
+    if _is_number(value):
+        return _number_text(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def log_field_names(fields: Mapping[str, Any]) -> set[str]:
+    """The `${NAME}` placeholders the fields refer to (bound by the history match)."""
+    return {m.group(1) for value in fields.values() if isinstance(value, str) and (m := _BIND.match(value))}
+
+
+def match_log_fields(expected: Mapping[str, Any], record: Mapping[str, Any], bindings: Mapping[str, Any]) -> bool:
+    """Does a JSON log record have every expected field, each matching?
+
+    A field value `/regex/` (or `${/regex/}`) is searched in the field's text,
+    so it also tests for presence (`/.*/`); `${NAME}` must equal the value the
+    history bound to NAME; anything else must be the equal JSON value.  An
+    absent key never matches.
+    """
+    for key, want in expected.items():
+        if key not in record:
+            return False
+        have = record[key]
+        if isinstance(want, str):
+            regex = _SLASHED.match(want) or _REGEX.match(want)
+            if regex:
+                if re.search(regex.group(1), _log_text(have)) is None:
+                    return False
+                continue
+            bind = _BIND.match(want)
+            if bind:
+                if bind.group(1) not in bindings:
+                    return False
+                want = bindings[bind.group(1)]
+        if not json_equal(want, have):
+            return False
+    return True

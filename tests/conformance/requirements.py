@@ -23,6 +23,7 @@ import yaml
 __all__ = [
     "ConformanceDirMissingError",
     "LogExpectation",
+    "LogMatch",
     "Requirement",
     "conformance_dir",
     "generate_string",
@@ -35,6 +36,7 @@ __all__ = [
 #: Suites this harness runs (folder names under the conformance directory).
 SUITES: tuple[str, ...] = (
     "step", "wait", "child", "wait_for_condition", "map", "parallel", "callback", "wait_for_callback", "invoke",
+    "plugin",
 )
 
 _GEN_STR = re.compile(r"^\$\{GEN_STR:(\d+)\}$")
@@ -49,11 +51,37 @@ class ConformanceDirMissingError(RuntimeError):
 
 
 @attrs.frozen
-class LogExpectation:
-    """`count` log lines must match `pattern` (re.search on `str(entry)`)."""
+class LogMatch:
+    """What one log line must look like (an `ExpectedLogs` `match`, or one of its `after` entries).
 
-    pattern: re.Pattern[str]
-    count: int
+    `message`: a regex searched in the rendered line (`str(entry)`, e.g.
+    `[INFO] text`).  `fields`: for a line whose message is a JSON object,
+    the keys it must have and their values, under `matching.match_log_fields`
+    (`/regex/`, `${NAME}` bound by the history, or an equal JSON value).
+    """
+
+    message: re.Pattern[str] | None = None
+    fields: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def describe(self) -> str:
+        parts = [f"message=/{self.message.pattern}/"] if self.message is not None else []
+        parts += [f"{key}={value!r}" for key, value in self.fields.items()]
+        return "{" + ", ".join(parts) + "}"
+
+
+@attrs.frozen
+class LogExpectation:
+    """Lines matching `match`: exactly `count` of them, or at least `min_count`; each after a line of every `after`."""
+
+    match: LogMatch
+    count: int | None = None
+    min_count: int | None = None
+    after: tuple[LogMatch, ...] = ()
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The message regex (the only thing the non-plugin suites match on)."""
+        return self.match.message
 
 
 @attrs.frozen
@@ -184,6 +212,26 @@ def _compile_log_pattern(message: str) -> re.Pattern[str]:
     return re.compile(m.group(1), flags)
 
 
+def _log_match(raw: Any, variables: Mapping[str, Any], path: Path) -> LogMatch:
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(f"{path}: an ExpectedLogs match must be a non-empty mapping, got {raw!r}")
+    message = raw.get("message")
+    pattern = None if message is None else _compile_log_pattern(str(substitute(message, variables, escape=True)))
+    fields = {str(k): substitute(v, variables) for k, v in raw.items() if k != "message"}
+    return LogMatch(pattern, fields)
+
+
+def _log_expectation(entry: Any, variables: Mapping[str, Any], path: Path) -> LogExpectation:
+    if not isinstance(entry, dict) or "match" not in entry:
+        raise ValueError(f"{path}: every ExpectedLogs entry needs a match, got {entry!r}")
+    count = int(entry["count"]) if "count" in entry else None
+    min_count = int(entry["min_count"]) if "min_count" in entry else None
+    if (count is None) == (min_count is None):
+        raise ValueError(f"{path}: an ExpectedLogs entry needs exactly one of count and min_count: {entry!r}")
+    after = tuple(_log_match(a, variables, path) for a in entry.get("after") or [])
+    return LogExpectation(_log_match(entry["match"], variables, path), count, min_count, after)
+
+
 def _read_document(path: Path) -> dict[str, Any]:
     """The requirement mapping; a file may hold several `---` documents, merged in order."""
     merged: dict[str, Any] = {}
@@ -216,13 +264,7 @@ def load_requirement(path: Path) -> Requirement:
     for event in history:
         if not isinstance(event, dict) or "EventId" not in event:
             raise ValueError(f"{path}: every expected event needs an EventId, got {event!r}")
-    logs = [
-        LogExpectation(
-            pattern=_compile_log_pattern(str(substitute(entry["match"]["message"], variables, escape=True))),
-            count=int(entry["count"]),
-        )
-        for entry in raw.get("ExpectedLogs") or []
-    ]
+    logs = [_log_expectation(entry, variables, path) for entry in raw.get("ExpectedLogs") or []]
     return Requirement(
         id=path.stem,
         suite=path.parent.name,

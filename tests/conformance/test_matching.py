@@ -16,7 +16,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from .matching import HistoryMismatchError, Matcher, json_equal, match_history, match_value
+from .matching import (
+    HistoryMismatchError,
+    Matcher,
+    json_equal,
+    log_field_names,
+    match_history,
+    match_log_fields,
+    match_value,
+)
 from .requirements import (
     ConformanceDirMissingError,
     generate_string,
@@ -348,8 +356,9 @@ def test_load_requirement_substitutes_fresh_values(tmp_path: Path) -> None:
     assert first.expected_history[0]["StepSucceededDetails"]["Result"]["Payload"] == f'"{value}"'
     assert first.last_event_id == 3
     assert first.expected_logs[0].count == 1
-    assert first.expected_logs[0].pattern.search(f"[INFO] STARTED FOR: {value}")
-    assert first.expected_logs[0].pattern.flags & re.IGNORECASE
+    pattern = first.expected_logs[0].pattern
+    assert pattern is not None and pattern.search(f"[INFO] STARTED FOR: {value}")
+    assert pattern.flags & re.IGNORECASE
     assert second.variables["INPUT_1"] != value
 
 
@@ -380,3 +389,64 @@ def test_real_requirement_files_load() -> None:
     assert ids[:3] == ["step/1-1", "step/1-2", "step/1-3"]
     assert {r.id for r in reqs if r.is_async} == {"2-4", "2-5"}
     assert {r.id for r in reqs if r.optional} == {"1-7"}
+
+
+# ----- structured ExpectedLogs (the plugin suite)
+
+
+def test_log_fields_match_values_regexes_and_history_bindings() -> None:
+    record = {"plugin": "P", "hook": "attempt-end", "n": 2, "first": False, "op": "7", "when": "2024-01-01T00:00:00"}
+    bindings = {"ID1": "7"}
+    assert match_log_fields({"plugin": "P", "n": 2, "first": False, "op": "${ID1}"}, record, bindings)
+    assert match_log_fields({"when": "/^\\d{4}-/", "first": "/.*/", "n": "/^[1-9]$/"}, record, bindings)
+    assert not match_log_fields({"n": 1}, record, bindings)
+    assert not match_log_fields({"first": 0}, record, bindings)  # a bool is not a number
+    assert not match_log_fields({"missing": "/.*/"}, record, bindings)  # a regex also asks for presence
+    assert not match_log_fields({"op": "${ID2}"}, record, bindings)  # unbound: never matches
+    assert not match_log_fields({"first": "/^False$/"}, record, bindings)  # JSON spelling: false
+    assert log_field_names({"op": "${ID1}", "parent": "${CTX}", "n": 1, "x": "/${A}/"}) == {"ID1", "CTX"}
+
+
+def test_load_structured_log_expectations(tmp_path: Path) -> None:
+    path = tmp_path / "plugin" / "10-99.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        textwrap.dedent(
+            """\
+            description: demo
+            Variables:
+              INPUT_1: ${GEN_STR:8}
+            ExpectedLogs:
+              - match:
+                  plugin: CONFPLUGIN
+                  hook: invocation-start
+                  first: true
+                count: 1
+              - match:
+                  message: '/running for: ${INPUT_1}/'
+                min_count: 2
+                after:
+                  - plugin: CONFPLUGIN
+                    op: ${ID1}
+            """
+        )
+    )
+    req = load_requirement(path)
+    first, second = req.expected_logs
+    assert first.match.fields == {"plugin": "CONFPLUGIN", "hook": "invocation-start", "first": True}
+    assert first.match.message is None and first.count == 1 and first.min_count is None
+    assert second.pattern is not None and second.pattern.search(f"[INFO] running for: {req.variables['INPUT_1']}")
+    assert second.count is None and second.min_count == 2
+    assert [a.fields for a in second.after] == [{"plugin": "CONFPLUGIN", "op": "${ID1}"}]
+    path.write_text("description: x\nExpectedLogs:\n  - match: {hook: x}\n")
+    with pytest.raises(ValueError, match="count and min_count"):
+        load_requirement(path)
+
+
+def test_real_plugin_requirement_files_load() -> None:
+    try:
+        files = requirement_files(suites=("plugin",))
+    except ConformanceDirMissingError as exc:
+        pytest.fail(str(exc))
+    reqs = [load_requirement(p) for p in files]
+    assert len(reqs) == 23 and all(r.expected_logs for r in reqs)

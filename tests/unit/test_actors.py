@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any, cast
@@ -54,8 +55,13 @@ class GatedStore(MemoryStore):
 
 @pytest.fixture
 def topology() -> Iterator[Topology]:
+    """A topology for the test's actors, which are stopped after it (and only they: not another test's)."""
+    before = {ref.actor_urn for ref in pykka.ActorRegistry.get_all()}
     yield Topology()
-    pykka.ActorRegistry.stop_all()
+    for ref in pykka.ActorRegistry.get_all():
+        if ref.actor_urn not in before:
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                ref.stop(timeout=5)
 
 
 def _store_with_execution(store: MemoryStore, execution_id: str = "e1") -> None:
