@@ -178,9 +178,9 @@ class Dispatcher(TrackedActor):
                 run = self.running.get(eid)
                 if run is not None and run.worker == worker:
                     run.token, run.deadline, run.state, run.pid = token, deadline, state, pid
-            case InvocationEnded(eid, _token, worker, process_died):
+            case InvocationEnded(eid, _token, worker, crashed):
                 self._ended(eid, worker)
-                if process_died:
+                if crashed:
                     self._rerun_after_crash(eid)
                 else:
                     self.crashes.pop(eid, None)
@@ -293,14 +293,14 @@ class Dispatcher(TrackedActor):
             self._ready(eid, self.again.pop(eid))
 
     def _rerun_after_crash(self, eid: str) -> None:
-        """Run an execution whose worker process died again: at once the first time, then backing off."""
+        """Run a crashed execution again: at once the first time, then backing off."""
         self.counters["replaced_processes"] += 1
         crashes = self.crashes[eid] = self.crashes.get(eid, 0) + 1
         if crashes == 1:
             self._ready(eid, False)
             return
         delay = min(CRASH_BACKOFF_CAP, 2.0 ** (crashes - 2))
-        logger.warning("{} crashed its worker process {} times in a row; running it again in {} s", eid, crashes,
+        logger.warning("{} crashed {} times in a row; running it again in {} s", eid, crashes,
                        delay)
         self.backed_off[eid] = time.monotonic() + delay
 

@@ -265,12 +265,13 @@ class InvocationStarted:
 
 @attrs.frozen(slots=True)
 class InvocationEnded:
-    """The worker is free again; `process_died`: its worker process died mid-invocation, run the execution again."""
+    """The worker is free again; `crashed`: the invocation crashed (its worker process died, or the runtime
+    raised), so the execution runs again, backing off if it keeps crashing."""
 
     execution_id: str
     token: int | None
     worker: str
-    process_died: bool = False
+    crashed: bool = False
 
 
 @attrs.frozen(slots=True)
@@ -434,6 +435,7 @@ class RunHandler:
     started: float
     sys_path: tuple[str, ...] = ()
     meta: Any = None  # durable.plugin_session.InvocationMeta: request id, updated operations
+    lambda_context: Any = None  # a module-level function making the handler's context.lambda_context
 
 
 @attrs.frozen(slots=True)

@@ -80,8 +80,9 @@ class InvocationWorker(TrackedActor):
                     assert self.process is not None
                     self.process.restart()
                     died = True
-                except BaseException as error:
-                    logger.opt(exception=error).error("invocation of {} crashed the worker", execution_id)
+                except Exception as error:  # recorded by the invoker where it could be; run it again, backing off
+                    logger.opt(exception=error).error("invocation of {} crashed", execution_id)
+                    died = True
                 with contextlib.suppress(pykka.ActorDeadError):  # the engine closed meanwhile
                     self.send(self.dispatcher, InvocationEnded(execution_id, token, self.actor_urn, died))
             case _:

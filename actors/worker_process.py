@@ -281,4 +281,6 @@ def run_job(job: RunHandler, engine: ChildEngine, topology: Topology) -> Invocat
         record.execution_id, state, job.snapshot, topology, engine, engine, record.tenant_id,  # type: ignore[arg-type]  # RemoteRef quacks like an ActorRef
         meta=job.meta,
     )
+    if job.lambda_context is not None:
+        invocation.lambda_context = job.lambda_context(invocation)
     return handler.invoke(invocation, record.input, job.started)

@@ -46,6 +46,7 @@ from durable.exceptions import (
 from durable.identifier import OperationIdentifier, OperationIdNamespace
 from durable.invocation import Invocation
 from durable.logger import Logger, LogInfo, root_logger
+from durable.operation.callback import PASS_THROUGH_SERDES as PASS_THROUGH_SERDES
 from durable.operation.callback import Callback, create_callback_id, wait_for_callback_handler
 from durable.operation.child import child_handler
 from durable.operation.invoke import run_invoke

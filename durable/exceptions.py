@@ -19,7 +19,17 @@ from __future__ import annotations
 import enum
 import time
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, Self, TypedDict
+
+BAD_REQUEST_ERROR: int = 400
+TOO_MANY_REQUESTS_ERROR: int = 429
+SERVICE_ERROR: int = 500
+INVALID_PARAMETER_VALUE_EXCEPTION: str = "InvalidParameterValueException"
+INVALID_CHECKPOINT_TOKEN_PREFIX: str = "Invalid Checkpoint Token"
+
+_NEEDS_THE_CUSTOMER = frozenset(
+    {"KMSAccessDeniedException", "KMSDisabledException", "KMSInvalidStateException", "KMSNotFoundException"}
+)
 
 
 class TerminationReason(enum.Enum):
@@ -104,6 +114,19 @@ class BotoClientError(InvocationError):
         self.response_metadata = response_metadata
         self.error_category = error_category
 
+    @classmethod
+    def from_exception(cls, exception: Exception) -> Self:
+        """Wrap a botocore-style error (its `response` dict), classifying whether a retry can help."""
+        response = getattr(exception, "response", {}) or {}
+        error = response.get("Error")
+        metadata = response.get("ResponseMetadata")
+        return cls(
+            message=str(exception),
+            error_category=_category(error, metadata),
+            error=error,
+            response_metadata=metadata,
+        )
+
     def is_retryable(self) -> bool:
         return self.error_category is DurableApiErrorCategory.INVOCATION
 
@@ -116,6 +139,22 @@ class BotoClientError(InvocationError):
         if self.response_metadata:
             extras["ResponseMetadata"] = self.response_metadata
         return extras
+
+
+def _category(error: AwsErrorObj | None, metadata: AwsErrorMetadata | None) -> DurableApiErrorCategory:
+    """EXECUTION (retrying cannot help) for KMS misconfiguration and 4xx client errors; INVOCATION otherwise.
+
+    Throttling (429) and a stale checkpoint token are 4xx but pass with time, so they stay retryable.
+    """
+    code = (error.get("Code") if error else None) or ""
+    if code in _NEEDS_THE_CUSTOMER:
+        return DurableApiErrorCategory.EXECUTION
+    status = (metadata.get("HTTPStatusCode") if metadata else None) or 0
+    message = (error.get("Message") if error else None) or ""
+    stale_token = code == INVALID_PARAMETER_VALUE_EXCEPTION and message.startswith(INVALID_CHECKPOINT_TOKEN_PREFIX)
+    if error and BAD_REQUEST_ERROR <= status < SERVICE_ERROR and status != TOO_MANY_REQUESTS_ERROR and not stale_token:
+        return DurableApiErrorCategory.EXECUTION
+    return DurableApiErrorCategory.INVOCATION
 
 
 class CheckpointError(BotoClientError):
@@ -327,6 +366,11 @@ class OrphanedChildException(BaseException):
 
 
 __all__ = [
+    "BAD_REQUEST_ERROR",
+    "INVALID_CHECKPOINT_TOKEN_PREFIX",
+    "INVALID_PARAMETER_VALUE_EXCEPTION",
+    "SERVICE_ERROR",
+    "TOO_MANY_REQUESTS_ERROR",
     "AwsErrorMetadata",
     "AwsErrorObj",
     "BackgroundThreadError",

@@ -55,7 +55,8 @@ class DurableHandler(Generic[R]):
 
     def _invoke(self, invocation: Invocation, input_payload: str | None, started: float) -> InvocationOutcome:
         replay = ReplayStatus.REPLAY if invocation.has_prior_operations() else ReplayStatus.NEW
-        context = DurableContext.from_lambda_context(invocation, LocalLambdaContext(invocation), replay)
+        lambda_context = invocation.lambda_context or LocalLambdaContext(invocation)
+        context = DurableContext.from_lambda_context(invocation, lambda_context, replay)
         try:
             value = self.func(handler_event(input_payload), context)
         except SuspendExecution:

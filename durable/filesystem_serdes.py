@@ -43,7 +43,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from durable.constants import CHECKPOINT_SIZE_LIMIT_BYTES as CHECKPOINT_SIZE_LIMIT
+from durable.constants import CHECKPOINT_SIZE_LIMIT_BYTES
 from durable.exceptions import SerDesError
 from durable.serdes import EXTENDED_TYPES_SERDES, SerDes, SerDesContext
 
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 #: Inline payloads above this many bytes go to a file in OVERFLOW mode (1 KiB below the checkpoint limit).
-_OVERFLOW_THRESHOLD_BYTES = CHECKPOINT_SIZE_LIMIT - 1024
+_OVERFLOW_THRESHOLD_BYTES = CHECKPOINT_SIZE_LIMIT_BYTES - 1024
 
 #: arn:<partition>:lambda:<region>:<account>:function:<function>:<version>/durable-execution/<execution>/<invocation>
 _EXECUTION_ARN = re.compile(

@@ -48,6 +48,8 @@ class Invocation:
         self.tenant_id = tenant_id
         self.deadline = deadline
         self.meta = meta
+        #: what the handler's `context.lambda_context` is (None: a LocalLambdaContext made for it)
+        self.lambda_context: Any = None
         #: set while a handler with plugins runs; it fires their operation hooks (durable.plugin_session)
         self.plugins: PluginSession | None = None
 

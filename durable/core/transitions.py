@@ -227,6 +227,7 @@ def complete_callback(
         done = attrs.evolve(op, status=OperationStatus.SUCCEEDED, end_timestamp=now, result=payload)
         return done, [operation_event(done, "CallbackSucceeded", now, result_details(payload))]
     if action is CallbackAction.FAIL:
+        error = error or ErrorObject()
         done = attrs.evolve(op, status=OperationStatus.FAILED, end_timestamp=now, error=error)
         return done, [operation_event(done, "CallbackFailed", now, error_details(error))]
     if op.heartbeat_timeout is None:

@@ -93,6 +93,7 @@ class Engine:
         recover: bool = True,
         execute: bool = True,
         isolation: str = "thread",
+        lambda_context: Callable[[Any], Any] | None = None,
     ) -> None:
         """`execute=False` makes a record-only engine: `start` writes the execution and runs nothing.
 
@@ -101,6 +102,8 @@ class Engine:
         `isolation`: "thread" runs handlers on worker threads; "process" runs them in worker
         processes, so a handler that exits or crashes takes down one invocation, not the engine
         (its handlers must then be importable by module and name).
+        `lambda_context`: makes each invocation's `context.lambda_context` from its Invocation (a module-level
+        function, so worker processes can use it too); by default a LocalLambdaContext.
         """
         if workers < 1:
             raise ValidationError(f"workers must be at least 1, got {workers}")
@@ -120,7 +123,7 @@ class Engine:
         self.callback_ids = CallbackIds(load_or_create_key(self.store.secret_key_path()))
         self.invoker = Invoker(
             self.store, self.registry, self.topology, self.clock, self.writer, self.alarm_client,
-            self.callback_ids, self,
+            self.callback_ids, self, lambda_context=lambda_context,
         )
         self.dispatcher = Dispatcher.start(
             self.topology, self.writer, self.alarm_manager, self._make_worker, workers, lock_timeout

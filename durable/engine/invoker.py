@@ -51,6 +51,8 @@ from durable.plugin_session import invocation_meta, remember_reported_ends
 from durable.stores.base import CommitResult, ExecutionChange, ExecutionRecord, ExecutionStatus, Store, WriteSet
 
 EARLY_TOLERANCE = 0.001
+#: how long a worker waits for an actor's reply before giving the invocation up as crashed (it runs again)
+REPLY_TIMEOUT = 120.0
 
 
 @attrs.define
@@ -64,13 +66,14 @@ class Invoker:
     callback_ids: CallbackIds
     engine: Any = None
     external: pykka.ActorRef[Any] | None = None
+    lambda_context: Callable[[Any], Any] | None = None
     #: per running execution, what its last invocation's plugins were told had ended (durable.plugin_session)
     reported_ends: dict[str, frozenset[str]] = attrs.Factory(dict)
 
     def ask(self, ref: pykka.ActorRef[Any], make: Callable[[pykka.ThreadingFuture[Any]], Any]) -> Any:
         future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
         self.topology.tell(ref, make(future))
-        return future.get()
+        return future.get(timeout=REPLY_TIMEOUT)
 
     def tell_caller(self, record: ExecutionRecord) -> None:
         """A chained execution ended: close its caller's invoke operation before going on."""
@@ -132,6 +135,8 @@ class Invoker:
                 execution_id, state, snapshot, self.topology, self.clock, self.engine, record.tenant_id,
                 deadline=deadline, meta=meta,
             )
+            if self.lambda_context is not None:
+                invocation.lambda_context = self.lambda_context(invocation)
             try:
                 outcome = self._invoke(function, invocation, record, now, process)
             except WorkerProcessError as lost:
@@ -139,6 +144,13 @@ class Invoker:
                 died = InvocationOutcome("INTERRUPTED", error=error, started=now)
                 with contextlib.suppress(CheckpointRejectedError):  # fenced: the process was killed for its deadline
                     self.ask(state, lambda f: EndInvocation(died, f))
+                raise
+            except Exception as crash:
+                logger.opt(exception=crash).error("invocation {} of {} crashed", token, execution_id)
+                error = ErrorObject(f"{type(crash).__name__}: {crash}", "Runtime.Unknown")
+                crashed = InvocationOutcome("INTERRUPTED", error=error, started=now)
+                with contextlib.suppress(Exception):
+                    self.ask(state, lambda f: EndInvocation(crashed, f))
                 raise
             self.ask(state, lambda f: EndInvocation(outcome, f))
             remember_reported_ends(self.reported_ends, execution_id, outcome)
@@ -160,7 +172,8 @@ class Invoker:
         if process is not None:
             module, qualname = handler_reference(function.name, function.handler)
             job = RunHandler(
-                module, qualname, durable, record, invocation.snapshot, now, tuple(sys.path), invocation.meta
+                module, qualname, durable, record, invocation.snapshot, now, tuple(sys.path), invocation.meta,
+                self.lambda_context,
             )
             return process.run(job, {"state": invocation.state})
         if durable:

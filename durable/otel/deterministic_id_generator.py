@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DeterministicIdGenerator", "derive_workflow_span_id", "operation_id_to_span_id"]
 
+HASHED_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
 _XRAY_ROOT = re.compile(r"Root=1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})")
 
 _next_span_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("durable_otel_next_span_id", default=None)

@@ -289,7 +289,7 @@ def operation_from_json(operation_id: str, text: str) -> OperationRecord:
         start_timestamp=d["ts"],
         end_timestamp=d["te"],
         result=d["r"],
-        error=ErrorObject.from_dict(d["e"]) if d["e"] else None,
+        error=ErrorObject.from_dict(d["e"]) if d["e"] is not None else None,
         attempt=d["a"],
         next_attempt_timestamp=d["na"],
         scheduled_end_timestamp=d["se"],

@@ -48,8 +48,10 @@ from durable.testing.exceptions import (
     InvalidParameterValueException,
     ResourceNotFoundException,
 )
+from durable.testing.model import create_test_lambda_context
 
 P = ParamSpec("P")
+DEFAULT_MAX_INVOCATION_PAGE_BYTES = 5 * 1024 * 1024
 OperationPayload = str
 
 __all__ = [
@@ -188,9 +190,10 @@ class StepOperation(ContextOperation):
     ) -> StepOperation:
         _expect(operation, OperationType.STEP, "STEP")
         error = operation.error if operation.status is not OperationStatus.SUCCEEDED else None
+        finished = operation.attempt - 1 if operation.status is OperationStatus.STARTED else operation.attempt
         return StepOperation(
             **_common(operation), child_operations=_children(operation, all_operations),
-            attempt=operation.attempt, next_attempt_timestamp=_when(operation.next_attempt_timestamp),
+            attempt=max(finished, 0), next_attempt_timestamp=_when(operation.next_attempt_timestamp),
             result=operation.result, error=error,
         )
 
@@ -410,7 +413,10 @@ class DurableFunctionTestRunner:
         if store is None:
             self._tempdir = tempfile.mkdtemp(prefix="durable-test-")
             store = f"sqlite:///{Path(self._tempdir) / 'durable.db'}"
-        self.engine = Engine(store=store, clock=self.clock, workers=self.workers, isolation=self.isolation)
+        self.engine = Engine(
+            store=store, clock=self.clock, workers=self.workers, isolation=self.isolation,
+            lambda_context=create_test_lambda_context,
+        )
         self.engine.register(self.handler.name, self.handler, self.invocation_timeout)
         for name, function in self.functions.items():
             self.engine.register(name, function, self.invocation_timeout)

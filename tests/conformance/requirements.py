@@ -118,12 +118,11 @@ class Requirement:
 
 
 def conformance_dir() -> Path:
-    """The conformance folder: `$DURABLE_CONFORMANCE_DIR`, else `<repo>/../shared/conformance`."""
+    """The conformance folder: `$DURABLE_CONFORMANCE_DIR`, else the copy beside this module (`requirement_files/`)."""
     env = os.environ.get("DURABLE_CONFORMANCE_DIR")
     if env:
         return Path(env)
-    repo = Path(__file__).resolve().parents[2]
-    return repo.parent / "shared" / "conformance"
+    return Path(__file__).resolve().parent / "requirement_files"
 
 
 def requirement_files(root: Path | None = None, suites: tuple[str, ...] = SUITES) -> list[Path]:
@@ -136,7 +135,7 @@ def requirement_files(root: Path | None = None, suites: tuple[str, ...] = SUITES
     if not root.is_dir():
         raise ConformanceDirMissingError(
             f"conformance requirements not found at {root}: set DURABLE_CONFORMANCE_DIR "
-            "to the folder holding step/, wait/, child/ (default <repo>/../shared/conformance)"
+            "to the folder holding step/, wait/, child/ (default tests/conformance/requirement_files)"
         )
     files: list[Path] = []
     for suite in suites:

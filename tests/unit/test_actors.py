@@ -241,10 +241,10 @@ def test_skipping_time_waits_behind_the_dispatchers_news_that_work_arrived(topol
     from durable.clock import VirtualClock
 
     clock = VirtualClock()
-    manager = AlarmManager.start(topology, clock)
+    far = clock.now() + 86400
+    manager = AlarmManager.start(topology, clock, next_timer=lambda eid: far)
     probe = Probe.start(topology)
     manager.proxy().connect(probe, probe).get()
-    far = clock.now() + 86400
     manager.tell(SetAlarm("e1", far, 1))
     manager.tell(DispatcherIdle(False))  # work was handed over before the runner switched skipping on
     manager.tell(SkipTime(True))

@@ -171,3 +171,28 @@ def test_an_invocation_killed_mid_step_is_recorded_and_the_step_rerun(store_url:
     assert record.status is ExecutionStatus.SUCCEEDED and record.result == '"before/slow-done"'
     assert _invocation_errors(history) == ["Runtime.ExitError"]
     assert marks == ["before", "slow-started", "slow-started"]
+
+
+def test_an_invocation_the_runtime_crashes_is_recorded_and_run_again(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from durable.engine.invoker import Invoker
+
+    original = Invoker._invoke
+    calls: list[int] = []
+
+    def crash_once(self: Invoker, *args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("injected fault in the runtime")
+        return original(self, *args)
+
+    monkeypatch.setattr(Invoker, "_invoke", crash_once)
+    engine.register(step_wait_step)
+    eid = engine.start("step_wait_step", {"marks": str(tmp_path / "marks"), "wait": 1})
+    assert engine.wait(eid, timeout=20).status is ExecutionStatus.SUCCEEDED
+    errors = [
+        e["InvocationCompletedDetails"]["Error"]["Payload"] for e in engine.history(eid)
+        if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
+    ]
+    assert errors == [{"ErrorType": "Runtime.Unknown", "ErrorMessage": "RuntimeError: injected fault in the runtime"}]

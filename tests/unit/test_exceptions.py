@@ -1,0 +1,46 @@
+"""The SDK's error classification for service errors: which failures a retry can fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from durable.exceptions import BotoClientError, CheckpointError, DurableApiErrorCategory
+
+
+class ServiceError(Exception):
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__("service said no")
+        self.response = response
+
+
+def category(code: str | None, status: int | None, message: str = "") -> DurableApiErrorCategory:
+    response: dict[str, Any] = {"Error": {"Code": code, "Message": message}}
+    if status is not None:
+        response["ResponseMetadata"] = {"HTTPStatusCode": status}
+    return BotoClientError.from_exception(ServiceError(response)).error_category
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "message", "expected"),
+    [
+        ("KMSDisabledException", 502, "", DurableApiErrorCategory.EXECUTION),
+        ("ValidationException", 400, "", DurableApiErrorCategory.EXECUTION),
+        ("TooManyRequestsException", 429, "", DurableApiErrorCategory.INVOCATION),
+        ("InvalidParameterValueException", 400, "Invalid Checkpoint Token: stale", DurableApiErrorCategory.INVOCATION),
+        ("InvalidParameterValueException", 400, "bad name", DurableApiErrorCategory.EXECUTION),
+        ("ServiceException", 500, "", DurableApiErrorCategory.INVOCATION),
+        ("Unknown", None, "", DurableApiErrorCategory.INVOCATION),
+    ],
+)
+def test_client_errors_fail_the_execution_and_transient_ones_retry(
+    code: str, status: int | None, message: str, expected: DurableApiErrorCategory
+) -> None:
+    assert category(code, status, message) is expected
+
+
+def test_an_error_without_a_response_is_retryable_and_keeps_its_subclass() -> None:
+    error = CheckpointError.from_exception(ConnectionError("reset"))
+    assert isinstance(error, CheckpointError)
+    assert error.is_retryable() and str(error) == "reset" and error.error is None
