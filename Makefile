@@ -27,6 +27,7 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	for b in steps executions replay invoke callbacks dispatch isolation; do $(BIN)/python -m benchmarks.$$b || exit 1; done

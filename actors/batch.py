@@ -48,12 +48,13 @@ from actors.messages import (
     RunBranch,
     ScheduleResume,
     Watch,
+    WaveFired,
 )
 from actors.pool import ActorPool, PooledActor, stop_quietly
 from actors.replies import resolve
 from actors.timer_scheduler import TimerScheduler
 from actors.topology import Topology, TrackedActor
-from durable.concurrency.models import (
+from durable.core.batch import (
     BatchItem,
     BatchItemStatus,
     BatchResult,
@@ -161,9 +162,9 @@ class BatchParent(TrackedActor):
                 if wave and not self.done:
                     for index in wave:
                         self._mark_running(index)
-                    self.send(self.state, FireDueTimers(notify=self.actor_ref, tag=("wave", wave)))
+                    self.send(self.state, FireDueTimers(notify=self.actor_ref, tag=WaveFired(wave)))
                 return None
-            case Committed(("wave", wave), _result):
+            case Committed(WaveFired(wave), _result):
                 for index in wave:
                     self.send(self.branches[index], RunBranch())
                 return None

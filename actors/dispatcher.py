@@ -48,6 +48,7 @@ from actors.messages import (
     Committed,
     DispatcherIdle,
     DispatcherStats,
+    FenceWritten,
     InvocationEnded,
     InvocationStarted,
     Invoke,
@@ -188,7 +189,7 @@ class Dispatcher(TrackedActor):
                 self._fence_overdue(now)
                 self._withdraw_stale()
                 self._release_backed_off()
-            case Committed(("fence", eid, token), result):
+            case Committed(FenceWritten(eid, token), result):
                 self._fenced(eid, token, result.ok)
             case Settle(reply_to):
                 resolve(reply_to, None)
@@ -326,7 +327,7 @@ class Dispatcher(TrackedActor):
                                                                    "Error": {"Payload": error}}),),
                 execution=ExecutionChange(invocation_open=False, bump_token=True),
             )
-            self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=("fence", eid, run.token)))
+            self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=FenceWritten(eid, run.token)))
 
     def _fenced(self, eid: str, token: int, ok: bool) -> None:
         run = self.running.get(eid)

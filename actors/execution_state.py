@@ -33,10 +33,12 @@ from actors.messages import (
     EndInvocation,
     FireDueTimers,
     Lookup,
+    OutcomeStatus,
     OutsideChange,
     Persist,
     PrepareAlarm,
     Snapshot,
+    TimersFired,
     Watch,
 )
 from actors.replies import reject, resolve
@@ -98,10 +100,10 @@ class ExecutionState(TrackedActor):
                 elif any(op.operation_type in OUTSIDE_CLOSED for op in changed):
                     self._remember(changed)
                     ws = WriteSet(self.execution_id, self.token, tuple(changed), tuple(events))
-                    self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=("fired", reply_to, notify, tag)))
+                    self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=TimersFired(reply_to, notify, tag)))
                 else:
                     self._persist(changed, events, reply_to, notify, tag)
-            case Committed(("fired", reply_to, notify, tag), result):
+            case Committed(TimersFired(reply_to, notify, tag), result):
                 for operation_id in result.dropped:
                     stored = self.store.get_operation(self.execution_id, operation_id)
                     if stored is not None:
@@ -175,20 +177,20 @@ class ExecutionState(TrackedActor):
         ws = WriteSet(self.execution_id, self.token, tuple(changed), tuple(events))
         self.send(self.writer, Persist(ws, reply_to, notify, tag))
 
-    def _end(self, status: str, result: str | None, error: Any, started: float, reply_to: Any) -> None:
+    def _end(self, status: OutcomeStatus, result: str | None, error: Any, started: float, reply_to: Any) -> None:
         now = self.clock.now()
         invocation: dict[str, Any] = {"StartTimestamp": started, "EndTimestamp": now, "RequestId": str(self.token)}
         events = [HistoryEvent("InvocationCompleted", now, invocation)]
-        if status == "SUCCEEDED":
+        if status is OutcomeStatus.SUCCEEDED:
             events.append(HistoryEvent("ExecutionSucceeded", now, result_details(result)))
             change = ExecutionChange(ExecutionStatus.SUCCEEDED, result=result, ended=now, invocation_open=False)
             alarm = None
-        elif status == "FAILED":
+        elif status is OutcomeStatus.FAILED:
             events.append(HistoryEvent("ExecutionFailed", now, error_details(error)))
             change = ExecutionChange(ExecutionStatus.FAILED, error=error, ended=now, invocation_open=False)
             alarm = None
         else:
-            if status == "INTERRUPTED":
+            if status is OutcomeStatus.INTERRUPTED:
                 invocation["Error"] = error_details(error)["Error"]
             change = ExecutionChange(invocation_open=False)
             deadline = None if self.deadline is None else self.deadline + skew(self.clock)

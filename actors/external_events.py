@@ -21,7 +21,16 @@ from typing import Any
 
 import pykka
 
-from actors.messages import CallbackSignal, Committed, ExecutionEnded, OutsideChange, Persist
+from actors.messages import (
+    CallbackSignal,
+    CallbackWritten,
+    ChildResultWritten,
+    CommitTag,
+    Committed,
+    ExecutionEnded,
+    OutsideChange,
+    Persist,
+)
 from actors.replies import reject, resolve
 from actors.topology import Topology, TrackedActor
 from durable.clock import Clock
@@ -56,11 +65,11 @@ class ExternalEvents(TrackedActor):
                 self._callback(message)
             case ExecutionEnded(execution_id, reply_to):
                 self._child_ended(execution_id, reply_to)
-            case Committed(("child", reply_to, execution_id, op), result):
+            case Committed(ChildResultWritten(reply_to, execution_id, op), result):
                 if result.ok:
                     self.send(self.dispatcher, OutsideChange(execution_id, (op,), True))
                 resolve(reply_to, None)
-            case Committed((reply_to, execution_id, op, wake), result):
+            case Committed(CallbackWritten(reply_to, execution_id, op, wake), result):
                 if result.ok:  # the wake-up is queued before the sender hears back: see Engine.skip_time
                     self.send(self.dispatcher, OutsideChange(execution_id, (op,), wake))
                     resolve(reply_to, None)
@@ -97,7 +106,7 @@ class ExternalEvents(TrackedActor):
             resolve(signal.reply_to, None)
             return
         wake = signal.action is not CallbackAction.HEARTBEAT
-        self._write(execution_id, done, events, (signal.reply_to, execution_id, done, wake))
+        self._write(execution_id, done, events, CallbackWritten(signal.reply_to, execution_id, done, wake))
 
     def _child_ended(self, execution_id: str, reply_to: Any) -> None:
         child = self.store.get_execution(execution_id)
@@ -109,8 +118,8 @@ class ExternalEvents(TrackedActor):
             resolve(reply_to, None)
             return
         done, events = end_chained_invoke(op, child.status.value, child.result, child.error, self.clock.now())
-        self._write(parent, done, events, ("child", reply_to, parent, done))
+        self._write(parent, done, events, ChildResultWritten(reply_to, parent, done))
 
-    def _write(self, execution_id: str, op: OperationRecord, events: list[HistoryEvent], tag: Any) -> None:
+    def _write(self, execution_id: str, op: OperationRecord, events: list[HistoryEvent], tag: CommitTag) -> None:
         ws = WriteSet(execution_id, None, (op,), tuple(events), expect_open=(op.operation_id,))
         self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=tag))

@@ -6,16 +6,17 @@ facade) waits on; actors never wait on each other, they tell and are told.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+import enum
+from typing import Any, Protocol
 
 import attrs
 from pykka import ActorRef
 
-if TYPE_CHECKING:  # annotations only: importing durable here would close an import cycle through durable/__init__
-    from durable.core.history import HistoryEvent
-    from durable.core.records import ErrorObject, OperationRecord, RecordUpdate
-    from durable.core.transitions import CallbackAction
-    from durable.stores.base import CommitResult, WriteSet
+from durable.core.history import HistoryEvent
+from durable.core.records import ErrorObject, OperationRecord, RecordUpdate
+from durable.core.transitions import CallbackAction
+from durable.stores.base import CommitResult, WriteSet
+
 
 class Settable(Protocol):
     """Where an actor puts an answer a thread waits on: a pykka future or an `actors.replies.Answer`."""
@@ -35,7 +36,53 @@ class Tick:
     now: float
 
 
-# --- CheckpointWriter
+# --- CheckpointWriter, and what a Committed answer is for (its tag)
+
+
+@attrs.frozen(slots=True)
+class FenceWritten:
+    """The Dispatcher's write that ended or fenced invocation `token` of an execution."""
+
+    execution_id: str
+    token: int
+
+
+@attrs.frozen(slots=True)
+class WaveFired:
+    """The one state refresh a BatchParent asked for before resuming a timer wave (the branches' indexes)."""
+
+    branches: tuple[int, ...]
+
+
+@attrs.frozen(slots=True)
+class TimersFired:
+    """ExecutionState's write of fired timers; it then answers the FireDueTimers that asked."""
+
+    reply_to: Reply
+    notify: ActorRef[Any] | None
+    tag: CommitTag
+
+
+@attrs.frozen(slots=True)
+class CallbackWritten:
+    """ExternalEvents' write of a callback completion (`wake`: the execution should run again)."""
+
+    reply_to: Reply
+    execution_id: str
+    operation: OperationRecord
+    wake: bool
+
+
+@attrs.frozen(slots=True)
+class ChildResultWritten:
+    """ExternalEvents' write of a chained invoke's result into the parent execution."""
+
+    reply_to: Reply
+    execution_id: str
+    operation: OperationRecord
+
+
+CommitTag = FenceWritten | WaveFired | TimersFired | CallbackWritten | ChildResultWritten | None
 
 
 @attrs.frozen(slots=True)
@@ -45,7 +92,7 @@ class Persist:
     writeset: WriteSet
     reply_to: Reply = None
     notify: ActorRef[Any] | None = None
-    tag: Any = None
+    tag: CommitTag = None
 
 
 @attrs.frozen(slots=True)
@@ -55,7 +102,7 @@ class Flush:
 
 @attrs.frozen(slots=True)
 class Committed:
-    tag: Any
+    tag: CommitTag
     result: CommitResult
 
 
@@ -121,12 +168,21 @@ class FireDueTimers:
 
     reply_to: Reply = None
     notify: ActorRef[Any] | None = None
-    tag: Any = None
+    tag: CommitTag = None
+
+
+class OutcomeStatus(enum.Enum):
+    """How an invocation ended: the SDK's three, and INTERRUPTED (the runtime failed under it; run it again)."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    PENDING = "PENDING"
+    INTERRUPTED = "INTERRUPTED"
 
 
 @attrs.frozen(slots=True)
 class InvocationOutcome:
-    status: str  # SUCCEEDED | FAILED | PENDING | INTERRUPTED (the worker process died; run it again)
+    status: OutcomeStatus
     result: str | None = None
     error: ErrorObject | None = None
     started: float = 0.0

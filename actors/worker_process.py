@@ -24,19 +24,21 @@ import multiprocessing
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 import pykka
 from loguru import logger
 
-from actors.messages import ChildExited, InvocationOutcome, Received, Remote, RunHandler, RunInProcess
+from actors.messages import ChildExited, InvocationOutcome, Received, RunHandler, RunInProcess
 from actors.pool import ActorPool
-from actors.process_link import ChildLink, ParentLink, RemoteRef, WorkerProcessError, call
+from actors.process_link import ChildLink, ParentLink, WorkerProcessError, call
 from actors.topology import Topology
 from durable.exceptions import ValidationError
 
 LOG_EXTRA_TYPES = (str, int, float, bool, type(None))
+JobRunner = Callable[[RunHandler, "ChildEngine", Topology], InvocationOutcome]
 
 
 def handler_reference(name: str, handler: Any) -> tuple[str, str]:
@@ -61,11 +63,16 @@ def import_handler(module: str, qualname: str) -> Any:
 class WorkerProcess:
     """The engine's handle on one worker process; used by the InvocationWorker that owns it."""
 
-    def __init__(self, topology: Topology, services: dict[str, Any], name: str) -> None:
-        """`services`: what the engine lends the handler by name (what ChildEngine calls), run in the engine."""
+    def __init__(self, topology: Topology, services: dict[str, Any], name: str, run_job: JobRunner) -> None:
+        """`services`: what the engine lends the handler by name (what ChildEngine calls), run in the engine.
+
+        `run_job` runs one RunHandler inside the process: a module-level function (the process imports it by
+        name), so that what a handler is stays above the actors.
+        """
         self.topology = topology
         self.services = services
         self.name = name
+        self.run_job = run_job
         self.process: Any = None
         self.link: pykka.ActorRef[Any] | None = None
         self.conn: Connection | None = None
@@ -79,7 +86,7 @@ class WorkerProcess:
         conn, child_conn = context.Pipe()
         logs, child_logs = context.Pipe(duplex=False)
         self.process = context.Process(
-            target=child_main, args=(child_conn, child_logs), name=f"durable-{self.name}", daemon=True
+            target=child_main, args=(child_conn, child_logs, self.run_job), name=f"durable-{self.name}", daemon=True
         )
         self.process.start()
         child_conn.close()
@@ -210,7 +217,7 @@ class ChildEngine:
         return self._pool
 
 
-def child_main(conn: Connection, logs: Connection) -> None:
+def child_main(conn: Connection, logs: Connection, run_job: JobRunner) -> None:
     """The worker process: forward logs, run jobs as they come, exit when the engine hangs up."""
     logger.remove()
     logger.enable("durable")
@@ -258,29 +265,3 @@ def _send_log(logs: Connection, record: Any) -> None:
     with contextlib.suppress(OSError):
         logs.send({"name": record["name"], "function": record["function"], "line": record["line"],
                    "level": record["level"].name, "message": message, "extra": extra})
-
-
-def run_job(job: RunHandler, engine: ChildEngine, topology: Topology) -> InvocationOutcome:
-    from durable.execution import DurableHandler, durable_execution, run_plain_function
-    from durable.invocation import Invocation
-
-    sys.path.extend(path for path in job.sys_path if path not in sys.path)
-    try:
-        target = import_handler(job.module, job.qualname)
-    except Exception as error:
-        raise WorkerProcessError(
-            f"the worker process cannot load {job.module}.{job.qualname}: {type(error).__name__}: {error}",
-            "Runtime.ImportModuleError",
-        ) from None
-    record = job.record
-    if not job.durable:
-        return run_plain_function(target, record, job.started)
-    handler = target if isinstance(target, DurableHandler) else durable_execution(target)
-    state = RemoteRef(engine.link, Remote("state"), f"state of {record.execution_id}")
-    invocation = Invocation(
-        record.execution_id, state, job.snapshot, topology, engine, engine, record.tenant_id,  # type: ignore[arg-type]  # RemoteRef quacks like an ActorRef
-        meta=job.meta,
-    )
-    if job.lambda_context is not None:
-        invocation.lambda_context = job.lambda_context(invocation)
-    return handler.invoke(invocation, record.input, job.started)

@@ -11,15 +11,11 @@ import enum
 import math
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from durable.core.records import OperationSubType
 from durable.exceptions import ValidationError
-
-if TYPE_CHECKING:
-    from durable.core.records import OperationSubType
-    from durable.retries import RetryDecision
-    from durable.serdes import SerDes
-    from durable.types import SummaryGenerator
+from durable.serdes import SerDes
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -56,6 +52,33 @@ class Duration:
     @classmethod
     def from_days(cls, value: float) -> Duration:
         return cls(seconds=int(value * 86400))
+
+
+@dataclasses.dataclass
+class RetryDecision:
+    should_retry: bool
+    delay: Duration
+
+    @property
+    def delay_seconds(self) -> int:
+        return self.delay.to_seconds()
+
+    @classmethod
+    def retry(cls, delay: Duration) -> RetryDecision:
+        return cls(should_retry=True, delay=delay)
+
+    @classmethod
+    def no_retry(cls) -> RetryDecision:
+        return cls(should_retry=False, delay=Duration())
+
+
+C_contra = TypeVar("C_contra", contravariant=True)
+
+
+class SummaryGenerator(Protocol[C_contra]):
+    """Turns a result too large to checkpoint into a short JSON summary (the operation then replays its children)."""
+
+    def __call__(self, result: C_contra) -> str: ...
 
 
 class NestingType(enum.Enum):

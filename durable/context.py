@@ -17,7 +17,6 @@ context, so one branch catching up does not silence another.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -55,6 +54,7 @@ from durable.operation.parallel import parallel_handler
 from durable.operation.step import run_step
 from durable.operation.wait import run_wait
 from durable.operation.wait_for_condition import run_wait_for_condition
+from durable.state import ReplayStatus
 from durable.types import DurableContext as DurableContextProtocol
 from durable.types import (
     LambdaContext,
@@ -83,11 +83,6 @@ __all__ = [
     "durable_wait_for_callback",
     "durable_with_child_context",
 ]
-
-
-class ReplayStatus(enum.Enum):
-    REPLAY = "REPLAY"
-    NEW = "NEW"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,21 +14,33 @@ import functools
 import json
 import logging
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
 import attrs
 
-from actors.messages import InvocationOutcome
+from actors.messages import InvocationOutcome, OutcomeStatus
 from durable.context import DurableContext, ReplayStatus
 from durable.core.records import ErrorObject, InvocationStatus
-from durable.exceptions import CheckpointRejectedError, SuspendExecution
+from durable.exceptions import CheckpointError, CheckpointRejectedError, SuspendExecution
 from durable.invocation import Invocation
+from durable.lambda_service import DurableExecutionInvocationOutput, DurableServiceClient, Operation
 from durable.plugin import DurableInstrumentationPlugin
 from durable.plugin_session import run_invocation
 from durable.stores.base import ExecutionRecord
 
-__all__ = ["DurableHandler", "FunctionContext", "InvocationStatus", "durable_execution"]
+__all__ = [
+    "LAMBDA_RESPONSE_SIZE_LIMIT",
+    "DurableExecutionInvocationInput",
+    "DurableExecutionInvocationInputWithClient",
+    "DurableHandler",
+    "FunctionContext",
+    "InitialExecutionState",
+    "InvocationStatus",
+    "durable_execution",
+    "handle_checkpoint_error",
+]
 
 R = TypeVar("R")
 
@@ -60,12 +72,12 @@ class DurableHandler(Generic[R]):
         try:
             value = self.func(handler_event(input_payload), context)
         except SuspendExecution:
-            return InvocationOutcome(InvocationStatus.PENDING.value, started=started)
+            return InvocationOutcome(OutcomeStatus.PENDING, started=started)
         except CheckpointRejectedError:
             raise
         except Exception as error:
             return InvocationOutcome(
-                InvocationStatus.FAILED.value, error=ErrorObject.from_exception(error), started=started
+                OutcomeStatus.FAILED, error=ErrorObject.from_exception(error), started=started
             )
         return _returned(value, started)
 
@@ -116,7 +128,7 @@ def run_plain_function(func: Callable[[Any, Any], Any], record: ExecutionRecord,
         value = func(decode_input(record.input), context)
     except Exception as error:
         return InvocationOutcome(
-            InvocationStatus.FAILED.value, error=ErrorObject.from_exception(error), started=started
+            OutcomeStatus.FAILED, error=ErrorObject.from_exception(error), started=started
         )
     return _returned(value, started)
 
@@ -127,9 +139,9 @@ def _returned(value: Any, started: float) -> InvocationOutcome:
         payload = json.dumps(value)
     except (TypeError, ValueError) as error:
         return InvocationOutcome(
-            InvocationStatus.FAILED.value, error=ErrorObject.from_exception(error), started=started
+            OutcomeStatus.FAILED, error=ErrorObject.from_exception(error), started=started
         )
-    return InvocationOutcome(InvocationStatus.SUCCEEDED.value, result=payload, started=started)
+    return InvocationOutcome(OutcomeStatus.SUCCEEDED, result=payload, started=started)
 
 
 def decode_input(payload: str | None) -> Any:
@@ -184,3 +196,101 @@ def durable_execution(
     if isinstance(func, DurableHandler):
         return func if not plugins else DurableHandler(func.func, (*func.plugins, *plugins))
     return DurableHandler(func, plugins or ())
+
+
+LAMBDA_RESPONSE_SIZE_LIMIT = 6 * 1024 * 1024 - 50
+
+
+@dataclass(frozen=True)
+class InitialExecutionState:
+    """The operations a Lambda invocation input carries (the first page of the execution's state)."""
+
+    operations: list[Operation]
+    next_marker: str
+
+    @staticmethod
+    def from_dict(input_dict: MutableMapping[str, Any]) -> InitialExecutionState:
+        return InitialExecutionState(
+            [Operation.from_dict(op) for op in input_dict.get("Operations") or []], input_dict.get("NextMarker", "")
+        )
+
+    @staticmethod
+    def from_json_dict(input_dict: MutableMapping[str, Any]) -> InitialExecutionState:
+        return InitialExecutionState(
+            [Operation.from_json_dict(op) for op in input_dict.get("Operations") or []],
+            input_dict.get("NextMarker", ""),
+        )
+
+    def to_dict(self) -> MutableMapping[str, Any]:
+        return {"Operations": [op.to_dict() for op in self.operations], "NextMarker": self.next_marker}
+
+    def to_json_dict(self) -> MutableMapping[str, Any]:
+        return {"Operations": [op.to_json_dict() for op in self.operations], "NextMarker": self.next_marker}
+
+
+@dataclass(frozen=True)
+class DurableExecutionInvocationInput:
+    """The event Lambda hands a durable function; here only parsed and produced, never received."""
+
+    durable_execution_arn: str
+    checkpoint_token: str
+    initial_execution_state: InitialExecutionState
+    updated_operation_ids: list[str] = field(default_factory=list, kw_only=True)
+
+    @staticmethod
+    def from_dict(input_dict: MutableMapping[str, Any]) -> DurableExecutionInvocationInput:
+        return DurableExecutionInvocationInput(
+            durable_execution_arn=input_dict["DurableExecutionArn"],
+            checkpoint_token=input_dict["CheckpointToken"],
+            initial_execution_state=InitialExecutionState.from_dict(input_dict.get("InitialExecutionState", {})),
+            updated_operation_ids=list(input_dict.get("UpdatedOperationIds", [])),
+        )
+
+    @staticmethod
+    def from_json_dict(input_dict: MutableMapping[str, Any]) -> DurableExecutionInvocationInput:
+        return DurableExecutionInvocationInput(
+            durable_execution_arn=input_dict["DurableExecutionArn"],
+            checkpoint_token=input_dict["CheckpointToken"],
+            initial_execution_state=InitialExecutionState.from_json_dict(input_dict.get("InitialExecutionState", {})),
+            updated_operation_ids=list(input_dict.get("UpdatedOperationIds", [])),
+        )
+
+    def to_dict(self) -> MutableMapping[str, Any]:
+        return self._as_dict(self.initial_execution_state.to_dict())
+
+    def to_json_dict(self) -> MutableMapping[str, Any]:
+        return self._as_dict(self.initial_execution_state.to_json_dict())
+
+    def _as_dict(self, state: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        return {
+            "DurableExecutionArn": self.durable_execution_arn,
+            "CheckpointToken": self.checkpoint_token,
+            "InitialExecutionState": state,
+            "UpdatedOperationIds": self.updated_operation_ids,
+        }
+
+
+@dataclass(frozen=True)
+class DurableExecutionInvocationInputWithClient(DurableExecutionInvocationInput):
+    """An invocation input with the service client to checkpoint through (the SDK's hook for test doubles)."""
+
+    service_client: DurableServiceClient
+
+    @staticmethod
+    def from_durable_execution_invocation_input(
+        invocation_input: DurableExecutionInvocationInput, service_client: DurableServiceClient
+    ) -> DurableExecutionInvocationInputWithClient:
+        return DurableExecutionInvocationInputWithClient(
+            durable_execution_arn=invocation_input.durable_execution_arn,
+            checkpoint_token=invocation_input.checkpoint_token,
+            initial_execution_state=invocation_input.initial_execution_state,
+            updated_operation_ids=invocation_input.updated_operation_ids,
+            service_client=service_client,
+        )
+
+
+def handle_checkpoint_error(error: CheckpointError) -> DurableExecutionInvocationOutput:
+    """A retryable checkpoint failure ends the invocation (to be run again); any other fails the execution."""
+    if error.is_retryable():
+        raise error from None
+    return DurableExecutionInvocationOutput(status=InvocationStatus.FAILED, error=ErrorObject.from_exception(error))

@@ -12,8 +12,9 @@ threads of a map's branches.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
+import attrs
 import pykka
 
 from actors.messages import Checkpoint, Lookup
@@ -22,8 +23,35 @@ from actors.topology import Topology
 from durable.clock import Clock
 from durable.core.records import OperationRecord, OperationType, RecordUpdate
 
-if TYPE_CHECKING:
-    from durable.plugin_session import InvocationMeta, PluginSession
+
+@attrs.frozen(slots=True)
+class InvocationMeta:
+    """What the engine tells an invocation about itself (the analogue of Lambda's invocation input).
+
+    * updated_operation_ids: operations with history events after the last
+      InvocationCompleted: changed since the previous invocation ended;
+    * recent_operation_ids: operations with events while the previous
+      invocation ran (between the last two InvocationCompleted);
+    * reported_operation_ids: of the operations closed outside the handler,
+      those whose end the previous invocation's plugins were told; the engine
+      remembers it, and None says it does not know (it restarted since).
+    """
+
+    request_id: str | None = None
+    execution_started: float | None = None
+    updated_operation_ids: frozenset[str] = frozenset()
+    recent_operation_ids: frozenset[str] = frozenset()
+    reported_operation_ids: frozenset[str] | None = None
+
+
+class OperationObserver(Protocol):
+    """Told of every lookup and checkpoint while a handler with plugins runs (`durable.plugin_session`)."""
+
+    def looked_up(self, operation_id: str, op: OperationRecord | None) -> None: ...
+
+    def before_checkpoint(self, update: RecordUpdate) -> None: ...
+
+    def sent_checkpoint(self, update: RecordUpdate, committed: Answer | None) -> None: ...
 
 
 class Invocation:
@@ -51,7 +79,7 @@ class Invocation:
         #: what the handler's `context.lambda_context` is (None: a LocalLambdaContext made for it)
         self.lambda_context: Any = None
         #: set while a handler with plugins runs; it fires their operation hooks (durable.plugin_session)
-        self.plugins: PluginSession | None = None
+        self.plugins: OperationObserver | None = None
 
     @property
     def durable_execution_arn(self) -> str:

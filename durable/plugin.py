@@ -269,8 +269,9 @@ class InvocationEndInfo(InvocationInfo):
     def from_durable_execution_invocation_output(
         cls, invocation_start_info: InvocationStartInfo, output: Any
     ) -> InvocationEndInfo:
-        """`output`: how the invocation ended, with `status` (an InvocationStatus or its name) and `error`."""
-        status = output.status if isinstance(output.status, InvocationStatus) else InvocationStatus(output.status)
+        """`output`: how the invocation ended: `status` (an InvocationStatus, a status enum or its name), `error`."""
+        raw = output.status
+        status = raw if isinstance(raw, InvocationStatus) else InvocationStatus(getattr(raw, "value", raw))
         return InvocationEndInfo(
             request_id=invocation_start_info.request_id,
             execution_arn=invocation_start_info.execution_arn,

@@ -45,12 +45,12 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 from loguru import logger
 
-from actors.messages import InvocationOutcome, Lookup
+from actors.messages import InvocationOutcome, Lookup, OutcomeStatus
 from actors.replies import Answer
 from durable.core.records import (
     ErrorObject,
@@ -60,10 +60,8 @@ from durable.core.records import (
     RecordUpdate,
 )
 from durable.identifier import OperationIdentifier
+from durable.invocation import Invocation, InvocationMeta
 from durable.plugin import DurableInstrumentationPlugin, PluginExecutor, _Retry, _utc
-
-if TYPE_CHECKING:
-    from durable.invocation import Invocation
 
 __all__ = [
     "InvocationMeta",
@@ -78,26 +76,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-@attrs.frozen(slots=True)
-class InvocationMeta:
-    """What the engine tells an invocation about itself (the analogue of Lambda's invocation input).
-
-    * updated_operation_ids: operations with history events after the last
-      InvocationCompleted: changed since the previous invocation ended;
-    * recent_operation_ids: operations with events while the previous
-      invocation ran (between the last two InvocationCompleted);
-    * reported_operation_ids: of the operations closed outside the handler,
-      those whose end the previous invocation's plugins were told; the engine
-      remembers it, and None says it does not know (it restarted since).
-    """
-
-    request_id: str | None = None
-    execution_started: float | None = None
-    updated_operation_ids: frozenset[str] = frozenset()
-    recent_operation_ids: frozenset[str] = frozenset()
-    reported_operation_ids: frozenset[str] | None = None
 
 
 def plugins_of(handler: Any) -> tuple[DurableInstrumentationPlugin, ...]:
@@ -144,7 +122,7 @@ def remember_reported_ends(memory: dict[str, frozenset[str]], execution_id: str,
     execution (one invocation per execution at a time): single dict
     operations, and an eviction that gives up if another thread got there.
     """
-    if outcome.status != "PENDING" or outcome.reported_ends is None:
+    if outcome.status is not OutcomeStatus.PENDING or outcome.reported_ends is None:
         memory.pop(execution_id, None)
         return
     memory[execution_id] = outcome.reported_ends
@@ -340,7 +318,7 @@ def run_user_function(
 ) -> T:
     """`func(*args)`, the user code of the operation `identifier`, between its hooks."""
     session = invocation.plugins
-    if session is None:
+    if not isinstance(session, PluginSession):
         return func(*args)
     return session.user_function(identifier, func, args, attempt, is_replay_children)
 
@@ -354,7 +332,7 @@ def child_context_ended(
 ) -> None:
     """A child context ended without a checkpoint of its own (virtual, or rebuilding a result)."""
     session = invocation.plugins
-    if session is not None:
+    if isinstance(session, PluginSession):
         session.executor.on_child_context_end(identifier, status, error=error, is_replayed=is_replayed)
 
 

@@ -10,37 +10,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from durable.config import Duration, JitterStrategy
+from durable.config import ChildConfig, Duration, JitterStrategy, RetryDecision
 from durable.exceptions import SuspendExecution
-
-if TYPE_CHECKING:
-    from durable.config import ChildConfig
-    from durable.types import DurableContext
+from durable.types import DurableContext
 
 T = TypeVar("T")
 Numeric = int | float
 
 _ANY_ERROR = re.compile(".*")
-
-
-@dataclasses.dataclass
-class RetryDecision:
-    should_retry: bool
-    delay: Duration
-
-    @property
-    def delay_seconds(self) -> int:
-        return self.delay.to_seconds()
-
-    @classmethod
-    def retry(cls, delay: Duration) -> RetryDecision:
-        return cls(should_retry=True, delay=delay)
-
-    @classmethod
-    def no_retry(cls) -> RetryDecision:
-        return cls(should_retry=False, delay=Duration())
 
 
 @dataclasses.dataclass

@@ -40,7 +40,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 from loguru import logger
 
-from durable.concurrency.models import BatchResult
+from durable.core.batch import BatchResult
 from durable.exceptions import DurableExecutionsError, ExecutionError, SerDesError
 
 __all__ = [

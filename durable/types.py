@@ -11,23 +11,23 @@ import dataclasses
 import re
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from durable.config import (
-        CallbackConfig,
-        ChildConfig,
-        Duration,
-        MapConfig,
-        ParallelBranch,
-        ParallelConfig,
-        StepConfig,
-    )
+from durable.config import (
+    CallbackConfig,
+    ChildConfig,
+    Duration,
+    MapConfig,
+    ParallelBranch,
+    ParallelConfig,
+    StepConfig,
+)
+from durable.config import SummaryGenerator as SummaryGenerator
+from durable.core.batch import BatchResultProtocol as BatchResult
 
 T = TypeVar("T")
 U = TypeVar("U")
 C_co = TypeVar("C_co", covariant=True)
-C_contra = TypeVar("C_contra", contravariant=True)
 
 
 class LoggerInterface(Protocol):
@@ -67,11 +67,6 @@ class Callback(Protocol, Generic[C_co]):
 
     @abstractmethod
     def result(self) -> C_co | None: ...
-
-
-class BatchResult(Protocol, Generic[T]):
-    @abstractmethod
-    def get_results(self) -> list[T]: ...
 
 
 class DurableContext(Protocol):
@@ -128,12 +123,6 @@ class LambdaContext(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
     def log(self, msg: Any) -> None: ...
-
-
-class SummaryGenerator(Protocol[C_contra]):
-    """Turns a result too large to checkpoint into a short JSON summary (the operation then replays its children)."""
-
-    def __call__(self, result: C_contra) -> str: ...
 
 
 _DURABLE_EXECUTION_ARN = re.compile(

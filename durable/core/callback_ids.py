@@ -8,8 +8,8 @@ that was forged or changed in any character fails the tag check before
 anything is read from the store.  Every failure is the same
 `UnknownCallbackError`: the caller learns nothing about which part was wrong.
 
-The key lives beside the store (`secret.key`, owner-only permissions), so
-ids stay valid across engine restarts on the same store.
+The key lives beside the store (`durable.stores.signing_key`), so ids stay
+valid across engine restarts on the same store.
 """
 
 from __future__ import annotations
@@ -18,19 +18,12 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 import secrets
-import stat
-from pathlib import Path
-
-from loguru import logger
 
 from durable.exceptions import UnknownCallbackError
-from durable.stores.base import StoreError
 
 _VERSION = b"\x01"
 _NONCE_BYTES = 16
-_KEY_BYTES = 32
 
 
 class CallbackIds:
@@ -74,23 +67,3 @@ def _decode(text: str) -> bytes:
     if _encode(data) != text:
         raise ValueError("not canonical")
     return data
-
-
-def load_or_create_key(path: Path | None) -> bytes:
-    """The engine's signing key at `path` (created owner-only on first use); a fresh one if None."""
-    if path is None:
-        return secrets.token_bytes(_KEY_BYTES)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            logger.warning("{} was readable by others (mode {:o}); restricting it to its owner", path, mode)
-            path.chmod(0o600)
-        key = path.read_bytes()
-        if len(key) < 16:
-            raise StoreError(f"{path} is not a durable signing key (too short); delete it to make a new one") from None
-        return key
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(_KEY_BYTES))
-    return path.read_bytes()

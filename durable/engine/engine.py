@@ -48,11 +48,12 @@ from actors.worker import InvocationWorker
 from actors.worker_process import WorkerProcess, handler_reference
 from durable.clock import Clock, RealClock
 from durable.config import Duration
-from durable.core.callback_ids import CallbackIds, load_or_create_key
+from durable.core.callback_ids import CallbackIds
 from durable.core.history import HistoryEvent
 from durable.core.records import ErrorObject, OperationRecord, next_timer
 from durable.core.transitions import CallbackAction
 from durable.engine.invoker import Invoker
+from durable.engine.process_jobs import run_job
 from durable.engine.registry import FunctionRegistry, RegisteredFunction
 from durable.exceptions import CheckpointRejectedError, UnknownCallbackError, ValidationError
 from durable.execution import DurableHandler
@@ -74,6 +75,7 @@ from durable.stores.base import (
     Store,
     WriteSet,
 )
+from durable.stores.signing_key import load_or_create_key
 
 DEFAULT_WORKERS = 4
 ISOLATIONS = ("thread", "process")
@@ -156,7 +158,7 @@ class Engine:
                 "start_chained": self.start_chained,
                 "subscribe_ticks": self.subscribe_ticks,
             }
-            process = WorkerProcess(self.topology, services, name)
+            process = WorkerProcess(self.topology, services, name, run_job)
         return InvocationWorker.start(self.topology, dispatcher, self.invoker, name, process)
 
     # ----- functions

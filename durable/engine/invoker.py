@@ -30,6 +30,7 @@ from actors.messages import (
     ExecutionEnded,
     FireDueTimers,
     InvocationOutcome,
+    OutcomeStatus,
     Persist,
     PrepareAlarm,
     RunHandler,
@@ -141,20 +142,20 @@ class Invoker:
                 outcome = self._invoke(function, invocation, record, now, process)
             except WorkerProcessError as lost:
                 error = ErrorObject(str(lost), lost.error_type)
-                died = InvocationOutcome("INTERRUPTED", error=error, started=now)
+                died = InvocationOutcome(OutcomeStatus.INTERRUPTED, error=error, started=now)
                 with contextlib.suppress(CheckpointRejectedError):  # fenced: the process was killed for its deadline
                     self.ask(state, lambda f: EndInvocation(died, f))
                 raise
             except Exception as crash:
                 logger.opt(exception=crash).error("invocation {} of {} crashed", token, execution_id)
                 error = ErrorObject(f"{type(crash).__name__}: {crash}", "Runtime.Unknown")
-                crashed = InvocationOutcome("INTERRUPTED", error=error, started=now)
+                crashed = InvocationOutcome(OutcomeStatus.INTERRUPTED, error=error, started=now)
                 with contextlib.suppress(Exception):
                     self.ask(state, lambda f: EndInvocation(crashed, f))
                 raise
             self.ask(state, lambda f: EndInvocation(outcome, f))
             remember_reported_ends(self.reported_ends, execution_id, outcome)
-            if outcome.status != "PENDING":
+            if outcome.status is not OutcomeStatus.PENDING:
                 self.tell_caller(record)
         except CheckpointRejectedError as error:
             logger.info("invocation {} of {} stopped: {}", token, execution_id, error)
@@ -168,7 +169,7 @@ class Invoker:
         durable = isinstance(function.handler, DurableHandler)
         if not durable and record.invocations > 0:
             why = f"the only invocation of plain function {record.function_name!r} was interrupted; it is not re-run"
-            return InvocationOutcome("FAILED", error=ErrorObject(why, "Runtime.ExitError"), started=now)
+            return InvocationOutcome(OutcomeStatus.FAILED, error=ErrorObject(why, "Runtime.ExitError"), started=now)
         if process is not None:
             module, qualname = handler_reference(function.name, function.handler)
             job = RunHandler(
