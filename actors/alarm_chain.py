@@ -37,7 +37,7 @@ MAX_BACKOFF = 2.0
 
 
 @attrs.frozen(slots=True)
-class Send:
+class SendUpdate:
     """Send this update to the manager: set the alarm to `due`, or delete it (`due` None)."""
 
     execution_id: str
@@ -68,7 +68,7 @@ class Resync:
     execution_id: str
 
 
-Effect = Send | Release | RetryAfter | Resync
+Effect = SendUpdate | Release | RetryAfter | Resync
 
 
 @attrs.define(slots=True)
@@ -143,7 +143,7 @@ class AlarmChains:
         if chain is None or chain.inflight is None or chain.inflight.seq != seq:
             return []
         chain.inflight.attempts += 1
-        return [Send(execution_id, chain.inflight.due, seq)]
+        return [SendUpdate(execution_id, chain.inflight.due, seq)]
 
     def resync(self, execution_id: str, stored: float | None) -> list[Effect]:
         """Replace the update that kept failing with the stored alarm (the truth); what queued behind it stays."""
@@ -171,7 +171,7 @@ class AlarmChains:
         self.next_seq += 1
         update.seq, update.attempts = self.next_seq, 1
         chain.inflight = update
-        effects: list[Effect] = [Send(execution_id, update.due, update.seq)]
+        effects: list[Effect] = [SendUpdate(execution_id, update.due, update.seq)]
         effects.extend(Release(write) for write in update.held)
         update.held = []
         return effects

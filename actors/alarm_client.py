@@ -24,7 +24,7 @@ from typing import Any
 
 import pykka
 
-from actors.alarm_chain import AlarmChains, Effect, Release, Resync, RetryAfter, Send
+from actors.alarm_chain import AlarmChains, Effect, Release, Resync, RetryAfter, SendUpdate
 from actors.due_queue import DueQueue
 from actors.messages import (
     AlarmAck,
@@ -87,7 +87,7 @@ class AlarmClient(TrackedActor):
     def _run(self, effects: list[Effect]) -> None:
         for effect in effects:
             match effect:
-                case Send(execution_id, due, seq):
+                case SendUpdate(execution_id, due, seq):
                     self.unacked.set((execution_id, seq), self.clock.now() + ACK_TIMEOUT)
                     update = DeleteAlarm(execution_id, seq) if due is None else SetAlarm(execution_id, due, seq)
                     self.send(self.manager, update)

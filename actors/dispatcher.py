@@ -36,7 +36,6 @@ import collections
 import contextlib
 import os
 import signal
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -62,8 +61,9 @@ from actors.messages import (
 )
 from actors.replies import resolve
 from actors.topology import Topology, TrackedActor
-from durable.core.history import HistoryEvent
-from durable.stores.base import ExecutionChange, WriteSet
+from durable.clock import Clock, RealClock
+from durable.core.records import ErrorObject
+from durable.core.writes import close_invocation
 
 DISPATCH_TIMEOUT = 0.25
 CRASH_BACKOFF_CAP = 60.0
@@ -118,8 +118,11 @@ class Dispatcher(TrackedActor):
         make_worker: WorkerFactory,
         workers: int,
         dispatch_timeout: float = DISPATCH_TIMEOUT,
+        clock: Clock | None = None,
     ) -> None:
+        """`clock`: its real-time reading (`wall`) times offers and back-offs, whatever the engine's time does."""
         super().__init__(topology, "engine")
+        self.clock: Clock = clock or RealClock()
         self.writer = writer
         self.alarm_manager = alarm_manager
         self.make_worker = make_worker
@@ -236,7 +239,7 @@ class Dispatcher(TrackedActor):
                 self._requeue_front(eid, alarm)
                 continue
             self.offer_ids += 1
-            self.offers[worker] = Offered(eid, alarm, self.offer_ids, time.monotonic())
+            self.offers[worker] = Offered(eid, alarm, self.offer_ids, self.clock.wall())
             self.offered.add(eid)
             self.send(self.workers[worker], Offer(self.offer_ids))
         idle = not self.running and not self.queue and not self.offered and not self.backed_off
@@ -255,14 +258,14 @@ class Dispatcher(TrackedActor):
         self.offered.discard(offer.execution_id)
         counters = self.per_worker[worker]
         counters.dispatched += 1
-        counters.latencies.append(time.monotonic() - offer.sent)
+        counters.latencies.append(self.clock.wall() - offer.sent)
         self.counters["dispatched"] += 1
         self.running[offer.execution_id] = Running(worker, offer.alarm)
         self.send(self.workers[worker], Invoke(offer.execution_id, offer.alarm))
 
     def _withdraw_stale(self) -> None:
         """Offers not taken within the timeout go back to the front of the queue, for another worker."""
-        limit = time.monotonic() - self.dispatch_timeout
+        limit = self.clock.wall() - self.dispatch_timeout
         for worker, offer in self.offers.items():
             if offer.withdrawn or offer.sent > limit:
                 continue
@@ -303,10 +306,10 @@ class Dispatcher(TrackedActor):
         delay = min(CRASH_BACKOFF_CAP, 2.0 ** (crashes - 2))
         logger.warning("{} crashed {} times in a row; running it again in {} s", eid, crashes,
                        delay)
-        self.backed_off[eid] = time.monotonic() + delay
+        self.backed_off[eid] = self.clock.wall() + delay
 
     def _release_backed_off(self) -> None:
-        now = time.monotonic()
+        now = self.clock.wall()
         for eid in [eid for eid, due in self.backed_off.items() if due <= now]:
             del self.backed_off[eid]
             self._ready(eid, False)
@@ -316,17 +319,8 @@ class Dispatcher(TrackedActor):
             if run.fencing or run.token is None or run.deadline is None or now < run.deadline:
                 continue
             run.fencing = True
-            error = {
-                "ErrorType": "Sandbox.Timedout",
-                "ErrorMessage": f"invocation {run.token} of {eid} timed out",
-            }
-            ws = WriteSet(
-                eid,
-                run.token,
-                events=(HistoryEvent("InvocationCompleted", now, {"RequestId": str(run.token),
-                                                                   "Error": {"Payload": error}}),),
-                execution=ExecutionChange(invocation_open=False, bump_token=True),
-            )
+            error = ErrorObject(f"invocation {run.token} of {eid} timed out", "Sandbox.Timedout")
+            ws = close_invocation(eid, run.token, now, error, request_id=str(run.token))
             self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=FenceWritten(eid, run.token)))
 
     def _fenced(self, eid: str, token: int, ok: bool) -> None:

@@ -559,3 +559,53 @@ class ChildExited:
     """The child's pipe closed: the process is gone (`exitcode` when known)."""
 
     exitcode: int | None
+
+
+# --- TopologyKeeper (who exists and who talks to whom)
+
+
+@attrs.frozen(slots=True)
+class ActorInfo:
+    urn: str
+    kind: str
+    name: str
+    parent: str | None
+    sent: dict[str, int] = attrs.field(eq=False, hash=False, repr=False)
+
+
+@attrs.frozen(slots=True)
+class Registered:
+    info: ActorInfo
+
+
+@attrs.frozen(slots=True)
+class Unregistered:
+    urn: str
+
+
+@attrs.frozen(slots=True)
+class Annotate:
+    """A line to show under an actor's name in the picture."""
+
+    urn: str
+    note: str
+
+
+@attrs.frozen(slots=True)
+class CallerCounts:
+    """A non-actor thread's own send counts (target urn -> sends), handed over once; it keeps counting in it."""
+
+    counts: dict[str, int] = attrs.field(eq=False, hash=False, repr=False)
+
+
+@attrs.frozen(slots=True)
+class Picture:
+    """Asked of the keeper from a non-actor thread; answered with a TopologyPicture."""
+
+
+@attrs.frozen(slots=True)
+class TopologyPicture:
+    actors: tuple[ActorInfo, ...]
+    edges: list[tuple[str, str, int]]
+    dot: str
+

@@ -6,10 +6,15 @@ ask and lifecycle, but no thread of its own: a message arriving wakes it onto
 an `ActorPool`'s ready queue, and one of the pool's threads drains its
 mailbox.  An actor waiting for a message holds no thread at all.
 
-At most one pool thread drains an actor at a time.  The claim is an atomic
-`dict.setdefault` on the actor's own claim slot, and the drainer re-checks the
-mailbox after giving the claim back, so a message that arrives during the
-hand-over is never stranded.
+At most one pool thread drains an actor at a time.  The claim is a token in
+a `queue.SimpleQueue` of the actor's own: whoever takes it (`get_nowait`)
+drains, and puts it back when done.  SimpleQueue is thread-safe by its own
+contract, not by the GIL.  The drainer re-checks the mailbox after giving the
+claim back, so a message that arrives during the hand-over is never stranded.
+
+pykka's extension points for an actor type are used as its ThreadingActor
+uses them: `_create_actor_inbox`, `_create_future` and `_start_actor_loop`,
+with `_actor_loop_setup` and `_handle_receive` for the loop's body.
 """
 
 from __future__ import annotations
@@ -23,11 +28,10 @@ from typing import Any
 import pykka
 from loguru import logger
 from pykka import ActorDeadError, ThreadingFuture
-from pykka.messages import _ActorStop
 
 from actors.topology import Topology, TrackedActor
 
-_CLAIM = "drain"
+_CLAIM = object()
 
 
 class ActorPool:
@@ -73,7 +77,8 @@ class PooledActor(TrackedActor):
 
     def __init__(self, topology: Topology, pool: ActorPool, name: str, parent: str | None = None) -> None:
         self.pool = pool
-        self._claims: dict[str, object] = {}
+        self._claim_token: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._claim_token.put(_CLAIM)
         super().__init__(topology, name, parent)
 
     @staticmethod
@@ -92,8 +97,11 @@ class PooledActor(TrackedActor):
             self._wake()
 
     def _claim(self) -> bool:
-        token = object()
-        return self._claims.setdefault(_CLAIM, token) is token
+        try:
+            self._claim_token.get_nowait()
+        except queue.Empty:
+            return False
+        return True
 
     def _wake(self) -> None:
         if self._claim():
@@ -111,7 +119,7 @@ class PooledActor(TrackedActor):
             if self.actor_stopped.is_set():
                 self._fail_leftovers(inbox)
                 return
-            self._claims.pop(_CLAIM, None)
+            self._claim_token.put(_CLAIM)
             if inbox.empty() or not self._claim():
                 return
 
@@ -131,11 +139,8 @@ class PooledActor(TrackedActor):
             envelope = inbox.get_nowait()
             if envelope.reply_to is None:
                 continue
-            if isinstance(envelope.message, _ActorStop):
-                envelope.reply_to.set(None)
-            else:
-                error = ActorDeadError(f"{self.actor_ref} stopped before handling the message")
-                envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
+            error = ActorDeadError(f"{self.actor_ref} stopped before handling the message")
+            envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
 
 
 def stop_quietly(ref: pykka.ActorRef[Any]) -> None:

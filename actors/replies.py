@@ -19,12 +19,6 @@ def reject(reply_to: Reply, error: BaseException) -> None:
         reply_to.set_exception((type(error), error, error.__traceback__))
 
 
-def reject_current(reply_to: Reply) -> None:
-    """Reject with the exception being handled."""
-    if reply_to is not None:
-        reply_to.set_exception(sys.exc_info())
-
-
 class Answer:
     """A one-shot answer a handler thread waits on, for the hot paths (lookups, checkpoints).
 

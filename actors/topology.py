@@ -1,93 +1,147 @@
 """Who exists and who talks to whom: a registry of actors and per-edge message counts.
 
-Counting is cheap enough to stay on: each actor counts what it sends in its
-own dict, touched only by its own thread; the registry keeps a reference to
-that dict and copies it (one C-level copy) when a picture is asked for.
+Counting is cheap enough to stay on: each sender counts what it sends in a
+dict only it writes; the TopologyKeeper actor owns the registry and copies
+those dicts (one C-level copy each) when a picture is asked for.
 `TrackedActor` is the base every runtime actor derives from.
 """
 
 from __future__ import annotations
 
-import collections
-import itertools
-from collections.abc import Iterator
+import contextlib
+import threading
 from typing import Any
 
-import attrs
 import pykka
 from cachetools import LRUCache
 from loguru import logger
 
+from actors.messages import (
+    ActorInfo,
+    Annotate,
+    CallerCounts,
+    Picture,
+    Registered,
+    TopologyPicture,
+    Unregistered,
+)
+
 CALLER = "caller"
 
 
-@attrs.frozen(slots=True)
-class ActorInfo:
-    urn: str
-    kind: str
-    name: str
-    parent: str | None
-    sent: dict[str, int] = attrs.field(eq=False, hash=False, repr=False)
-
-
 class Topology:
-    """The registry; one per engine.  The picture is rendered from one thread at a time."""
+    """Who exists and who talks to whom; one per engine.  Any thread may report; the keeper owns the picture.
+
+    Reports (an actor started or stopped, a note on it, a per-thread count of
+    sends from outside the actors) are messages to the `TopologyKeeper` actor,
+    which alone holds the registry.  A send is counted by whoever sends it: an
+    actor in its own `sent` dict (written only while it handles a message),
+    a non-actor thread in a dict of its own (`threading.local`), each handed
+    to the keeper once, which copies them when a picture is asked for.  No
+    shared container is written from two threads.
+    """
 
     def __init__(self) -> None:
-        self._actors: dict[str, ActorInfo] = {}
-        self._kinds: LRUCache[str, str] = LRUCache(maxsize=100_000)
-        self._retired: dict[tuple[str, str], int] = {}
-        self._retiring: collections.deque[tuple[str, str, int]] = collections.deque(maxlen=500_000)
-        self._caller_edges: dict[str, itertools.count[int]] = {}
-        self._notes: dict[str, str] = {}
+        self.keeper: pykka.ActorRef[TopologyKeeper] = TopologyKeeper.start()
+        self._local = threading.local()
 
     def annotate(self, urn: str, note: str) -> None:
-        """A line shown under the actor's name in the picture (a worker's counters, say); one writer per actor."""
-        self._notes[urn] = note
+        """A line shown under the actor's name in the picture (a worker's counters, say)."""
+        self.keeper.tell(Annotate(urn, note))
 
     def register(self, info: ActorInfo) -> None:
-        self._actors[info.urn] = info
-        self._kinds[info.urn] = info.kind
+        self.keeper.tell(Registered(info))
 
     def unregister(self, urn: str) -> None:
-        """Drop a stopped actor, keeping its counts by kind, so short-lived actors do not pile up.
-
-        Stopping actors only append to a deque (an atomic operation); the
-        thread that renders the picture folds the deque into the totals.
-        """
-        info = self._actors.pop(urn, None)
-        if info is None:
-            return
-        for target, count in dict(info.sent).items():
-            self._retiring.append((info.kind, self._kinds.get(target, "unknown"), count))
-
-    def _fold_retired(self) -> dict[tuple[str, str], int]:
-        while self._retiring:
-            source, target, count = self._retiring.popleft()
-            self._retired[(source, target)] = self._retired.get((source, target), 0) + count
-        return dict(self._retired)
+        self.keeper.tell(Unregistered(urn))
 
     def tell(self, ref: pykka.ActorRef[Any], message: Any) -> None:
         """Send from a non-actor thread (a handler, the engine facade), counted as 'caller'."""
-        counter = self._caller_edges.get(ref.actor_urn)
-        if counter is None:
-            counter = self._caller_edges.setdefault(ref.actor_urn, itertools.count(1))
-        next(counter)
+        counts: dict[str, int] | None = getattr(self._local, "counts", None)
+        if counts is None:
+            counts = self._local.counts = {}
+            self.keeper.tell(CallerCounts(counts))
+        urn = ref.actor_urn
+        counts[urn] = counts.get(urn, 0) + 1
         ref.tell(message)
 
-    def actors(self) -> list[ActorInfo]:
-        return list(self._actors.values())
+    def picture(self) -> TopologyPicture:
+        """The actors, the edges between them and the Graphviz DOT of both, as the keeper holds them now."""
+        picture: TopologyPicture = self.keeper.ask(Picture(), block=True)
+        return picture
 
-    def edges(self) -> Iterator[tuple[str, str, int]]:
-        for info in self.actors():
-            for target, count in dict(info.sent).items():
-                yield info.urn, target, count
-        for target, counter in list(self._caller_edges.items()):
-            yield CALLER, target, int(repr(counter)[6:-1]) - 1
+    def actors(self) -> list[ActorInfo]:
+        return list(self.picture().actors)
+
+    def edges(self) -> list[tuple[str, str, int]]:
+        return self.picture().edges
 
     def to_dot(self) -> str:
         """Graphviz DOT: one node per actor; a kind with many actors, or stopped ones, is one node."""
-        infos = self.actors()
+        return self.picture().dot
+
+    def close(self) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.keeper.stop()
+
+
+class TopologyKeeper(pykka.ThreadingActor):
+    """Owns the registry of actors, the notes on them and the counts of stopped ones.
+
+    Takes Registered, Unregistered, Annotate, CallerCounts and Picture (answered
+    with a TopologyPicture).  A stopped actor's counts are folded by kind, so
+    short-lived actors do not pile up.
+    """
+
+    use_daemon_thread = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.actors: dict[str, ActorInfo] = {}
+        self.kinds: LRUCache[str, str] = LRUCache(maxsize=100_000)
+        self.retired: dict[tuple[str, str], int] = {}
+        self.notes: dict[str, str] = {}
+        self.caller_counts: list[dict[str, int]] = []
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case Registered(info):
+                self.actors[info.urn] = info
+                self.kinds[info.urn] = info.kind
+            case Unregistered(urn):
+                self.notes.pop(urn, None)
+                if urn in self.actors:
+                    self._retire(self.actors.pop(urn))
+            case Annotate(urn, note):
+                if urn in self.actors:
+                    self.notes[urn] = note
+            case CallerCounts(counts):
+                self.caller_counts.append(counts)
+            case Picture():
+                edges = self._edges()
+                return TopologyPicture(tuple(self.actors.values()), edges, self._dot(edges))
+            case _:
+                raise TypeError(f"TopologyKeeper got an unexpected message {message!r}")
+        return None
+
+    def _retire(self, info: ActorInfo) -> None:
+        for target, count in dict(info.sent).items():
+            key = (info.kind, self.kinds.get(target, "unknown"))
+            self.retired[key] = self.retired.get(key, 0) + count
+
+    def _edges(self) -> list[tuple[str, str, int]]:
+        edges = [
+            (info.urn, target, count) for info in self.actors.values() for target, count in dict(info.sent).items()
+        ]
+        callers: dict[str, int] = {}
+        for counts in self.caller_counts:
+            for target, count in dict(counts).items():
+                callers[target] = callers.get(target, 0) + count
+        edges += [(CALLER, target, count) for target, count in callers.items()]
+        return edges
+
+    def _dot(self, edges: list[tuple[str, str, int]]) -> str:
+        infos = list(self.actors.values())
         by_kind: dict[str, int] = {}
         for info in infos:
             by_kind[info.kind] = by_kind.get(info.kind, 0) + 1
@@ -99,19 +153,19 @@ class Topology:
         def node(urn: str) -> str:
             if urn == CALLER:
                 return CALLER
-            info = self._actors.get(urn)
+            info = self.actors.get(urn)
             if info is None:
-                return kind_node(self._kinds.get(urn, "unknown"))
+                return kind_node(self.kinds.get(urn, "unknown"))
             if info.kind in many:
                 return kind_node(info.kind)
-            note = self._notes.get(urn)
+            note = self.notes.get(urn)
             return f"{info.kind}\\n{info.name}" + (f"\\n{note}" if note else "")
 
         weights: dict[tuple[str, str], int] = {}
-        for source, target, count in self.edges():
+        for source, target, count in edges:
             key = (node(source), node(target))
             weights[key] = weights.get(key, 0) + count
-        for (source_kind, target_kind), count in self._fold_retired().items():
+        for (source_kind, target_kind), count in self.retired.items():
             key = (kind_node(source_kind), kind_node(target_kind))
             weights[key] = weights.get(key, 0) + count
         nodes = {node(info.urn) for info in infos} | {CALLER} | {n for pair in weights for n in pair}

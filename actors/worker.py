@@ -28,7 +28,7 @@ from actors.worker_process import WorkerProcess
 OnStarted = Callable[[int, float, "pykka.ActorRef[Any]"], None]
 
 
-class Invoker(Protocol):
+class InvocationRunner(Protocol):
     def run(
         self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str, process: WorkerProcess | None
     ) -> int | None: ...
@@ -39,7 +39,7 @@ class InvocationWorker(TrackedActor):
         self,
         topology: Topology,
         dispatcher: pykka.ActorRef[Any],
-        invoker: Invoker,
+        invoker: InvocationRunner,
         name: str,
         process: WorkerProcess | None = None,
     ) -> None:

@@ -26,7 +26,6 @@ from typing import Any
 
 from loguru import logger
 
-from durable.core.history import format_table
 from durable.core.records import OperationStatus, OperationType
 from durable.engine.registry import resolve_function_source
 from durable.exceptions import DurableExecutionsError
@@ -412,11 +411,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     if record is None:
         raise CliError(f"unknown execution {args.execution_id!r}")
     if args.json:
-        print(json.dumps(_record_dict(record), indent=2))
+        print(json.dumps(record.to_dict(), indent=2))
         return 0
-    for key, value in _record_dict(record).items():
+    shown = record.to_dict()
+    for key in ("created", "ended"):
+        shown[key] = _when(shown[key]) if shown[key] else None
+    shown["next alarm"] = _when(record.alarm) if record.alarm else None
+    for key, value in shown.items():
         if value is not None:
-            print(f"{key:>12}: {value}")
+            print(f"{key:>19}: {value}")
     return 0
 
 
@@ -435,21 +438,6 @@ def _engine_status(store: Store, as_json: bool) -> int:
         print(f"{name:<12} {worker['dispatched']:>10} {worker['requeued']:>8} "
               f"{worker['send_p50_ms'] or '-':>11} {worker['send_p99_ms'] or '-':>11}")
     return 0
-
-
-def _record_dict(record: ExecutionRecord) -> dict[str, Any]:
-    return {
-        "id": record.execution_id,
-        "function": record.function_name,
-        "name": record.name,
-        "status": record.status.value,
-        "invocations": record.invocations,
-        "created": _when(record.created),
-        "ended": _when(record.ended) if record.ended else None,
-        "result": record.result,
-        "error": record.error.to_dict() if record.error else None,
-        "next alarm": _when(record.alarm) if record.alarm else None,
-    }
 
 
 def _when(value: float) -> str:
@@ -687,6 +675,50 @@ def _write_viz(dot: str, out: Path) -> None:
     else:
         raise CliError(f"unknown output format {out.suffix!r}: use .dot, .svg or .png")
     print(f"wrote {out}", file=sys.stderr)
+
+
+
+def format_table(events: list[dict[str, Any]]) -> str:
+    """A fixed-width table of events: id, time, type, operation, name and the gist of the details."""
+    rows = [("#", "time", "event", "operation", "name", "details")]
+    for event in events:
+        details = event.get(f"{event['EventType']}Details") or {}
+        rows.append(
+            (
+                str(event["EventId"]),
+                event["EventTimestamp"][11:23],
+                event["EventType"],
+                event.get("Id", ""),
+                event.get("Name", "") or "",
+                _gist(details),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = []
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(5)]
+        lines.append("  ".join([*cells, row[5]]).rstrip())
+    return "\n".join(lines)
+
+
+_QUIET_KEYS = {"StartTimestamp", "EndTimestamp", "RequestId", "ScheduledEndTimestamp", "Truncated"}
+
+
+def _gist(details: dict[str, Any], limit: int = 70) -> str:
+    if not details:
+        return ""
+    parts = []
+    for key, value in details.items():
+        if key in _QUIET_KEYS:
+            continue
+        if isinstance(value, dict) and "Payload" in value:
+            value = value["Payload"]
+        if isinstance(value, dict) and "ErrorType" in value:
+            value = f"{value.get('ErrorType')}: {value.get('ErrorMessage', '')}"
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        parts.append(f"{key}={text}")
+    joined = " ".join(parts)
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
 
 
 if __name__ == "__main__":

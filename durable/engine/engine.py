@@ -52,6 +52,7 @@ from durable.core.callback_ids import CallbackIds
 from durable.core.history import HistoryEvent
 from durable.core.records import ErrorObject, OperationRecord, next_timer
 from durable.core.transitions import CallbackAction
+from durable.core.writes import close_invocation, end_execution
 from durable.engine.invoker import Invoker
 from durable.engine.process_jobs import run_job
 from durable.engine.registry import FunctionRegistry, RegisteredFunction
@@ -69,7 +70,6 @@ from durable.limits import (
 )
 from durable.stores import open_store
 from durable.stores.base import (
-    ExecutionChange,
     ExecutionRecord,
     ExecutionStatus,
     Store,
@@ -128,7 +128,7 @@ class Engine:
             self.callback_ids, self, lambda_context=lambda_context,
         )
         self.dispatcher = Dispatcher.start(
-            self.topology, self.writer, self.alarm_manager, self._make_worker, workers, lock_timeout
+            self.topology, self.writer, self.alarm_manager, self._make_worker, workers, lock_timeout, self.clock
         )
         self.external = ExternalEvents.start(
             self.topology, self.store, self.clock, self.callback_ids, self.writer, self.dispatcher
@@ -275,16 +275,7 @@ class Engine:
         if record.status.is_terminal:
             return record
         now = self.clock.now()
-        details = {"Error": {"Payload": error.to_dict()}} if error else {}
-        ws = WriteSet(
-            execution_id,
-            None,
-            events=(HistoryEvent("ExecutionStopped", now, details),),
-            execution=ExecutionChange(
-                ExecutionStatus.STOPPED, error=error, ended=now, invocation_open=False, bump_token=True
-            ),
-            alarm=None,
-        )
+        ws = end_execution(execution_id, ExecutionStatus.STOPPED, "ExecutionStopped", now, error)
         with contextlib.suppress(CheckpointRejectedError):
             self.invoker.end_with(ws)
         stopped = self._require(execution_id)
@@ -409,13 +400,8 @@ class Engine:
         now = self.clock.now()
         crashed = set(self.store.open_invocations())
         for execution_id in crashed:
-            error = {"ErrorType": "Runtime.ExitError", "ErrorMessage": "the process running the invocation exited"}
-            ws = WriteSet(
-                execution_id,
-                None,
-                events=(HistoryEvent("InvocationCompleted", now, {"Error": {"Payload": error}}),),
-                execution=ExecutionChange(invocation_open=False, bump_token=True),
-            )
+            error = ErrorObject("the process running the invocation exited", "Runtime.ExitError")
+            ws = close_invocation(execution_id, None, now, error)
             self._ask(self.writer, _persist_request(ws))
         for record in self.store.ended_children_of_running_callers():
             self.invoker.tell_caller(record)
@@ -448,6 +434,7 @@ class Engine:
             with contextlib.suppress(pykka.ActorDeadError):
                 ref.stop(timeout=5)
         self.branch_pool.shutdown()
+        self.topology.close()
         self.store.close()
 
     def __enter__(self) -> Self:

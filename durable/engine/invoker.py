@@ -42,14 +42,14 @@ from actors.worker import OnStarted
 from actors.worker_process import WorkerProcess, handler_reference
 from durable.clock import Clock, skew
 from durable.core.callback_ids import CallbackIds
-from durable.core.history import HistoryEvent, error_details
 from durable.core.records import ErrorObject, OperationRecord
+from durable.core.writes import end_execution
 from durable.engine.registry import FunctionRegistry
 from durable.exceptions import CheckpointRejectedError
 from durable.execution import DurableHandler, run_plain_function
 from durable.invocation import Invocation
 from durable.plugin_session import invocation_meta, remember_reported_ends
-from durable.stores.base import CommitResult, ExecutionChange, ExecutionRecord, ExecutionStatus, Store, WriteSet
+from durable.stores.base import CommitResult, ExecutionRecord, ExecutionStatus, Store, WriteSet
 
 EARLY_TOLERANCE = 0.001
 #: how long a worker waits for an actor's reply before giving the invocation up as crashed (it runs again)
@@ -183,15 +183,7 @@ class Invoker:
 
     def time_out(self, execution_id: str, now: float) -> None:
         error = ErrorObject("the execution exceeded its execution timeout", "ExecutionTimedOut")
-        ws = WriteSet(
-            execution_id,
-            None,
-            events=(HistoryEvent("ExecutionTimedOut", now, error_details(error)),),
-            execution=ExecutionChange(
-                ExecutionStatus.TIMED_OUT, error=error, ended=now, invocation_open=False, bump_token=True
-            ),
-            alarm=None,
-        )
+        ws = end_execution(execution_id, ExecutionStatus.TIMED_OUT, "ExecutionTimedOut", now, error)
         with contextlib.suppress(CheckpointRejectedError):
             self.end_with(ws)
 

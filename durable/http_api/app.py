@@ -48,7 +48,6 @@ from durable.http_api.bodies import (
     Problem,
     Started,
     StartExecution,
-    execution_body,
 )
 from durable.http_api.guard import RequestGuard, refuse
 from durable.limits import LIST_LIMIT, check_token, parse_count
@@ -148,11 +147,11 @@ def create_app(engine: Engine, token: str, body_timeout: float = DEFAULT_BODY_TI
     ) -> Any:
         raw = request.query_params.get("limit")
         count = parse_count(raw, "query parameter 'limit'", 1, LIST_LIMIT) if raw is not None else limit
-        return SafeJSONResponse({"executions": [execution_body(r) for r in engine.list(status, count)]})
+        return SafeJSONResponse({"executions": [r.to_dict() for r in engine.list(status, count)]})
 
     @app.get("/executions/{execution_id}", response_model=Execution, responses=_errors(404), summary="One execution")
     def status(execution_id: str) -> Any:
-        return SafeJSONResponse(execution_body(engine.status(execution_id)))
+        return SafeJSONResponse(engine.status(execution_id).to_dict())
 
     @app.get(
         "/executions/{execution_id}/history", response_model=History, responses=_errors(404),
@@ -166,7 +165,7 @@ def create_app(engine: Engine, token: str, body_timeout: float = DEFAULT_BODY_TI
         summary="Stop a running execution (optional body: the error to record)",
     )
     def stop(execution_id: str, error: ErrorObject | None = None) -> Any:
-        return SafeJSONResponse(execution_body(engine.stop(execution_id, _recorded(error))))
+        return SafeJSONResponse(engine.stop(execution_id, _recorded(error)).to_dict())
 
     app.add_exception_handler(RequestValidationError, _invalid_body)
     app.add_exception_handler(DurableExecutionsError, _engine_error)

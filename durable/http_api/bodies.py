@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from durable.limits import LIST_LIMIT, MAX_EXECUTION_TIMEOUT, MAX_NAME_LENGTH
-from durable.stores.base import ExecutionRecord, ExecutionStatus
+from durable.stores.base import ExecutionStatus
 
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
@@ -79,21 +79,3 @@ class Problem(BaseModel):
     """Every error response: one line that names the problem."""
 
     error: str
-
-
-def execution_body(record: ExecutionRecord) -> dict[str, Any]:
-    """The one JSON shape of an execution (the `Execution` body)."""
-    return {
-        "execution_id": record.execution_id,
-        "function": record.function_name,
-        "name": record.name,
-        "status": record.status.value,
-        "input": record.input,
-        "result": record.result,
-        "error": record.error.to_dict() if record.error else None,
-        "created": record.created,
-        "ended": record.ended,
-        "invocations": record.invocations,
-        "parent_execution_id": record.parent_execution_id,
-        "tenant_id": record.tenant_id,
-    }

@@ -9,7 +9,6 @@ meant for SQLite (embedded default), memory (unit tests) and PostgreSQL.
 
 from __future__ import annotations
 
-import enum
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -26,18 +25,11 @@ from durable.core.records import (
     OperationSubType,
     OperationType,
 )
-
-
-class ExecutionStatus(enum.Enum):
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    TIMED_OUT = "TIMED_OUT"
-    STOPPED = "STOPPED"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self is not ExecutionStatus.RUNNING
+from durable.core.writes import UNCHANGED as UNCHANGED
+from durable.core.writes import ExecutionChange as ExecutionChange
+from durable.core.writes import ExecutionStatus as ExecutionStatus
+from durable.core.writes import Unchanged as Unchanged
+from durable.core.writes import WriteSet as WriteSet
 
 
 @attrs.frozen(slots=True)
@@ -60,46 +52,22 @@ class ExecutionRecord:
     parent_operation_id: str | None = None
     tenant_id: str | None = None
 
-
-@attrs.frozen(slots=True)
-class ExecutionChange:
-    """Changes to the execution row that ride along with a WriteSet."""
-
-    status: ExecutionStatus | None = None
-    result: str | None = None
-    error: ErrorObject | None = None
-    ended: float | None = None
-    invocation_open: bool | None = None
-    bump_token: bool = False
-
-
-class Unchanged(enum.Enum):
-    """Marks a field a WriteSet leaves as it is."""
-
-    UNCHANGED = "UNCHANGED"
-
-
-UNCHANGED = Unchanged.UNCHANGED
-
-
-@attrs.frozen(slots=True)
-class WriteSet:
-    """Everything one request changes for one execution, applied atomically or not at all.
-
-    `token` fences: the write applies only if the execution's current token
-    equals it (None: a service-side write, applied while the execution is not
-    terminal).  `expect_open` names operations that must exist and still be
-    open, or the whole write is a conflict: how an outside completion is
-    applied at most once.
-    """
-
-    execution_id: str
-    token: int | None
-    operations: tuple[OperationRecord, ...] = ()
-    events: tuple[HistoryEvent, ...] = ()
-    execution: ExecutionChange | None = None
-    alarm: float | Unchanged | None = UNCHANGED
-    expect_open: tuple[str, ...] = ()
+    def to_dict(self) -> dict[str, Any]:
+        """The one JSON shape of an execution: the HTTP API's `Execution` body and `durable status --json`."""
+        return {
+            "execution_id": self.execution_id,
+            "function": self.function_name,
+            "name": self.name,
+            "status": self.status.value,
+            "input": self.input,
+            "result": self.result,
+            "error": self.error.to_dict() if self.error else None,
+            "created": self.created,
+            "ended": self.ended,
+            "invocations": self.invocations,
+            "parent_execution_id": self.parent_execution_id,
+            "tenant_id": self.tenant_id,
+        }
 
 
 @attrs.frozen(slots=True)

@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +240,19 @@ class SQLiteStore(Store):
             (f"engine:{key}", value),
         )
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The writer connection inside `BEGIN IMMEDIATE`: committed when the block ends, however it returns;
+        rolled back if it raises."""
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     def create_execution(
         self,
         execution_id: str,
@@ -251,15 +265,12 @@ class SQLiteStore(Store):
         parent: tuple[str, str] | None = None,
         tenant_id: str | None = None,
     ) -> tuple[ExecutionRecord, bool]:
-        conn = self._writer
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as conn:
             row = conn.execute(
                 f"SELECT {_EXEC_COLUMNS} FROM executions WHERE execution_id=? OR (name IS NOT NULL AND name=?)",
                 (execution_id, name),
             ).fetchone()
             if row is not None:
-                conn.execute("COMMIT")
                 return _record(row, None), False
             parent_execution_id, parent_operation_id = parent or (None, None)
             conn.execute(
@@ -272,52 +283,35 @@ class SQLiteStore(Store):
                 "INSERT INTO events(execution_id, event_id, body) VALUES (?,?,?)",
                 (execution_id, 1, json.dumps(start_event.to_dict(1))),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         record = self.get_execution(execution_id)
         assert record is not None
         return record, True
 
     def begin_invocation(self, execution_id: str, now: float) -> CommitResult:
-        conn = self._writer
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as conn:
             row = conn.execute(
                 "SELECT status, token FROM executions WHERE execution_id=?", (execution_id,)
             ).fetchone()
             if row is None or row[0] != "RUNNING":
-                conn.execute("COMMIT")
                 return CommitResult(False, "execution is not running" if row else "unknown execution")
             token = row[1] + 1
             conn.execute(
                 "UPDATE executions SET token=?, invocations=invocations+1, invocation_open=1 WHERE execution_id=?",
                 (token, execution_id),
             )
-            conn.execute("COMMIT")
             return CommitResult(True, token=token)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def commit(self, batch: list[WriteSet]) -> list[CommitResult]:
         """One transaction; the write sets of one execution are merged into one statement per table."""
-        conn = self._writer
         results: list[CommitResult | None] = [None] * len(batch)
         by_execution: dict[str, list[int]] = {}
         for position, ws in enumerate(batch):
             by_execution.setdefault(ws.execution_id, []).append(position)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as conn:
             for execution_id, positions in by_execution.items():
                 for position, result in zip(positions, self._apply(conn, execution_id, [batch[p] for p in positions]),
                                             strict=True):
                     results[position] = result
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return [r for r in results if r is not None]
 
     def _apply(self, conn: sqlite3.Connection, execution_id: str, group: list[WriteSet]) -> list[CommitResult]:

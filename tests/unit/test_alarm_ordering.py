@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.alarm_chain import AlarmChains, Effect, Release, Resync, RetryAfter, Send
+from actors.alarm_chain import AlarmChains, Effect, Release, Resync, RetryAfter, SendUpdate
 
 pytestmark = pytest.mark.timeout(600)
 EXECUTIONS = ("a", "b", "c")
@@ -47,7 +47,7 @@ class World:
     stored: dict[str, float | None] = attrs.field(factory=dict)
     manager: dict[str, float] = attrs.field(factory=dict)
     applied: dict[str, int] = attrs.field(factory=dict)
-    transit: list[Send] = attrs.field(factory=list)
+    transit: list[SendUpdate] = attrs.field(factory=list)
     writes: list[Write] = attrs.field(factory=list)
     retries: list[RetryAfter] = attrs.field(factory=list)
     resyncs: list[str] = attrs.field(factory=list)
@@ -57,7 +57,7 @@ class World:
     def run(self, effects: list[Effect]) -> None:
         for effect in effects:
             match effect:
-                case Send():
+                case SendUpdate():
                     self.transit.append(effect)
                     self.last_sent[effect.execution_id] = effect.due
                 case Release(write):
