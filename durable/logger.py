@@ -14,12 +14,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from durable.identifier import OperationIdentifier
 from durable.types import LoggerInterface
-
-if TYPE_CHECKING:
-    from durable.identifier import OperationIdentifier
 
 
 def _never() -> bool:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic
+from typing import Generic
 
 from durable.config import Duration, JitterStrategy, T
 from durable.exceptions import WaitForConditionError
-
-if TYPE_CHECKING:
-    from durable.serdes import SerDes
+from durable.serdes import SerDes
 
 Numeric = int | float
 

@@ -16,7 +16,7 @@ callback named "<name> create callback id" and a submitter step named
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from durable.clock import skew
 from durable.config import CallbackConfig, StepConfig, WaitForCallbackConfig
@@ -27,10 +27,7 @@ from durable.invocation import Invocation
 from durable.operation.base import recorded, update
 from durable.serdes import PassThroughSerDes, SerDes, deserialize
 from durable.types import Callback as CallbackProtocol
-from durable.types import StepContext, WaitForCallbackContext
-
-if TYPE_CHECKING:
-    from durable.types import DurableContext
+from durable.types import DurableContext, StepContext, WaitForCallbackContext
 
 T = TypeVar("T")
 
