@@ -129,7 +129,8 @@ class BatchParent(TrackedActor):
         self.errors: dict[int, ErrorObject] = {}
         self.resume_at: dict[int, float | None] = {}
         first = [i for i in spec.started_before if 0 <= i < spec.count]
-        self.queue = collections.deque(first + [i for i in range(spec.count) if i not in set(first)])
+        chosen = set(first)
+        self.queue = collections.deque(first + [i for i in range(spec.count) if i not in chosen])
         self.branches: dict[int, pykka.ActorRef[Any]] = {}
         self.timers: pykka.ActorRef[Any] | None = None
         self.in_flight = 0

@@ -47,20 +47,25 @@ class Topology:
 
     def annotate(self, urn: str, note: str) -> None:
         """A line shown under the actor's name in the picture (a worker's counters, say)."""
-        self.keeper.tell(Annotate(urn, note))
+        self._report(Annotate(urn, note))
 
     def register(self, info: ActorInfo) -> None:
-        self.keeper.tell(Registered(info))
+        self._report(Registered(info))
 
     def unregister(self, urn: str) -> None:
-        self.keeper.tell(Unregistered(urn))
+        self._report(Unregistered(urn))
+
+    def _report(self, message: Any) -> None:
+        """Tell the keeper; once it has stopped (the engine closed), reports from late stoppers are dropped."""
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.keeper.tell(message)
 
     def tell(self, ref: pykka.ActorRef[Any], message: Any) -> None:
         """Send from a non-actor thread (a handler, the engine facade), counted as 'caller'."""
         counts: dict[str, int] | None = getattr(self._local, "counts", None)
         if counts is None:
             counts = self._local.counts = {}
-            self.keeper.tell(CallerCounts(counts))
+            self._report(CallerCounts(counts))
         urn = ref.actor_urn
         counts[urn] = counts.get(urn, 0) + 1
         ref.tell(message)

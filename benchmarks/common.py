@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,3 +56,41 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3g}"
     return str(value)
+
+
+class Usage:
+    """CPU seconds (user + system, every thread) and context switches of this process between start and stop.
+
+    Figures that cannot flatter: wall time alone hides CPU spent on other
+    threads, and a design that hands work between threads pays in switches.
+    """
+
+    def __init__(self) -> None:
+        self._before = resource.getrusage(resource.RUSAGE_SELF)
+        self._began = time.perf_counter()
+
+    def stop(self) -> dict[str, float]:
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "wall_s": time.perf_counter() - self._began,
+            "cpu_s": (after.ru_utime - self._before.ru_utime) + (after.ru_stime - self._before.ru_stime),
+            "voluntary": after.ru_nvcsw - self._before.ru_nvcsw,
+            "involuntary": after.ru_nivcsw - self._before.ru_nivcsw,
+            "rss_mb": after.ru_maxrss / 1024,
+        }
+
+
+def in_fresh_process(module: str, *args: str) -> dict[str, Any]:
+    """Run `python -m module --child args...` and return the JSON object it prints last."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--child", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{module} {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def spread(values: Sequence[float]) -> tuple[float, float, float]:
+    """(min, median, max)."""
+    return min(values), statistics.median(values), max(values)

@@ -1,31 +1,33 @@
 """The timer wave: a map with one 18 s keeper branch and N branches polling every 2 s, 8 times.
 
-The ideal is 18 s in one invocation (the keeper holds the invocation; every
-poll resumes in-process).  Each scenario runs in a fresh process so peak RSS
-and peak thread count are its own.  Targets: <= 18.5 s at 300, <= 20 s at
-3,000, and 10,000 in one invocation in <= 25 s with fewer than 200 threads.
-Also: the wave at 300 and 3,000 with isolation="process" (the handler and its
-branches in a worker process; peak RSS and threads are the engine's), and 100
-items x max_concurrency=5 x 1 s waits, against the 20 s ideal.
+The ideal is 18 s in one invocation: the keeper holds the invocation and
+every poll resumes in-process, so a wave is 8 x N resumes.  Every scenario
+runs `--runs` times (default 3), each in a fresh process, and the table gives
+min / median / max wall time with the medians of CPU seconds (user + system,
+all threads), CPU µs per resume, context switches, invocations, transactions,
+peak RSS and peak threads.  Modes: `engine` (durable.engine.Engine, as a
+service runs it) and `testing` (durable.testing.DurableFunctionTestRunner with
+skip_time=False and a 60 s invocation timeout, as a user's test runs it).
+Also 100 items x max_concurrency=5 x 1 s waits (ideal 20 s) with the peak
+number of iterations in flight read back from the history.
+
+`python -m benchmarks.timer_wave [--branches 300 1000 3000 10000 30000] [--modes engine testing] [--runs 3]`
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import print_table
+from benchmarks.common import Usage, in_fresh_process, print_table, spread
 
 IDEAL = 18.0
-TARGETS = {300: 18.5, 3000: 20.0, 10000: 25.0}
+POLLS = 8
+TARGETS = {300: 18.3, 3000: 19.0, 10000: 22.0}
 
 
 def _thread_sampler(peak: list[int], stop: threading.Event) -> None:
@@ -36,50 +38,62 @@ def _thread_sampler(peak: list[int], stop: threading.Event) -> None:
 def run_scenario(kind: str, branches: int) -> dict[str, Any]:
     """Runs in the child process: one scenario on a fresh engine and store."""
     from durable.engine import Engine
-    from tests.stress.test_batch_stress import limited, timer_wave
+    from durable.testing import DurableFunctionTestRunner
+    from tests.stress.test_batch_stress import _in_flight_at_every_transition, limited, timer_wave
 
     peak = [threading.active_count()]
     stop = threading.Event()
     threading.Thread(target=_thread_sampler, args=(peak, stop), daemon=True).start()
-    isolation = "process" if kind == "wave-process" else "thread"
-    with tempfile.TemporaryDirectory() as folder, Engine(
-        store=f"sqlite:///{Path(folder) / 'b.db'}", isolation=isolation
-    ) as engine:
-        if kind.startswith("wave"):
-            engine.register("timer_wave", timer_wave, invocation_timeout=60)
-            began = time.perf_counter()
-            eid = engine.start("timer_wave", {"branches": branches, "keep": IDEAL})
-        else:
-            engine.register(limited)
-            began = time.perf_counter()
-            eid = engine.start("limited", None)
-        record = engine.wait(eid, timeout=600)
-        elapsed = time.perf_counter() - began
-        transactions = engine.stats()["transactions"]
+    figures: dict[str, Any] = {}
+    if kind == "testing":
+        with DurableFunctionTestRunner(timer_wave, skip_time=False, invocation_timeout=60) as runner:
+            usage = Usage()
+            result = runner.run(input={"branches": branches, "keep": IDEAL}, timeout=900)
+            figures = {**usage.stop()}
+            figures.update(status=result.status.value, invocations=len(result.invocations), transactions=None)
+    else:
+        with tempfile.TemporaryDirectory() as folder, Engine(store=f"sqlite:///{Path(folder) / 'b.db'}") as engine:
+            handler = timer_wave if kind == "engine" else limited
+            engine.register(handler.name, handler, invocation_timeout=60)
+            usage = Usage()
+            payload = {"branches": branches, "keep": IDEAL} if kind == "engine" else None
+            eid = engine.start(handler.name, payload)
+            record = engine.wait(eid, timeout=900)
+            figures = {**usage.stop()}
+            figures.update(
+                status=record.status.value, invocations=record.invocations, transactions=engine.stats()["transactions"]
+            )
+            if kind == "limited":
+                history = engine.history(eid)
+                parent = next(e["Id"] for e in history if e.get("SubType") == "Map")
+                figures["peak_in_flight"] = max(_in_flight_at_every_transition(history, parent))
     stop.set()
-    return {
-        "status": record.status.value,
-        "seconds": elapsed,
-        "invocations": record.invocations,
-        "transactions": transactions,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "threads": peak[0],
-    }
+    figures["threads"] = peak[0]
+    return figures
 
 
-def _in_child(kind: str, branches: int) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.timer_wave", "--child", kind, str(branches)],
-        capture_output=True, text=True, check=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def _summary(label: str, runs: list[dict[str, Any]], resumes: int, target: float | None) -> list[Any]:
+    low, mid, high = spread([r["wall_s"] for r in runs])
+    cpu = spread([r["cpu_s"] for r in runs])[1]
+    invocations = max(r["invocations"] for r in runs)
+    transactions = spread([r["transactions"] or 0 for r in runs])[1]
+    switches = spread([r["voluntary"] + r["involuntary"] for r in runs])[1]
+    met = "" if target is None else ("yes" if mid <= target and invocations == 1 else "no")
+    extra = f"peak in flight {max(r.get('peak_in_flight', 0) for r in runs)}" if "peak_in_flight" in runs[0] else ""
+    return [
+        label, ",".join(sorted({r["status"] for r in runs})), f"{low:.1f}/{mid:.1f}/{high:.1f}", cpu,
+        cpu / resumes * 1e6 if resumes else "", switches, invocations, transactions or "",
+        f"{max(r['rss_mb'] for r in runs):.0f}", max(r["threads"] for r in runs),
+        f"<= {target} s" if target else extra, met,
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--branches", type=int, nargs="+", default=[300, 1000, 3000, 10000])
-    parser.add_argument("--process-branches", type=int, nargs="*", default=[300, 3000],
-                        help="also run these wave sizes with isolation='process'")
+    parser.add_argument("--branches", type=int, nargs="+", default=[300, 1000, 3000, 10000, 30000])
+    parser.add_argument("--modes", nargs="+", default=["engine", "testing"], choices=["engine", "testing"])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-limited", action="store_true")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -87,29 +101,21 @@ def main(argv: list[str] | None = None) -> None:
         return
     rows = []
     for branches in args.branches:
-        r = _in_child("wave", branches)
-        target = TARGETS.get(branches)
-        met = "" if target is None else ("yes" if r["seconds"] <= target and r["invocations"] == 1 else "no")
-        rows.append([
-            f"wave {branches}+1", r["status"], r["seconds"], r["seconds"] - IDEAL, r["invocations"],
-            r["transactions"], f"{r['rss_mb']:.0f}", r["threads"], f"<= {target} s" if target else "", met,
-        ])
-    for branches in args.process_branches:
-        r = _in_child("wave-process", branches)
-        rows.append([
-            f"wave {branches}+1, process isolation", r["status"], r["seconds"], r["seconds"] - IDEAL,
-            r["invocations"], r["transactions"], f"{r['rss_mb']:.0f}", r["threads"], "", "",
-        ])
-    r = _in_child("limited", 100)
-    rows.append([
-        "100 x mc=5 x 1 s", r["status"], r["seconds"], r["seconds"] - 20.0, r["invocations"], r["transactions"],
-        f"{r['rss_mb']:.0f}", r["threads"], "~20 s", "",
-    ])
-    print_table(
-        ["scenario", "status", "wall s", "over ideal s", "invocations", "transactions", "peak RSS MB",
-         "peak threads", "target", "met"],
-        rows,
-    )
+        for mode in args.modes:
+            runs = [in_fresh_process("benchmarks.timer_wave", mode, str(branches)) for _ in range(args.runs)]
+            rows.append(_summary(f"wave {branches}+1 ({mode})", runs, POLLS * branches, TARGETS.get(branches)))
+            print_table(HEADER, rows[-1:])
+    if not args.skip_limited:
+        runs = [in_fresh_process("benchmarks.timer_wave", "limited", "100") for _ in range(args.runs)]
+        rows.append(_summary("100 x mc=5 x 1 s (engine)", runs, 0, 20.3))
+    print()
+    print_table(HEADER, rows)
+
+
+HEADER = [
+    "scenario", "status", "wall s min/med/max", "cpu s", "cpu µs/resume", "ctx switches", "invocations",
+    "transactions", "peak RSS MB", "peak threads", "target", "met",
+]
 
 
 if __name__ == "__main__":
