@@ -147,6 +147,23 @@ def _extract_error(operation: OperationRecord) -> ErrorObject | None:
     return operation.error
 
 
+def _recorded_fields(operation: OperationRecord) -> dict[str, Any]:
+    """What an operation info says of a checkpointed operation (times as UTC datetimes)."""
+    return {
+        "operation_id": operation.operation_id,
+        "operation_type": operation.operation_type,
+        "sub_type": operation.sub_type,
+        "name": operation.name,
+        "parent_id": operation.parent_id,
+        "start_time": _utc(operation.start_timestamp),
+        "end_time": _utc(operation.end_timestamp),
+        "result": _extract_result(operation),
+        "error": _extract_error(operation),
+        "attempt": _extract_attempt(operation),
+        "status": operation.status,
+    }
+
+
 def _extract_attempt(operation: OperationRecord) -> int | None:
     if operation.operation_type is not OperationType.STEP:
         return None
@@ -174,20 +191,7 @@ class OperationInfo:
     @staticmethod
     def from_operation(operation: OperationRecord, *, is_replayed: bool = False) -> OperationInfo:
         """The info record for a checkpointed operation (times as UTC datetimes)."""
-        return OperationInfo(
-            operation_id=operation.operation_id,
-            operation_type=operation.operation_type,
-            sub_type=operation.sub_type,
-            name=operation.name,
-            parent_id=operation.parent_id,
-            start_time=_utc(operation.start_timestamp),
-            end_time=_utc(operation.end_timestamp),
-            result=_extract_result(operation),
-            error=_extract_error(operation),
-            attempt=_extract_attempt(operation),
-            is_replayed=is_replayed,
-            status=operation.status,
-        )
+        return OperationInfo(**_recorded_fields(operation), is_replayed=is_replayed)
 
 
 @dataclass(frozen=True)
@@ -684,23 +688,7 @@ class PluginExecutor:
         )
         for operation in updated:
             if self._is_terminal_status(operation.status):
-                self.execute_plugins(
-                    OperationEndInfo(
-                        operation_id=operation.operation_id,
-                        operation_type=operation.operation_type,
-                        sub_type=operation.sub_type,
-                        name=operation.name,
-                        parent_id=operation.parent_id,
-                        start_time=_utc(operation.start_timestamp),
-                        end_time=_utc(operation.end_timestamp),
-                        result=_extract_result(operation),
-                        status=operation.status,
-                        error=self._extract_error(operation),
-                        attempt=_extract_attempt(operation),
-                        is_replayed=False,
-                    ),
-                    sync=True,
-                )
+                self.execute_plugins(OperationEndInfo(**_recorded_fields(operation), is_replayed=False), sync=True)
         if operations is not None and previous_operations is not None:
             self.report_change(updated, operations, previous_operations)
 

@@ -31,6 +31,17 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str
         time.sleep(0.01)
 
 
+def open_callback(engine: Engine, execution_id: str, timeout: float = 10.0) -> str:
+    """The callback id, once the invocation that created it has suspended."""
+
+    def suspended() -> str | None:
+        record = engine.status(execution_id)
+        ops = [op for op in engine.operations(execution_id) if op.callback_id]
+        return ops[0].callback_id if ops and record.invocations and not record.invocation_open else None
+
+    return str(wait_until(suspended, timeout=timeout, what="the execution to suspend on its callback"))
+
+
 @pytest.fixture
 def store_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'durable.db'}"

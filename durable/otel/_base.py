@@ -35,6 +35,12 @@ from durable.plugin import (
 )
 
 TERMINAL_INVOCATION_STATUSES = frozenset({InvocationStatus.SUCCEEDED, InvocationStatus.FAILED})
+#: operations whose user code runs in attempts, each with a span of its own
+USER_FUNCTION_TYPES = (OperationType.CONTEXT, OperationType.STEP)
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
 
 Attributes = dict[str, str | bool | int]
 

@@ -31,15 +31,17 @@ from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanK
 from durable.core.records import InvocationStatus, OperationType
 from durable.otel._base import (
     TERMINAL_INVOCATION_STATUSES,
+    USER_FUNCTION_TYPES,
     Attributes,
     InvocationSpans,
     OtelPluginBase,
     attempt_key,
     end_after_start,
     nanoseconds,
+    utc_now,
 )
 from durable.otel.deterministic_id_generator import derive_workflow_span_id, operation_id_to_span_id
-from durable.otel.otel_plugin_config import OtelPluginConfig, ProviderSource
+from durable.otel.otel_plugin_config import ProviderSource
 from durable.plugin import (
     InvocationEndInfo,
     InvocationStartInfo,
@@ -53,18 +55,8 @@ from durable.plugin import (
 
 __all__ = ["ExecutionOtelPlugin"]
 
-_USER_FUNCTION_TYPES = (OperationType.CONTEXT, OperationType.STEP)
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 class ExecutionOtelPlugin(OtelPluginBase):
     """Spans per execution (see the module docstring)."""
-
-    def __init__(self, config: OtelPluginConfig | None = None) -> None:
-        super().__init__(config)
 
     def _parent(self, book: InvocationSpans, parent_id: str | None) -> Span | None:
         """The enclosing operation's span (open here, or known by its id), else the Workflow span."""
@@ -118,7 +110,7 @@ class ExecutionOtelPlugin(OtelPluginBase):
                 context=Context(),
                 kind=SpanKind.INTERNAL,
                 attributes={"durable.execution.arn": book.execution_arn},
-                start_time=nanoseconds(info.execution_start_time or _now()),
+                start_time=nanoseconds(info.execution_start_time or utc_now()),
             )
         else:
             logger.warning("an invocation without an execution arn gets no Workflow span")
@@ -188,7 +180,7 @@ class ExecutionOtelPlugin(OtelPluginBase):
 
     def on_user_function_start(self, info: UserFunctionStartInfo) -> None:
         logger.debug("user function started: {}", info)
-        if info.operation_type not in _USER_FUNCTION_TYPES:
+        if info.operation_type not in USER_FUNCTION_TYPES:
             raise RuntimeError(f"user code of a {info.operation_type.value} operation was not expected")
         book = self._book()
         name = info.name or info.operation_id
@@ -204,7 +196,7 @@ class ExecutionOtelPlugin(OtelPluginBase):
 
     def on_user_function_end(self, info: UserFunctionEndInfo) -> None:
         logger.debug("user function ended: {}", info)
-        if info.operation_type not in _USER_FUNCTION_TYPES:
+        if info.operation_type not in USER_FUNCTION_TYPES:
             raise RuntimeError(f"user code of a {info.operation_type.value} operation was not expected")
         book = self._book()
         key = attempt_key(info) if info.operation_type is OperationType.STEP else info.operation_id

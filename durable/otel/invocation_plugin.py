@@ -24,15 +24,16 @@ from opentelemetry.trace import Link, Span, SpanContext, SpanKind, StatusCode, T
 from durable.core.records import InvocationStatus, OperationType
 from durable.otel._base import (
     TERMINAL_INVOCATION_STATUSES,
+    USER_FUNCTION_TYPES,
     Attributes,
     InvocationSpans,
     OtelPluginBase,
     attempt_key,
     end_after_start,
     nanoseconds,
+    utc_now,
 )
 from durable.otel.deterministic_id_generator import derive_workflow_span_id, operation_id_to_span_id
-from durable.otel.otel_plugin_config import OtelPluginConfig
 from durable.plugin import (
     InvocationEndInfo,
     InvocationStartInfo,
@@ -45,20 +46,10 @@ from durable.plugin import (
 
 __all__ = ["InvocationOtelPlugin"]
 
-_USER_FUNCTION_TYPES = (OperationType.CONTEXT, OperationType.STEP)
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 class InvocationOtelPlugin(OtelPluginBase):
     """Spans per invocation: Invocation -> operation -> attempt (see the module docstring)."""
 
     DEFAULT_INSTRUMENT_NAME = "aws-durable-execution-sdk-python"
-
-    def __init__(self, config: OtelPluginConfig | None = None) -> None:
-        super().__init__(config)
 
     def _parent(self, book: InvocationSpans, parent_id: str | None) -> Span:
         """The span an operation under `parent_id` hangs from: that context's, or the invocation's at the top."""
@@ -98,7 +89,7 @@ class InvocationOtelPlugin(OtelPluginBase):
             kind=SpanKind.INTERNAL,
             attributes=attributes,
             links=links,
-            start_time=nanoseconds(start_time or _now()),
+            start_time=nanoseconds(start_time or utc_now()),
         )
         book.spans[key if key is not None else operation_id] = span
         return span
@@ -120,7 +111,7 @@ class InvocationOtelPlugin(OtelPluginBase):
                 context=Context(),
                 kind=SpanKind.INTERNAL,
                 attributes={"durable.execution.arn": book.execution_arn},
-                start_time=nanoseconds(info.execution_start_time or _now()),
+                start_time=nanoseconds(info.execution_start_time or utc_now()),
             )
         else:
             logger.warning("an invocation without an execution arn gets no Workflow span")
@@ -183,7 +174,7 @@ class InvocationOtelPlugin(OtelPluginBase):
 
     def on_user_function_start(self, info: UserFunctionStartInfo) -> None:
         logger.debug("user function started: {}", info)
-        if info.operation_type not in _USER_FUNCTION_TYPES:
+        if info.operation_type not in USER_FUNCTION_TYPES:
             raise RuntimeError(f"user code of a {info.operation_type.value} operation was not expected")
         book = self._book()
         is_step = info.operation_type is OperationType.STEP
@@ -203,7 +194,7 @@ class InvocationOtelPlugin(OtelPluginBase):
 
     def on_user_function_end(self, info: UserFunctionEndInfo) -> None:
         logger.debug("user function ended: {}", info)
-        if info.operation_type not in _USER_FUNCTION_TYPES:
+        if info.operation_type not in USER_FUNCTION_TYPES:
             raise RuntimeError(f"user code of a {info.operation_type.value} operation was not expected")
         book = self._book()
         is_step = info.operation_type is OperationType.STEP

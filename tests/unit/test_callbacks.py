@@ -24,21 +24,10 @@ from durable.core.callback_ids import CallbackIds
 from durable.engine import Engine
 from durable.exceptions import CallbackConflictError, PayloadTooLargeError, UnknownCallbackError
 from durable.stores.base import ExecutionStatus
-from tests.conftest import wait_until
+from tests.conftest import open_callback, wait_until
 from tests.workflows import _mark, _wait_for_file, approval, approval_during_step, approval_with_timeouts
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _open_callback(engine: Engine, execution_id: str) -> str:
-    """The callback id, once the invocation that created it has suspended."""
-
-    def suspended() -> str | None:
-        record = engine.status(execution_id)
-        ops = [op for op in engine.operations(execution_id) if op.callback_id]
-        return ops[0].callback_id if ops and record.invocations and not record.invocation_open else None
-
-    return str(wait_until(suspended, what="the execution to suspend on its callback"))
 
 
 def _invocations(engine: Engine, execution_id: str) -> int:
@@ -48,7 +37,7 @@ def _invocations(engine: Engine, execution_id: str) -> int:
 def test_a_completion_wakes_a_suspended_execution(engine: Engine) -> None:
     engine.register(approval)
     eid = engine.start("approval")
-    callback_id = _open_callback(engine, eid)
+    callback_id = open_callback(engine, eid)
     assert engine.status(eid).alarm is None, "nothing but the completion can wake it"
     engine.send_callback_success(callback_id, json.dumps({"by": "ana"}))
     record = engine.wait(eid, timeout=10)
@@ -72,7 +61,7 @@ def test_a_completion_during_an_invocation_is_seen_by_that_invocation(engine: En
 def test_completing_twice_conflicts_and_the_first_outcome_stands(engine: Engine) -> None:
     engine.register(approval)
     eid = engine.start("approval")
-    callback_id = _open_callback(engine, eid)
+    callback_id = open_callback(engine, eid)
     engine.send_callback_success(callback_id, '"first"')
     with pytest.raises(CallbackConflictError):
         engine.send_callback_failure(callback_id, {"ErrorType": "Late", "ErrorMessage": "too late"})
@@ -84,7 +73,7 @@ def test_completing_twice_conflicts_and_the_first_outcome_stands(engine: Engine)
 def test_racing_completions_apply_exactly_one(engine: Engine) -> None:
     engine.register(approval)
     eid = engine.start("approval")
-    callback_id = _open_callback(engine, eid)
+    callback_id = open_callback(engine, eid)
 
     def complete(n: int) -> int | None:
         try:
@@ -103,7 +92,7 @@ def test_racing_completions_apply_exactly_one(engine: Engine) -> None:
 def test_forged_and_mutated_ids_are_unknown_and_change_nothing(engine: Engine) -> None:
     engine.register(approval)
     eid = engine.start("approval")
-    callback_id = _open_callback(engine, eid)
+    callback_id = open_callback(engine, eid)
     before = engine.history(eid)
     body, tag = callback_id.split(".")
     flipped = body[:10] + ("A" if body[10] != "A" else "B") + body[11:]
@@ -146,7 +135,7 @@ def test_an_id_from_another_engine_key_is_unknown() -> None:
 def test_an_oversized_payload_is_refused_and_nothing_is_stored(engine: Engine) -> None:
     engine.register(approval)
     eid = engine.start("approval")
-    callback_id = _open_callback(engine, eid)
+    callback_id = open_callback(engine, eid)
     before = engine.history(eid)
     with pytest.raises(PayloadTooLargeError, match="262,144"):
         engine.send_callback_success(callback_id, json.dumps("x" * (256 * 1024)))
@@ -169,8 +158,8 @@ def test_heartbeats_push_the_deadline_and_a_missed_one_times_out(engine: Engine)
     kept, missed = engine.start("approval_with_timeouts", {"heartbeat": 2}), engine.start(
         "approval_with_timeouts", {"heartbeat": 2}
     )
-    kept_id = _open_callback(engine, kept)
-    _open_callback(engine, missed)
+    kept_id = open_callback(engine, kept)
+    open_callback(engine, missed)
     deadline = engine.operations(kept)[0].heartbeat_deadline
     assert deadline is not None
     for _ in range(3):
@@ -187,7 +176,7 @@ def test_heartbeats_push_the_deadline_and_a_missed_one_times_out(engine: Engine)
 def test_the_signing_key_is_owner_only_and_ids_survive_a_restart(store_url: str, tmp_path: Path) -> None:
     with Engine(store=store_url, functions=[approval]) as first:
         eid = first.start("approval")
-        callback_id = _open_callback(first, eid)
+        callback_id = open_callback(first, eid)
     key = tmp_path / "secret.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     with Engine(store=store_url, functions=[approval]) as second:
@@ -198,7 +187,7 @@ def test_the_signing_key_is_owner_only_and_ids_survive_a_restart(store_url: str,
 def test_a_failure_reaches_the_handler_as_the_outside_error(engine: Engine) -> None:
     engine.register(approval)
     eid = engine.start("approval")
-    engine.send_callback_failure(_open_callback(engine, eid), {"ErrorType": "Rejected", "ErrorMessage": "no"})
+    engine.send_callback_failure(open_callback(engine, eid), {"ErrorType": "Rejected", "ErrorMessage": "no"})
     record = engine.wait(eid, timeout=10)
     assert record.status is ExecutionStatus.FAILED
     error: Any = record.error

@@ -25,7 +25,7 @@ from durable.exceptions import CallbackConflictError
 from durable.lambda_service import InvocationStatus
 from durable.stores.base import ExecutionStatus
 from durable.testing import DurableFunctionTestRunner
-from tests.conftest import wait_until
+from tests.conftest import open_callback
 from tests.unit.test_pool import Recorder
 from tests.workflows import approval
 
@@ -63,7 +63,7 @@ def test_racing_callback_completions_apply_exactly_one(tmp_path: Any) -> None:
     with Engine(store=f"sqlite:///{tmp_path / 'races.db'}", functions=[approval]) as engine:
         executions = [engine.start("approval") for _ in range(5)]
         for eid in executions:
-            callback_id = _callback(engine, eid)
+            callback_id = open_callback(engine, eid, timeout=30)
 
             def complete(n: int, callback_id: str = callback_id) -> int | None:
                 try:
@@ -78,15 +78,6 @@ def test_racing_callback_completions_apply_exactly_one(tmp_path: Any) -> None:
             record = engine.wait(eid, timeout=30)
             assert record.status is ExecutionStatus.SUCCEEDED
             assert json.loads(record.result or "") == {"approved": winners[0]}
-
-
-def _callback(engine: Engine, execution_id: str) -> str:
-    def suspended() -> str | None:
-        record = engine.status(execution_id)
-        ops = [op for op in engine.operations(execution_id) if op.callback_id]
-        return ops[0].callback_id if ops and record.invocations and not record.invocation_open else None
-
-    return str(wait_until(suspended, timeout=30, what="the execution to suspend on its callback"))
 
 
 def test_pooled_actors_never_drain_twice_and_the_topology_counts_every_send() -> None:
