@@ -89,7 +89,7 @@ def throughput(engine: Engine, url: str, count: int, folder: Path) -> list[Any]:
     for eid in ids:
         engine.wait(eid, timeout=300)
     ended = max(engine.status(eid).ended or 0.0 for eid in ids)
-    wrong = [eid for eid in ids if engine.status(eid).result != json.dumps({"for": eid}, separators=(",", ":"))]
+    wrong = [eid for eid in ids if json.loads(engine.status(eid).result or "null") != json.dumps({"for": eid})]
     if wrong or sent["statuses"] != [204]:
         raise AssertionError(f"{len(wrong)} executions ended with another payload; statuses {sent['statuses']}")
     began = sent["began"]
