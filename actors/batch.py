@@ -4,8 +4,10 @@ BatchParent owns the branch table, the in-flight count and the completion
 policy of one map/parallel.  It takes BranchSucceeded, BranchFailed,
 BranchSuspended (from its branches), ResumeWave (from its TimerScheduler),
 OutsideChange (from the ExecutionState it watches: a callback or chained
-invoke a suspended branch waits on has closed, so that branch runs again now),
-Committed (the wave's one refresh is done).  It sends RunBranch
+invoke a suspended branch waits on has closed, so that branch runs again now;
+a branch still running when it closed runs again once it suspends),
+BranchRecords then Committed (the wave's one refresh is done; each resuming
+branch gets its records with its RunBranch, so its replay asks nothing).  It sends RunBranch
 to Branch actors, ScheduleResume to its TimerScheduler, one FireDueTimers per
 wave to the ExecutionState, and its outcome (a BatchResult, or BatchSuspended
 when nothing can run) to the waiting caller's future.
@@ -39,11 +41,13 @@ from loguru import logger
 from actors.messages import (
     BatchSuspended,
     BranchFailed,
+    BranchRecords,
     BranchSucceeded,
     BranchSuspended,
     Committed,
     FireDueTimers,
     OutsideChange,
+    RecordsUnder,
     ResumeWave,
     RunBranch,
     ScheduleResume,
@@ -62,6 +66,7 @@ from durable.core.batch import (
     CompletionReason,
     branch_error_object,
 )
+from durable.core.operation_ids import branch_index, child_id
 from durable.core.records import ErrorObject
 from durable.exceptions import SuspendExecution
 
@@ -74,15 +79,22 @@ class BatchSpec:
 
     name: str
     count: int
-    run_branch: Callable[[int], Any]
+    run_branch: Callable[[int, RecordsUnder | None], Any]
     max_concurrency: int | None
     completion: CompletionPolicy
     started_before: tuple[int, ...] = ()
+    #: the batch's operation id (branch i is its (i+1)-th child); None: branches replay by lookups alone
+    prefix: str | None = None
 
 
 class Branch(PooledActor):
     def __init__(
-        self, topology: Topology, pool: ActorPool, parent: pykka.ActorRef[Any], index: int, run: Callable[[int], Any]
+        self,
+        topology: Topology,
+        pool: ActorPool,
+        parent: pykka.ActorRef[Any],
+        index: int,
+        run: Callable[[int, RecordsUnder | None], Any],
     ) -> None:
         super().__init__(topology, pool, f"branch {index}", parent.actor_urn)
         self.parent = parent
@@ -91,9 +103,9 @@ class Branch(PooledActor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case RunBranch():
+            case RunBranch(view):
                 try:
-                    outcome: Any = BranchSucceeded(self.index, self.run(self.index))
+                    outcome: Any = BranchSucceeded(self.index, self.run(self.index, view))
                 except SuspendExecution as suspended:
                     outcome = BranchSuspended(self.index, suspended.resume_at, suspended.waiting_on)
                 except Exception as error:
@@ -136,6 +148,8 @@ class BatchParent(TrackedActor):
         self.in_flight = 0
         self.running = 0
         self.waiting_on: dict[str, int] = {}
+        self.changed_while_running: set[int] = set()
+        self.views: dict[int, RecordsUnder] = {}
         self.done = False
 
     def on_start(self) -> None:
@@ -151,6 +165,11 @@ class BatchParent(TrackedActor):
                 self._settle(index, FAILED)
                 self.errors[index] = error
             case BranchSuspended(index, resume_at, waiting_on):
+                if index in self.changed_while_running:
+                    self.changed_while_running.discard(index)
+                    if not self.done:
+                        self.send(self.branches[index], RunBranch())
+                        return None
                 self.status[index] = SUSPENDED
                 self.running -= 1
                 self.resume_at[index] = resume_at
@@ -163,23 +182,37 @@ class BatchParent(TrackedActor):
                 if wave and not self.done:
                     for index in wave:
                         self._mark_running(index)
-                    self.send(self.state, FireDueTimers(notify=self.actor_ref, tag=WaveFired(wave)))
+                    prefix = self.spec.prefix
+                    roots = () if prefix is None else tuple(child_id(prefix, index + 1) for index in wave)
+                    self.send(self.state, FireDueTimers(notify=self.actor_ref, tag=WaveFired(wave), views_of=roots))
+                return None
+            case BranchRecords(WaveFired(wave), views):
+                self.views.update(zip(wave, views, strict=True))
                 return None
             case Committed(WaveFired(wave), _result):
                 for index in wave:
-                    self.send(self.branches[index], RunBranch())
+                    self.send(self.branches[index], RunBranch(self.views.pop(index, None)))
                 return None
             case OutsideChange(_execution_id, operations, _wake):
                 for op in operations:
-                    index = self.waiting_on.pop(op.operation_id, -1)
-                    if index >= 0 and self.status[index] == SUSPENDED and not self.done:
-                        self._mark_running(index)
-                        self.send(self.branches[index], RunBranch())
+                    self._outside_change(op.operation_id)
                 return None
             case _:
                 raise TypeError(f"BatchParent got an unexpected message {message!r}")
         self._advance()
         return None
+
+    def _outside_change(self, operation_id: str) -> None:
+        """Re-run the branch that waits on `operation_id`; one still running re-runs when it suspends."""
+        index = self.waiting_on.pop(operation_id, -1)
+        if index < 0 and self.spec.prefix is not None:
+            inside = branch_index(self.spec.prefix, operation_id)
+            if inside is not None and 0 <= inside < self.spec.count and self.status[inside] == RUNNING:
+                self.changed_while_running.add(inside)
+            return
+        if index >= 0 and self.status[index] == SUSPENDED and not self.done:
+            self._mark_running(index)
+            self.send(self.branches[index], RunBranch())
 
     def _settle(self, index: int, status: str) -> None:
         if self.status[index] not in (RUNNING, SUSPENDED):
@@ -187,6 +220,7 @@ class BatchParent(TrackedActor):
         self.status[index] = status
         self.running -= 1
         self.in_flight -= 1
+        self.changed_while_running.discard(index)
         branch = self.branches.pop(index, None)
         if branch is not None:
             stop_quietly(branch)

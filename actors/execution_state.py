@@ -1,13 +1,15 @@
 """ExecutionState: the operations of one execution during one invocation.
 
-Owns: the operations map of that execution (the only copy in memory), the
+Owns: the operations map of that execution (the only copy in memory), an
+index of which ids are under which (a branch's records in one step), the
 due times of its timers (so a refresh touches only what is due, not every
 operation), and the invocation's fencing token.  Takes: Lookup (answered on
 its slot), Snapshot (asked by the invoker), Checkpoint, FireDueTimers, EndInvocation, OutsideChange (a callback
 or invoked execution completed while this invocation runs; forwarded to the
 BatchParents that Watch it) and Committed (timeouts it fired).  Sends: Persist to the CheckpointWriter; for the closing
 write, PrepareAlarm to the AlarmClient, which forwards the Persist once any
-move-earlier has gone out.  It mints each new callback's id.
+move-earlier has gone out; BranchRecords to a BatchParent whose FireDueTimers
+named the branches it resumes.  It mints each new callback's id.
 
 A checkpoint is applied to the map as it is forwarded, so the next request
 from the same invocation sees it; the handler's future resolves only once
@@ -28,6 +30,7 @@ import pykka
 
 from actors.due_queue import DueQueue
 from actors.messages import (
+    BranchRecords,
     Checkpoint,
     Committed,
     EndInvocation,
@@ -37,6 +40,7 @@ from actors.messages import (
     OutsideChange,
     Persist,
     PrepareAlarm,
+    RecordsUnder,
     Snapshot,
     TimersFired,
     Watch,
@@ -46,6 +50,7 @@ from actors.topology import Topology, TrackedActor
 from durable.clock import Clock, skew
 from durable.core.callback_ids import CallbackIds
 from durable.core.history import HistoryEvent, error_details, result_details
+from durable.core.operation_ids import ancestors
 from durable.core.records import OperationAction, OperationRecord, OperationType
 from durable.core.transitions import apply_update, fire_due
 from durable.exceptions import CheckpointRejectedError
@@ -71,6 +76,7 @@ class ExecutionState(TrackedActor):
         self.execution_id = execution_id
         self.token = token
         self.ops: dict[str, OperationRecord] = {}
+        self.under: dict[str, set[str]] = {}
         self.due: DueQueue[str] = DueQueue()
         self.deadline = deadline
         self.clock = clock
@@ -89,21 +95,25 @@ class ExecutionState(TrackedActor):
                 return dict(self.ops)
             case Checkpoint():
                 self._checkpoint(message)
-            case FireDueTimers(reply_to, notify, tag):
+            case FireDueTimers(reply_to, notify, tag, views_of):
                 now, wall = self.clock.now(), self.clock.wall()
                 popped = [self.ops[key] for key, _ in self.due.pop_due(now)]
                 changed, events = fire_due(popped, now, wall)
                 fired = {op.operation_id for op in changed}
                 self._remember([op for op in popped if op.operation_id not in fired])
                 if not changed:
-                    self._answer(reply_to, notify, tag, CommitResult(True, token=self.token))
+                    self._answer(reply_to, notify, tag, CommitResult(True, token=self.token), views_of)
                 elif any(op.operation_type in OUTSIDE_CLOSED for op in changed):
                     self._remember(changed)
                     ws = WriteSet(self.execution_id, self.token, tuple(changed), tuple(events))
-                    self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=TimersFired(reply_to, notify, tag)))
+                    then = TimersFired(reply_to, notify, tag, views_of)
+                    self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=then))
                 else:
-                    self._persist(changed, events, reply_to, notify, tag)
-            case Committed(TimersFired(reply_to, notify, tag), result):
+                    self._remember(changed)
+                    self._send_views(notify, tag, views_of)
+                    ws = WriteSet(self.execution_id, self.token, tuple(changed), tuple(events))
+                    self.send(self.writer, Persist(ws, reply_to, notify, tag))
+            case Committed(TimersFired(reply_to, notify, tag, views_of), result):
                 for operation_id in result.dropped:
                     stored = self.store.get_operation(self.execution_id, operation_id)
                     if stored is not None:
@@ -111,7 +121,7 @@ class ExecutionState(TrackedActor):
                 if not result.ok:
                     reject(reply_to, CheckpointRejectedError(f"checkpoint rejected: {result.reason}"))
                     reply_to = None
-                self._answer(reply_to, notify, tag, result)
+                self._answer(reply_to, notify, tag, result, views_of)
             case OutsideChange(_execution_id, operations, _wake):
                 self._remember([op for op in operations if self._open(op.operation_id)])
                 for watcher in list(self.watchers.values()):
@@ -127,10 +137,26 @@ class ExecutionState(TrackedActor):
                 raise TypeError(f"ExecutionState got an unexpected message {message!r}")
         return None
 
-    def _answer(self, reply_to: Any, notify: pykka.ActorRef[Any] | None, tag: Any, result: CommitResult) -> None:
+    def _answer(
+        self, reply_to: Any, notify: pykka.ActorRef[Any] | None, tag: Any, result: CommitResult,
+        views_of: tuple[str, ...] = (),
+    ) -> None:
         resolve(reply_to, result)
         if notify is not None:
+            self._send_views(notify, tag, views_of)
             self.send(notify, Committed(tag, result))
+
+    def _send_views(self, notify: pykka.ActorRef[Any] | None, tag: Any, roots: tuple[str, ...]) -> None:
+        """Hand a resuming wave its branches' records, ahead of the refresh's Committed (mailbox order)."""
+        if notify is None or not roots:
+            return
+        views = []
+        for root in roots:
+            records = {key: self.ops[key] for key in self.under.get(root, ())}
+            if root in self.ops:
+                records[root] = self.ops[root]
+            views.append(RecordsUnder(root, records))
+        self.send(notify, BranchRecords(tag, tuple(views)))
 
     def _open(self, operation_id: str) -> bool:
         mine = self.ops.get(operation_id)
@@ -140,6 +166,9 @@ class ExecutionState(TrackedActor):
         """Take new records into the map, and their due times into the due queue."""
         ahead = skew(self.clock)
         for op in operations:
+            if op.operation_id not in self.ops:
+                for outer in ancestors(op.operation_id):
+                    self.under.setdefault(outer, set()).add(op.operation_id)
             self.ops[op.operation_id] = op
             due = op.due_at(ahead)
             if due is None:
@@ -165,17 +194,10 @@ class ExecutionState(TrackedActor):
             return
         self._persist(list(changed.values()), events, message.reply_to)
 
-    def _persist(
-        self,
-        changed: list[OperationRecord],
-        events: list[HistoryEvent],
-        reply_to: Any,
-        notify: pykka.ActorRef[Any] | None = None,
-        tag: Any = None,
-    ) -> None:
+    def _persist(self, changed: list[OperationRecord], events: list[HistoryEvent], reply_to: Any) -> None:
         self._remember(changed)
         ws = WriteSet(self.execution_id, self.token, tuple(changed), tuple(events))
-        self.send(self.writer, Persist(ws, reply_to, notify, tag))
+        self.send(self.writer, Persist(ws, reply_to))
 
     def _end(self, status: OutcomeStatus, result: str | None, error: Any, started: float, reply_to: Any) -> None:
         now = self.clock.now()

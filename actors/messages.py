@@ -61,6 +61,7 @@ class TimersFired:
     reply_to: Reply
     notify: ActorRef[Any] | None
     tag: CommitTag
+    views_of: tuple[str, ...] = ()
 
 
 @attrs.frozen(slots=True)
@@ -169,6 +170,24 @@ class FireDueTimers:
     reply_to: Reply = None
     notify: ActorRef[Any] | None = None
     tag: CommitTag = None
+    #: ids of branches about to resume: their records go to `notify` as BranchRecords before the Committed
+    views_of: tuple[str, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class RecordsUnder:
+    """Every record at or under `root` as the ExecutionState held them at one moment (a branch's replay)."""
+
+    root: str
+    records: dict[str, OperationRecord]
+
+
+@attrs.frozen(slots=True)
+class BranchRecords:
+    """The records of the branches a FireDueTimers named, after its refresh; sent just before its Committed."""
+
+    tag: CommitTag
+    views: tuple[RecordsUnder, ...]
 
 
 class OutcomeStatus(enum.Enum):
@@ -413,7 +432,12 @@ class ResumeWave:
 
 @attrs.frozen(slots=True)
 class RunBranch:
-    """Run (or re-run, replaying what it already did) the branch's function."""
+    """Run (or re-run, replaying what it already did) the branch's function.
+
+    `view`: the branch's records as of the refresh before this run, so its replay needs no lookups.
+    """
+
+    view: RecordsUnder | None = None
 
 
 @attrs.frozen(slots=True)

@@ -9,6 +9,7 @@ those dicts (one C-level copy each) when a picture is asked for.
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 from typing import Any
 
@@ -197,6 +198,11 @@ class TrackedActor(pykka.ThreadingActor):
         self.topology = topology
         self.sent: dict[str, int] = {}
         self.topology.register(ActorInfo(self.actor_urn, type(self).__name__, name, parent, self.sent))
+
+    @staticmethod
+    def _create_actor_inbox() -> Any:
+        """A C-level SimpleQueue: no Condition to take on every put and get (pykka's default is a queue.Queue)."""
+        return queue.SimpleQueue()
 
     def send(self, ref: pykka.ActorRef[Any], message: Any) -> None:
         urn = ref.actor_urn

@@ -162,6 +162,7 @@ class DurableContext(DurableContextProtocol):
         logger: Logger | None = None,
         step_id_prefix: str | None = None,
         replay_status: ReplayStatus = ReplayStatus.NEW,
+        known_new: bool = False,
     ) -> None:
         self.state = state
         self.execution_context = execution_context or ExecutionContext(state.execution_arn)
@@ -173,6 +174,7 @@ class DurableContext(DurableContextProtocol):
         self._counter = itertools.count(1)
         self._issued = 0
         self._replay_status = replay_status
+        self._known_new = known_new
         self._log_info = LogInfo(execution_state=state, parent_id=parent_id)
         if logger is not None:
             self.logger = logger.with_is_replaying(self.is_replaying)
@@ -197,7 +199,8 @@ class DurableContext(DurableContextProtocol):
         state: Invocation, lambda_context: LambdaContext | None, replay_status: ReplayStatus = ReplayStatus.NEW
     ) -> DurableContext:
         return DurableContext(
-            state, ExecutionContext(state.execution_arn), lambda_context, None, replay_status=replay_status
+            state, ExecutionContext(state.execution_arn), lambda_context, None, replay_status=replay_status,
+            known_new=not state.has_prior_operations(),
         )
 
     def create_child_context(self, operation_id: str, *, is_virtual: bool = False) -> DurableContext:
@@ -208,6 +211,7 @@ class DurableContext(DurableContextProtocol):
             self.state, self.execution_context, self.lambda_context, parent_id,
             self.logger.with_log_info(LogInfo(execution_state=self.state, parent_id=parent_id)),
             operation_id, ReplayStatus.REPLAY if replaying else ReplayStatus.NEW,
+            known_new=self._is_known_new(operation_id),
         )
 
     def set_logger(self, new_logger: LoggerInterface) -> None:
@@ -226,6 +230,21 @@ class DurableContext(DurableContextProtocol):
 
     def _peek_next(self) -> OperationRecord | None:
         return self.state.lookup(self._operation_id_namespace.create_id_for_step(self._issued + 1))
+
+    def _is_known_new(self, operation_id: str) -> bool:
+        """Whether nothing can be recorded at (or under) `operation_id`, the id this context issued last.
+
+        True in a context whose whole namespace was new when it was made (the
+        root of an execution with no checkpoints, or the child of an operation
+        that was itself known new): only this context issues ids in it, once
+        each.  Only the first lookup of an id, when its operation starts, may
+        rely on this; later ones ask the ExecutionState.
+        """
+        return (
+            self._known_new
+            and self._issued > 0
+            and operation_id == self._operation_id_namespace.create_id_for_step(self._issued)
+        )
 
     @contextmanager
     def _replay_aware(self) -> Iterator[None]:
@@ -250,7 +269,7 @@ class DurableContext(DurableContextProtocol):
                 self._set_replay_status_new()
 
     def _identifier(self, operation_id: str, sub_type: OperationSubType, name: str | None) -> OperationIdentifier:
-        return OperationIdentifier(operation_id, sub_type, self._parent_id, name)
+        return OperationIdentifier(operation_id, sub_type, self._parent_id, name, self._is_known_new(operation_id))
 
     @staticmethod
     def _resolve_step_name(name: str | None, func: Callable[..., Any]) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from durable.core.operation_ids import child_id
 from durable.core.records import OperationSubType, OperationType
 
 
@@ -16,7 +17,7 @@ class OperationIdNamespace:
     prefix: str | None = None
 
     def create_id_for_step(self, step: int) -> str:
-        return f"{self.prefix}-{step}" if self.prefix else str(step)
+        return child_id(self.prefix, step)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +26,8 @@ class OperationIdentifier:
     sub_type: OperationSubType
     parent_id: str | None = None
     name: str | None = None
+    #: ours: the context knows nothing is recorded at this id yet, so its first lookup needs no round trip
+    known_new: bool = dataclasses.field(default=False, compare=False, repr=False)
 
     @property
     def type(self) -> OperationType:

@@ -1,9 +1,10 @@
 """One invocation, as the handler's threads see it: lookups and checkpoints.
 
 Reads come from a snapshot taken when the invocation starts where they can:
-a terminal record never changes.  Anything else is asked of the
-ExecutionState, which also knows what this invocation wrote since (a map
-branch re-run after its timer fired replays its own fresh checkpoints).
+a terminal record never changes.  A map branch resumed after its timer fired
+replays from the records its RunBranch carried (one view per thread, never
+shared).  Anything else is asked of the ExecutionState, which also knows what
+this invocation wrote since.
 Writes are Checkpoint messages; a blocking one waits on an answer that the
 CheckpointWriter gives after the commit.  Replay status is not kept here but
 by each context (`durable.context`), so no state is shared between the
@@ -12,15 +13,19 @@ threads of a map's branches.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from typing import Any, Protocol, cast
 
 import attrs
 import pykka
 
-from actors.messages import Checkpoint, Lookup
+from actors.messages import Checkpoint, Lookup, RecordsUnder
 from actors.replies import Answer
 from actors.topology import Topology
 from durable.clock import Clock
+from durable.core.operation_ids import is_under
 from durable.core.records import OperationRecord, OperationType, RecordUpdate
 
 
@@ -54,6 +59,13 @@ class OperationObserver(Protocol):
     def sent_checkpoint(self, update: RecordUpdate, committed: Answer | None) -> None: ...
 
 
+@attrs.define(slots=True)
+class _View:
+    root: str
+    records: dict[str, OperationRecord]
+    written: set[str]
+
+
 class Invocation:
     def __init__(
         self,
@@ -80,6 +92,8 @@ class Invocation:
         self.lambda_context: Any = None
         #: set while a handler with plugins runs; it fires their operation hooks (durable.plugin_session)
         self.plugins: OperationObserver | None = None
+        #: per thread: the records a resumed branch replays from (`replaying_from`)
+        self._local = threading.local()
 
     @property
     def durable_execution_arn(self) -> str:
@@ -89,18 +103,43 @@ class Invocation:
         """Whether an earlier invocation checkpointed anything: the handler starts by replaying."""
         return any(op.operation_type is not OperationType.EXECUTION for op in self.snapshot.values())
 
-    def lookup(self, operation_id: str) -> OperationRecord | None:
-        """The recorded operation at this id, or None for new work."""
-        op = self.snapshot.get(operation_id)
-        if op is None or not op.status.is_terminal:
-            answer = Answer()
-            self.topology.tell(self.state, Lookup(operation_id, answer))
-            op = cast(OperationRecord | None, answer.get())
+    @contextlib.contextmanager
+    def replaying_from(self, view: RecordsUnder) -> Iterator[None]:
+        """Answer this thread's lookups under `view.root` from the view (a resumed branch's records).
+
+        The view is the ExecutionState's at the refresh before this run, and
+        nothing else writes under a suspended branch's id; what this thread
+        writes from here on is asked of the state again.
+        """
+        self._local.view = _View(view.root, view.records, set())
+        try:
+            yield
+        finally:
+            self._local.view = None
+
+    def forget_view(self) -> None:
+        """Stop answering from this thread's view: other threads (a nested batch's branches) write under it now."""
+        self._local.view = None
+
+    def lookup(self, operation_id: str, known_new: bool = False) -> OperationRecord | None:
+        """The recorded operation at this id, or None for new work (`known_new`: the caller knows it is)."""
+        op = None if known_new else self.snapshot.get(operation_id)
+        if not known_new and (op is None or not op.status.is_terminal):
+            view: _View | None = getattr(self._local, "view", None)
+            if view is not None and operation_id not in view.written and is_under(view.root, operation_id):
+                op = view.records.get(operation_id)
+            else:
+                answer = Answer()
+                self.topology.tell(self.state, Lookup(operation_id, answer))
+                op = cast(OperationRecord | None, answer.get())
         if self.plugins is not None:
             self.plugins.looked_up(operation_id, op)
         return op
 
     def checkpoint(self, update: RecordUpdate, wait: bool = True) -> None:
+        view: _View | None = getattr(self._local, "view", None)
+        if view is not None:
+            view.written.add(update.operation_id)
         plugins = self.plugins
         if plugins is not None:
             plugins.before_checkpoint(update)

@@ -22,7 +22,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import pykka
 
 from actors.batch import BatchParent, BatchSpec
-from actors.messages import BatchSuspended
+from actors.messages import BatchSuspended, RecordsUnder
 from durable.concurrency.models import (
     BatchItem,
     BatchItemStatus,
@@ -93,17 +93,23 @@ class ConcurrentExecutor(Generic[ResultType]):
         spec = BatchSpec(
             name=label,
             count=len(self.executables),
-            run_branch=lambda index: self._run_branch(invocation, executor_context, index),
+            run_branch=lambda index, view: self._run_branch(invocation, executor_context, index, view),
             max_concurrency=self.max_concurrency,
             completion=self.policy,
             started_before=started_before,
+            prefix=self.operation_id_namespace.prefix,
         )
         outcome = _coordinate(invocation, spec)
         if isinstance(outcome, BatchSuspended):
             raise suspend(f"{label}: all concurrent work complete or suspended", outcome.resume_at)
         return outcome
 
-    def _run_branch(self, invocation: Invocation, executor_context: BranchContexts, index: int) -> ResultType:
+    def _run_branch(
+        self, invocation: Invocation, executor_context: BranchContexts, index: int, view: RecordsUnder | None = None
+    ) -> ResultType:
+        if view is not None:
+            with invocation.replaying_from(view):
+                return self._run_branch(invocation, executor_context, index)
         executable = self.executables[index]
         operation_id = self.branch_id(index)
         is_virtual = self.nesting_type is NestingType.FLAT
@@ -157,6 +163,7 @@ def _parent_of(context: Any) -> str | None:
 
 def _coordinate(invocation: Invocation, spec: BatchSpec) -> Any:
     """Run the batch on a BatchParent actor and wait for its answer."""
+    invocation.forget_view()
     engine = invocation.engine
     future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
     parent = BatchParent.start(

@@ -20,7 +20,7 @@ def update(identifier: OperationIdentifier, action: Any, **fields: Any) -> Recor
 
 def recorded(invocation: Invocation, identifier: OperationIdentifier) -> OperationRecord | None:
     """The operation as checkpointed so far, or None; an operation of another kind at this id is an error."""
-    record = invocation.lookup(identifier.operation_id)
+    record = invocation.lookup(identifier.operation_id, identifier.known_new)
     if record is not None and record.operation_type is not identifier.type:
         raise NonDeterministicExecutionError(
             f"operation {identifier.operation_id}: the handler asked for a {identifier.sub_type.value} "
