@@ -6,7 +6,8 @@ due times of its timers (so a refresh touches only what is due, not every
 operation), and the invocation's fencing token.  Takes: Lookup (answered on
 its slot), Snapshot (asked by the invoker), Checkpoint, FireDueTimers, EndInvocation, OutsideChange (a callback
 or invoked execution completed while this invocation runs; forwarded to the
-BatchParents that Watch it) and Committed (timeouts it fired).  Sends: Persist to the CheckpointWriter; for the closing
+BatchParents that Watch it), Committed (timeouts it fired) and SendUnsent (from the Ticker, which it asks for one
+when an unwaited checkpoint has nothing to ride with).  Sends: Persist to the CheckpointWriter; for the closing
 write, PrepareAlarm to the AlarmClient, which forwards the Persist once any
 move-earlier has gone out; BranchRecords to a BatchParent whose FireDueTimers
 named the branches it resumes.  It mints each new callback's id.
@@ -41,26 +42,31 @@ from actors.messages import (
     Persist,
     PrepareAlarm,
     RecordsUnder,
+    SendUnsent,
     Snapshot,
     TimersFired,
     Watch,
 )
+from actors.pool import ActorPool, InlineActor
 from actors.replies import reject, resolve
-from actors.topology import Topology, TrackedActor
+from actors.ticker import Ticker
+from actors.topology import Topology
 from durable.clock import Clock, skew
 from durable.core.callback_ids import CallbackIds
 from durable.core.history import HistoryEvent, error_details, result_details
 from durable.core.operation_ids import ancestors
 from durable.core.records import OperationAction, OperationRecord, OperationType
 from durable.core.transitions import apply_update, fire_due
+from durable.core.writes import UNCHANGED, Unchanged
 from durable.exceptions import CheckpointRejectedError
 from durable.stores.base import OUTSIDE_CLOSED, CommitResult, ExecutionChange, ExecutionStatus, Store, WriteSet
 
 
-class ExecutionState(TrackedActor):
+class ExecutionState(InlineActor):
     def __init__(
         self,
         topology: Topology,
+        pool: ActorPool,
         execution_id: str,
         token: int,
         operations: list[OperationRecord],
@@ -70,9 +76,14 @@ class ExecutionState(TrackedActor):
         alarm_client: pykka.ActorRef[Any],
         store: Store,
         callback_ids: CallbackIds,
+        ticker: Ticker,
         parent: str | None = None,
     ) -> None:
-        super().__init__(topology, execution_id, parent)
+        super().__init__(topology, pool, execution_id, parent)
+        self.ticker = ticker
+        #: records and events of checkpoints nobody waits for, not yet sent to the writer (`_writeset`)
+        self.unsent: dict[str, OperationRecord] = {}
+        self.unsent_events: list[HistoryEvent] = []
         self.execution_id = execution_id
         self.token = token
         self.ops: dict[str, OperationRecord] = {}
@@ -95,6 +106,9 @@ class ExecutionState(TrackedActor):
                 return dict(self.ops)
             case Checkpoint():
                 self._checkpoint(message)
+            case SendUnsent():
+                if self.unsent or self.unsent_events:
+                    self.send(self.writer, Persist(self._writeset([], [])))
             case FireDueTimers(reply_to, notify, tag, views_of):
                 now, wall = self.clock.now(), self.clock.wall()
                 popped = [self.ops[key] for key, _ in self.due.pop_due(now)]
@@ -105,13 +119,13 @@ class ExecutionState(TrackedActor):
                     self._answer(reply_to, notify, tag, CommitResult(True, token=self.token), views_of)
                 elif any(op.operation_type in OUTSIDE_CLOSED for op in changed):
                     self._remember(changed)
-                    ws = WriteSet(self.execution_id, self.token, tuple(changed), tuple(events))
+                    ws = self._writeset(changed, events)
                     then = TimersFired(reply_to, notify, tag, views_of)
                     self.send(self.writer, Persist(ws, notify=self.actor_ref, tag=then))
                 else:
                     self._remember(changed)
                     self._send_views(notify, tag, views_of)
-                    ws = WriteSet(self.execution_id, self.token, tuple(changed), tuple(events))
+                    ws = self._writeset(changed, events)
                     self.send(self.writer, Persist(ws, reply_to, notify, tag))
             case Committed(TimersFired(reply_to, notify, tag, views_of), result):
                 for operation_id in result.dropped:
@@ -196,8 +210,32 @@ class ExecutionState(TrackedActor):
 
     def _persist(self, changed: list[OperationRecord], events: list[HistoryEvent], reply_to: Any) -> None:
         self._remember(changed)
-        ws = WriteSet(self.execution_id, self.token, tuple(changed), tuple(events))
-        self.send(self.writer, Persist(ws, reply_to))
+        if reply_to is None:
+            if not self.unsent and not self.unsent_events:
+                self.ticker.once(self.actor_ref, SendUnsent())
+            for op in changed:
+                self.unsent[op.operation_id] = op
+            self.unsent_events.extend(events)
+            return
+        self.send(self.writer, Persist(self._writeset(changed, events), reply_to))
+
+    def _writeset(
+        self, changed: list[OperationRecord], events: list[HistoryEvent],
+        change: ExecutionChange | None = None, alarm: float | Unchanged | None = UNCHANGED,
+    ) -> WriteSet:
+        """A write of `changed` and `events`, carrying ahead of them what unwaited checkpoints left unsent.
+
+        A checkpoint no one waits for (a step's start, a condition's retry)
+        rides with this execution's next write, as the SDK batches its
+        asynchronous checkpoints; the next tick sends it if nothing else does.
+        """
+        if self.unsent or self.unsent_events:
+            records = self.unsent
+            for op in changed:
+                records[op.operation_id] = op
+            changed, events = list(records.values()), [*self.unsent_events, *events]
+            self.unsent, self.unsent_events = {}, []
+        return WriteSet(self.execution_id, self.token, tuple(changed), tuple(events), change, alarm)
 
     def _end(self, status: OutcomeStatus, result: str | None, error: Any, started: float, reply_to: Any) -> None:
         now = self.clock.now()
@@ -218,5 +256,5 @@ class ExecutionState(TrackedActor):
             deadline = None if self.deadline is None else self.deadline + skew(self.clock)
             dues = [d for d in (self.due.earliest(), deadline) if d is not None]
             alarm = min(dues) if dues else None
-        ws = WriteSet(self.execution_id, self.token, (), tuple(events), change, alarm)
+        ws = self._writeset([], events, change, alarm)
         self.send(self.alarm_client, PrepareAlarm(self.execution_id, alarm, Persist(ws, reply_to)))

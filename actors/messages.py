@@ -156,8 +156,15 @@ class Snapshot:
 
 @attrs.frozen(slots=True)
 class Checkpoint:
+    """Apply `updates` in order.  With `reply_to`, answered once committed; without, they ride the next write."""
+
     updates: tuple[RecordUpdate, ...]
     reply_to: Reply = None
+
+
+@attrs.frozen(slots=True)
+class SendUnsent:
+    """Ticker -> ExecutionState: write what unwaited checkpoints left unsent, if nothing took it yet."""
 
 
 @attrs.frozen(slots=True)

@@ -143,6 +143,24 @@ class PooledActor(TrackedActor):
             envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
 
 
+class InlineActor(PooledActor):
+    """A pooled actor that the sending thread runs at once when it is idle.
+
+    A thread that tells it a message and finds it idle takes the claim and
+    handles the message itself, before `tell` returns: an ask from a handler
+    thread is answered without waking any other thread, and a checkpoint
+    reaches the writer with one hand-off instead of two.  Still one message at
+    a time, in mailbox order, by whoever holds the claim; a busy actor's mail
+    is handled by its current holder, which drains until the mailbox is empty.
+    It never waits for a pool thread, so it cannot be starved by a pool whose
+    threads all wait on it.  Its handlers must not block.
+    """
+
+    def _wake(self) -> None:
+        if self._claim():
+            self._drain()
+
+
 def stop_quietly(ref: pykka.ActorRef[Any]) -> None:
     """Stop an actor that may already be gone."""
     with contextlib.suppress(ActorDeadError):

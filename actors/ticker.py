@@ -1,12 +1,15 @@
 """Ticker: the engine's one source of time passing.
 
 A plain daemon thread (not an actor: it owns nothing and takes no messages)
-that tells `Tick(now)` to its subscribers every `interval` seconds.  Timers
-are data in the actors; this thread only nudges them.
+that tells `Tick(now)` to its subscribers every `interval` seconds, and
+delivers the one-shot messages asked of it with `once` at the next tick.
+Timers are data in the actors; this thread only nudges them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 from typing import Any
 
@@ -20,6 +23,7 @@ class Ticker:
         self.clock = clock
         self.subscribers: dict[str, pykka.ActorRef[Any]] = {ref.actor_urn: ref for ref in subscribers}
         self.interval = interval
+        self._once: queue.SimpleQueue[tuple[pykka.ActorRef[Any], Any]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="durable-ticker", daemon=True)
 
@@ -32,6 +36,10 @@ class Ticker:
 
     def unsubscribe(self, ref: pykka.ActorRef[Any]) -> None:
         self.subscribers = {urn: r for urn, r in self.subscribers.items() if urn != ref.actor_urn}
+
+    def once(self, ref: pykka.ActorRef[Any], message: Any) -> None:
+        """Tell `ref` `message` at the next tick (callable from any thread; costs the caller no hand-off)."""
+        self._once.put((ref, message))
 
     def stop(self) -> None:
         self._stop.set()
@@ -47,3 +55,7 @@ class Ticker:
                     ref.tell(tick)
                 except pykka.ActorDeadError:
                     self.unsubscribe(ref)
+            while not self._once.empty():
+                ref, message = self._once.get_nowait()
+                with contextlib.suppress(pykka.ActorDeadError):
+                    ref.tell(message)

@@ -114,7 +114,9 @@ class Invoker:
         if function is None:
             logger.warning(
                 "execution {} waits for function {!r}, which this engine does not have; "
-                "an engine that registers it will resume it", execution_id, record.function_name,
+                "an engine that registers it will resume it",
+                execution_id,
+                record.function_name,
             )
             return None
         begun: CommitResult = self.ask(self.writer, lambda f: BeginInvocation(execution_id, f))
@@ -124,8 +126,19 @@ class Invoker:
         timeout = function.invocation_timeout
         deadline = now + timeout if record.deadline is None else min(now + timeout, record.deadline + ahead)
         state = ExecutionState.start(
-            self.topology, execution_id, token, self.store.load_operations(execution_id), record.deadline,
-            self.clock, self.writer, self.alarm_client, self.store, self.callback_ids, worker,
+            self.topology,
+            self.engine.branch_pool,
+            execution_id,
+            token,
+            self.store.load_operations(execution_id),
+            record.deadline,
+            self.clock,
+            self.writer,
+            self.alarm_client,
+            self.store,
+            self.callback_ids,
+            self.engine.ticker,
+            worker,
         )
         on_started(token, deadline, state)
         try:
@@ -133,8 +146,15 @@ class Invoker:
             snapshot = cast(dict[str, OperationRecord], state.ask(Snapshot()))
             meta = invocation_meta(self.store, record, token, function.handler, self.reported_ends.get(execution_id))
             invocation = Invocation(
-                execution_id, state, snapshot, self.topology, self.clock, self.engine, record.tenant_id,
-                deadline=deadline, meta=meta,
+                execution_id,
+                state,
+                snapshot,
+                self.topology,
+                self.clock,
+                self.engine,
+                record.tenant_id,
+                deadline=deadline,
+                meta=meta,
             )
             if self.lambda_context is not None:
                 invocation.lambda_context = self.lambda_context(invocation)
@@ -173,7 +193,14 @@ class Invoker:
         if process is not None:
             module, qualname = handler_reference(function.name, function.handler)
             job = RunHandler(
-                module, qualname, durable, record, invocation.snapshot, now, tuple(sys.path), invocation.meta,
+                module,
+                qualname,
+                durable,
+                record,
+                invocation.snapshot,
+                now,
+                tuple(sys.path),
+                invocation.meta,
                 self.lambda_context,
             )
             return process.run(job, {"state": invocation.state})

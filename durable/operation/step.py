@@ -1,6 +1,7 @@
 """context.step: run a function once per attempt and checkpoint its outcome.
 
-AT_LEAST_ONCE_PER_RETRY checkpoints the start without waiting for it: a crash
+AT_LEAST_ONCE_PER_RETRY checkpoints the start without waiting for it (it
+rides with the outcome's write, or goes out at the next tick): a crash
 mid-attempt re-runs that attempt.  AT_MOST_ONCE_PER_RETRY waits for the start
 to be committed before running, and a started attempt found on replay is
 never re-run: it counts as failed with StepInterruptedError and follows the
