@@ -46,19 +46,20 @@ def timer_wave(event: dict[str, Any], context: DurableContext) -> list[int]:
     return [result.success_count, result.failure_count]
 
 
-def test_a_300_branch_timer_wave_finishes_in_one_invocation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("branches", [300, 3000])
+def test_a_timer_wave_finishes_in_one_invocation(tmp_path: Path, branches: int) -> None:
     with Engine(store=f"sqlite:///{tmp_path / 'wave.db'}") as engine:
         engine.register("timer_wave", timer_wave, invocation_timeout=60)
-        eid = engine.start("timer_wave", {"branches": 300, "keep": 18})
+        eid = engine.start("timer_wave", {"branches": branches, "keep": 18})
         record = engine.wait(eid, timeout=100)
         history = engine.history(eid)
     assert record.status is ExecutionStatus.SUCCEEDED
-    assert json.loads(record.result or "null") == [301, 0]
+    assert json.loads(record.result or "null") == [branches + 1, 0]
     assert record.invocations == 1
     completions = [e for e in history if e["EventType"] == "InvocationCompleted"]
     assert len(completions) == 1 and "Error" not in completions[0]["InvocationCompletedDetails"]
     polls = [e for e in history if e["EventType"] == "StepSucceeded" and e.get("SubType") == "WaitForCondition"]
-    assert len(polls) == 300 * POLLS
+    assert len(polls) == branches * POLLS
 
 
 @durable_execution
