@@ -2,11 +2,13 @@
 
 Owns: the ready queue, the offers out to workers, the running table
 (execution -> worker, token, deadline, ExecutionState), the pool of workers
-and their counters.  Takes: Ready, OutsideChange, Take, InvocationStarted,
+and their counters.  Takes: Ready, OutsideChange, Woken (a change another
+engine wrote; forwarded to the running ExecutionState), Take, InvocationStarted,
 InvocationEnded, Tick, Committed (a fence it asked for), Settle, DispatcherStats.
 Sends: Offer, then Invoke, to a worker; a fencing Persist to the
 CheckpointWriter when an invocation outlives its deadline; DispatcherIdle to
-the AlarmManager when the engine goes idle or busy.
+the AlarmManager when the engine goes idle or busy; Capacity to the
+ClusterMember (on a shared store) when an invocation ends.
 
 Flow control: each worker has one send slot.  An invocation is offered to a
 free worker, and is the worker's only when the worker takes it (`Take`);
@@ -44,6 +46,7 @@ import pykka
 from loguru import logger
 
 from actors.messages import (
+    Capacity,
     Committed,
     DispatcherIdle,
     DispatcherStats,
@@ -58,6 +61,7 @@ from actors.messages import (
     Settle,
     Take,
     Tick,
+    Woken,
 )
 from actors.replies import resolve
 from actors.topology import Topology, TrackedActor
@@ -143,7 +147,12 @@ class Dispatcher(TrackedActor):
         self.backed_off: dict[str, float] = {}
         self.idle = True
         self.serial = 0
+        self.claimer: pykka.ActorRef[Any] | None = None
         self.counters = {"dispatched": 0, "requeued": 0, "fenced": 0, "replaced_workers": 0, "replaced_processes": 0}
+
+    def connect_claimer(self, claimer: pykka.ActorRef[Any]) -> None:
+        """On a shared store: tell `claimer` (the ClusterMember) the free capacity as invocations end."""
+        self.claimer = claimer
 
     def on_start(self) -> None:
         for _ in range(self.worker_count):
@@ -176,6 +185,14 @@ class Dispatcher(TrackedActor):
                         self.send(run.state, message)
                 if wake:
                     self._ready(eid, False)
+            case Woken(execution_ids):
+                for eid in execution_ids:
+                    run = self.running.get(eid)
+                    if run is not None:
+                        if run.state is not None:
+                            with contextlib.suppress(pykka.ActorDeadError):
+                                self.send(run.state, Woken((eid,)))
+                        self._ready(eid, False)
             case Take(worker, offer_id):
                 self._taken(worker, offer_id)
             case InvocationStarted(eid, token, worker, deadline, state, pid):
@@ -222,7 +239,13 @@ class Dispatcher(TrackedActor):
         return summaries
 
     def _ready(self, eid: str, alarm: bool) -> None:
-        if eid in self.running or eid in self.offered:
+        """Queue `eid`; one offered, not yet begun, will load this change anyway; one running runs again."""
+        if eid in self.offered:
+            if not alarm:
+                for offer in self.offers.values():
+                    if offer.execution_id == eid and not offer.withdrawn:
+                        offer.alarm = False
+        elif eid in self.running:
             self.again[eid] = self.again.get(eid, True) and alarm
         elif eid in self.queued:
             self.queued[eid] = self.queued[eid] and alarm
@@ -295,6 +318,10 @@ class Dispatcher(TrackedActor):
         self.free.append(worker)
         if eid in self.again:
             self._ready(eid, self.again.pop(eid))
+        if self.claimer is not None:
+            free = 2 * len(self.workers) - len(self.running) - len(self.queue) - len(self.offered)
+            if free > 0:
+                self.send(self.claimer, Capacity(free))
 
     def _rerun_after_crash(self, eid: str) -> None:
         """Run a crashed execution again: at once the first time, then backing off."""

@@ -6,7 +6,8 @@ due times of its timers (so a refresh touches only what is due, not every
 operation), and the invocation's fencing token.  Takes: Lookup (answered on
 its slot), Snapshot (asked by the invoker), Checkpoint, FireDueTimers, EndInvocation, OutsideChange (a callback
 or invoked execution completed while this invocation runs; forwarded to the
-BatchParents that Watch it), Committed (timeouts it fired) and SendUnsent (from the Ticker, which it asks for one
+BatchParents that Watch it), Woken (the same, written by another engine: it reads the change from the store),
+Committed (timeouts it fired) and SendUnsent (from the Ticker, which it asks for one
 when an unwaited checkpoint has nothing to ride with).  Sends: Persist to the CheckpointWriter; for the closing
 write, PrepareAlarm to the AlarmClient, which forwards the Persist once any
 move-earlier has gone out; BranchRecords to a BatchParent whose FireDueTimers
@@ -46,6 +47,7 @@ from actors.messages import (
     Snapshot,
     TimersFired,
     Watch,
+    Woken,
 )
 from actors.pool import ActorPool, InlineActor
 from actors.replies import reject, resolve
@@ -140,6 +142,8 @@ class ExecutionState(InlineActor):
                 self._remember([op for op in operations if self._open(op.operation_id)])
                 for watcher in list(self.watchers.values()):
                     self.send(watcher, message)
+            case Woken():
+                self._read_outside_changes()
             case Watch(watcher, on):
                 if on:
                     self.watchers[watcher.actor_urn] = watcher
@@ -171,6 +175,17 @@ class ExecutionState(InlineActor):
                 records[root] = self.ops[root]
             views.append(RecordsUnder(root, records))
         self.send(notify, BranchRecords(tag, tuple(views)))
+
+    def _read_outside_changes(self) -> None:
+        """Another engine closed something here: read back every open callback and invoke from the store."""
+        closed = []
+        for op in list(self.ops.values()):
+            if op.operation_type in OUTSIDE_CLOSED and not op.status.is_terminal:
+                stored = self.store.get_operation(self.execution_id, op.operation_id)
+                if stored is not None and stored.status.is_terminal:
+                    closed.append(stored)
+        if closed:
+            self.handle(OutsideChange(self.execution_id, tuple(closed), False))
 
     def _open(self, operation_id: str) -> bool:
         mine = self.ops.get(operation_id)

@@ -417,6 +417,31 @@ class ExecutionEnded:
     reply_to: Reply = None
 
 
+# --- Many engines on one shared store (ClusterMember, WakeListener)
+
+
+@attrs.frozen(slots=True)
+class Woken:
+    """Another engine wrote an outside change to these executions (a database notification).
+
+    WakeListener -> ClusterMember -> Dispatcher -> the running ExecutionState, which reads the change.
+    """
+
+    execution_ids: tuple[str, ...]
+
+
+@attrs.frozen(slots=True)
+class Capacity:
+    """Dispatcher -> ClusterMember: this many more executions would keep the workers busy."""
+
+    free: int
+
+
+@attrs.frozen(slots=True)
+class ClaimNow:
+    """ClusterMember -> itself: claim ready executions once, for every reason that piled up meanwhile."""
+
+
 # --- Timers inside one invocation (map/parallel branches)
 
 

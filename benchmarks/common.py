@@ -1,4 +1,5 @@
-"""What every benchmark shares: a fresh SQLite engine in a temporary directory, and a plain table."""
+"""What every benchmark shares: a fresh store (SQLite in a temporary folder, or a new PostgreSQL schema),
+usage figures and a plain table."""
 
 from __future__ import annotations
 
@@ -17,12 +18,32 @@ from typing import Any
 from durable.engine import Engine
 from durable.types import StepContext
 
+#: `--store` of the benchmarks that take one: the embedded default, or a PostgreSQL server to use a fresh schema in
+DEFAULT_STORE = "sqlite"
+
 
 @contextmanager
-def fresh_engine(workers: int = 4) -> Iterator[Engine]:
-    with tempfile.TemporaryDirectory(prefix="durable-bench-") as folder, Engine(
-        store=f"sqlite:///{Path(folder) / 'bench.db'}", workers=workers
-    ) as engine:
+def scratch_store(server: str = DEFAULT_STORE) -> Iterator[str]:
+    """A store URL nobody else uses: a SQLite file in a temporary folder, or a new schema on `server`, dropped after."""
+    if server == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="durable-bench-") as folder:
+            yield f"sqlite:///{Path(folder) / 'bench.db'}"
+        return
+    import uuid
+
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    try:
+        yield f"{server}{'&' if '?' in server else '?'}schema={schema}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@contextmanager
+def fresh_engine(workers: int = 4, server: str = DEFAULT_STORE) -> Iterator[Engine]:
+    with scratch_store(server) as url, Engine(store=url, workers=workers) as engine:
         yield engine
 
 

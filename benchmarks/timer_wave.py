@@ -11,19 +11,18 @@ skip_time=False and a 60 s invocation timeout, as a user's test runs it).
 Also 100 items x max_concurrency=5 x 1 s waits (ideal 20 s) with the peak
 number of iterations in flight read back from the history.
 
-`python -m benchmarks.timer_wave [--branches 300 1000 3000 10000 30000] [--modes engine testing] [--runs 3]`
+`python -m benchmarks.timer_wave [--branches 300 1000 3000 10000 30000] [--modes engine testing] [--runs 3]
+[--store sqlite|postgresql://user@host:port/db]`
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Usage, in_fresh_process, print_table, spread
+from benchmarks.common import DEFAULT_STORE, Usage, in_fresh_process, print_table, scratch_store, spread
 
 IDEAL = 18.0
 POLLS = 8
@@ -35,7 +34,7 @@ def _thread_sampler(peak: list[int], stop: threading.Event) -> None:
         peak[0] = max(peak[0], threading.active_count())
 
 
-def run_scenario(kind: str, branches: int) -> dict[str, Any]:
+def run_scenario(kind: str, branches: int, server: str) -> dict[str, Any]:
     """Runs in the child process: one scenario on a fresh engine and store."""
     from durable.engine import Engine
     from durable.testing import DurableFunctionTestRunner
@@ -46,13 +45,15 @@ def run_scenario(kind: str, branches: int) -> dict[str, Any]:
     threading.Thread(target=_thread_sampler, args=(peak, stop), daemon=True).start()
     figures: dict[str, Any] = {}
     if kind == "testing":
-        with DurableFunctionTestRunner(timer_wave, skip_time=False, invocation_timeout=60) as runner:
+        with scratch_store(server) as url, DurableFunctionTestRunner(
+            timer_wave, skip_time=False, invocation_timeout=60, store=None if server == "sqlite" else url
+        ) as runner:
             usage = Usage()
             result = runner.run(input={"branches": branches, "keep": IDEAL}, timeout=900)
             figures = {**usage.stop()}
             figures.update(status=result.status.value, invocations=len(result.invocations), transactions=None)
     else:
-        with tempfile.TemporaryDirectory() as folder, Engine(store=f"sqlite:///{Path(folder) / 'b.db'}") as engine:
+        with scratch_store(server) as url, Engine(store=url) as engine:
             handler = timer_wave if kind == "engine" else limited
             engine.register(handler.name, handler, invocation_timeout=60)
             usage = Usage()
@@ -95,19 +96,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--modes", nargs="+", default=["engine", "testing"], choices=["engine", "testing"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-limited", action="store_true")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--store", default=DEFAULT_STORE,
+                        help="sqlite (default) or a PostgreSQL server URL (each run uses a fresh schema there)")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_scenario(args.child[0], int(args.child[1]))))
+        print(json.dumps(run_scenario(args.child[0], int(args.child[1]), args.child[2])))
         return
+    on = "" if args.store == "sqlite" else ", postgresql"
     rows = []
     for branches in args.branches:
         for mode in args.modes:
-            runs = [in_fresh_process("benchmarks.timer_wave", mode, str(branches)) for _ in range(args.runs)]
-            rows.append(_summary(f"wave {branches}+1 ({mode})", runs, POLLS * branches, TARGETS.get(branches)))
+            child = (mode, str(branches), args.store)
+            runs = [in_fresh_process("benchmarks.timer_wave", *child) for _ in range(args.runs)]
+            rows.append(_summary(f"wave {branches}+1 ({mode}{on})", runs, POLLS * branches, TARGETS.get(branches)))
             print_table(HEADER, rows[-1:])
     if not args.skip_limited:
-        runs = [in_fresh_process("benchmarks.timer_wave", "limited", "100") for _ in range(args.runs)]
+        runs = [in_fresh_process("benchmarks.timer_wave", "limited", "100", args.store) for _ in range(args.runs)]
         rows.append(_summary("100 x mc=5 x 1 s (engine)", runs, 0, 20.3))
     print()
     print_table(HEADER, rows)

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         logger.enable("durable.http_api")  # one line per refused slow client, a traceback per server fault
         logger.enable("durable.plugin")  # a plugin that raised or hung
+        logger.enable("actors.cluster_member")  # engines that took over others' work or lost their lease
         logger.add(sys.stderr, level="INFO", format="{level}: {message}", filter=_quiet)
     try:
         return int(args.command(args))
@@ -70,9 +71,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _quiet(record: Any) -> bool:
-    """Without -v: the user's own logs, the HTTP API's refusals and plugin failures; not the runtime's detail."""
+    """Without -v: the user's own logs, the HTTP API's refusals, plugin failures and engines' takeovers and
+    lost leases; not the runtime's detail."""
     name = record["name"] or ""
-    return name.startswith(("durable.http_api", "durable.plugin")) or not name.startswith(("durable", "actors"))
+    if name.startswith(("durable.http_api", "durable.plugin", "actors.cluster_member")):
+        return True
+    return not name.startswith(("durable", "actors"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="show an execution, or with --engine the last engine's dispatch counters")
     status.add_argument("execution_id", nargs="?", type=_text("EXECUTION_ID"))
+    status.add_argument("--engines", action="store_true",
+                        help="on a postgresql:// store: the engines that share it, their leases and heartbeats")
     status.add_argument("--engine", action="store_true",
                         help="the counters the last engine on this store kept (per worker: dispatched, requeued, "
                         "send latency)")
@@ -170,6 +176,9 @@ def _worker_args(parser: argparse.ArgumentParser, isolation: str, dispatch: bool
         parser.add_argument("--dispatch-lock-timeout", type=_duration, default=0.25, metavar="DURATION",
                             help="how long an invocation waits for a busy worker before it is offered to "
                             "another one, as 250ms, 2s or seconds (default: 250ms)")
+        parser.add_argument("--lease", dest="lease_seconds", type=_duration, default=10.0, metavar="DURATION",
+                            help="on a postgresql:// store: how long this engine may miss heartbeats before the "
+                            "others declare it dead and take its executions over (default: 10s)")
 
 
 MAX_WORKERS = 256
@@ -248,7 +257,7 @@ def _function_sources(parser: argparse.ArgumentParser) -> None:
 
 def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The worker settings a command has flags for (`durable callback` has none: the defaults)."""
-    names = ("isolation", "workers", "dispatch_lock_timeout")
+    names = ("isolation", "workers", "dispatch_lock_timeout", "lease_seconds")
     return {name: getattr(args, name) for name in names if hasattr(args, name)}
 
 
@@ -403,10 +412,12 @@ def _report(record: ExecutionRecord) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     store = _open_store(args)
+    if args.engines:
+        return _engines_status(store, args.json)
     if args.engine:
         return _engine_status(store, args.json)
     if not args.execution_id:
-        raise CliError("status needs an EXECUTION_ID, or --engine")
+        raise CliError("status needs an EXECUTION_ID, or --engine, or --engines")
     record = store.get_execution(args.execution_id)
     if record is None:
         raise CliError(f"unknown execution {args.execution_id!r}")
@@ -437,6 +448,20 @@ def _engine_status(store: Store, as_json: bool) -> int:
     for name, worker in stats.get("per_worker", {}).items():
         print(f"{name:<12} {worker['dispatched']:>10} {worker['requeued']:>8} "
               f"{worker['send_p50_ms'] or '-':>11} {worker['send_p99_ms'] or '-':>11}")
+    return 0
+
+
+def _engines_status(store: Store, as_json: bool) -> int:
+    if not store.shared:
+        raise CliError(f"--engines lists the engines sharing a postgresql:// store; {store.url} has one engine at most")
+    engines = store.engines()  # type: ignore[attr-defined]
+    if as_json:
+        print(json.dumps(engines, indent=2))
+        return 0
+    print(f"{'engine':<40} {'state':<8} {'epoch':>5} {'owns':>6} {'lease left s':>12} {'last heartbeat':<19}")
+    for engine in engines:
+        print(f"{engine['engine_id']:<40} {engine['state']:<8} {engine['epoch']:>5} {engine['owns']:>6} "
+              f"{max(engine['lease_left_s'], 0):>12} {_when(engine['heartbeat'])}")
     return 0
 
 

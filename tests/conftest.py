@@ -42,6 +42,40 @@ def open_callback(engine: Engine, execution_id: str, timeout: float = 10.0) -> s
     return str(wait_until(suspended, timeout=timeout, what="the execution to suspend on its callback"))
 
 
+#: the PostgreSQL server the tests use; each test gets a schema of its own, dropped afterwards
+PG_SERVER = os.environ.get("DURABLE_TEST_POSTGRESQL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_unreachable() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install 'durable[postgresql]')"
+    try:
+        psycopg.connect(PG_SERVER, connect_timeout=3).close()
+    except psycopg.Error as error:
+        return f"PostgreSQL at {PG_SERVER} is unreachable: {str(error).strip().splitlines()[-1]}"
+    return None
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A store URL on the test server, in a fresh schema; in CI an unreachable server fails the test."""
+    reason = _pg_unreachable()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    import uuid
+
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield f"{PG_SERVER}?schema={schema}"
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 @pytest.fixture
 def store_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'durable.db'}"

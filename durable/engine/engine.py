@@ -24,6 +24,7 @@ from loguru import logger
 from actors.alarm_client import AlarmClient
 from actors.alarm_manager import AlarmManager
 from actors.checkpoint_writer import CheckpointWriter
+from actors.cluster_member import ClusterMember, WakeListener
 from actors.completion_board import CompletionBoard
 from actors.dispatcher import DISPATCH_TIMEOUT, Dispatcher
 from actors.external_events import ExternalEvents
@@ -80,6 +81,7 @@ from durable.stores.signing_key import load_or_create_key
 DEFAULT_WORKERS = 4
 ISOLATIONS = ("thread", "process")
 DEFAULT_BRANCH_THREADS = 64
+DEFAULT_LEASE_SECONDS = 10.0
 
 
 class Engine:
@@ -96,6 +98,7 @@ class Engine:
         execute: bool = True,
         isolation: str = "thread",
         lambda_context: Callable[[Any], Any] | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         """`execute=False` makes a record-only engine: `start` writes the execution and runs nothing.
 
@@ -106,6 +109,8 @@ class Engine:
         (its handlers must then be importable by module and name).
         `lambda_context`: makes each invocation's `context.lambda_context` from its Invocation (a module-level
         function, so worker processes can use it too); by default a LocalLambdaContext.
+        `lease_seconds`: on a shared store (PostgreSQL), how long this engine may go without a heartbeat
+        before the others declare it dead and take its executions over (10 s by default).
         """
         if workers < 1:
             raise ValidationError(f"workers must be at least 1, got {workers}")
@@ -114,7 +119,13 @@ class Engine:
         self.isolation = isolation
         lock_timeout = check_setting_seconds(dispatch_lock_timeout, "dispatch_lock_timeout")
         self.store = store if isinstance(store, Store) else open_store(store)
-        self.store.acquire_engine_lock()
+        self.shared = self.store.shared and execute
+        lease_seconds = check_setting_seconds(lease_seconds, "lease_seconds")
+        if self.shared:
+            member = self.store.join(lease_seconds)  # type: ignore[attr-defined]
+            logger.info("engine {} joined the store {} (lease {} s)", member.engine_id, self.store.url, lease_seconds)
+        else:
+            self.store.acquire_engine_lock()
         self.clock = clock or RealClock()
         self.registry = FunctionRegistry()
         self.topology = Topology()
@@ -122,7 +133,9 @@ class Engine:
         self.alarm_manager = AlarmManager.start(self.topology, self.clock, self._next_timer)
         self.alarm_client = AlarmClient.start(self.topology, self.alarm_manager, self.writer, self.clock, self.store)
         self.completions = CompletionBoard.start(self.topology, self.store)
-        self.callback_ids = CallbackIds(load_or_create_key(self.store.secret_key_path()))
+        self.callback_ids = CallbackIds(
+            self.store.stored_signing_key() or load_or_create_key(self.store.secret_key_path())
+        )
         self.invoker = Invoker(
             self.store, self.registry, self.topology, self.clock, self.writer, self.alarm_client,
             self.callback_ids, self, lambda_context=lambda_context,
@@ -136,7 +149,18 @@ class Engine:
         self.invoker.external = self.external
         self.writer.proxy().connect(self.alarm_client, self.completions).get()
         self.alarm_manager.proxy().connect(self.dispatcher, self.alarm_client).get()
-        self.ticker = Ticker(self.clock, [self.alarm_manager, self.dispatcher, self.alarm_client], tick_interval)
+        ticked: list[pykka.ActorRef[Any]] = [self.alarm_manager, self.dispatcher, self.alarm_client]
+        self.member: pykka.ActorRef[Any] | None = None
+        self.wake_listener: WakeListener | None = None
+        if self.shared:
+            self.member = ClusterMember.start(
+                self.topology, self.store, self.clock, self.dispatcher, self.registry.names, workers, lease_seconds
+            )
+            self.dispatcher.proxy().connect_claimer(self.member).get()
+            self.wake_listener = WakeListener(self.store, self.member)
+            self.wake_listener.start()
+            ticked.append(self.member)
+        self.ticker = Ticker(self.clock, ticked, tick_interval)
         self.ticker.start()
         self.branch_pool = ActorPool(branch_threads, "durable-branch")
         self._closed = False
@@ -396,8 +420,16 @@ class Engine:
     # ----- recovery and shutdown
 
     def recover(self) -> None:
-        """Pick up what a previous engine process on this store left unfinished."""
+        """Pick up what a previous engine process on this store left unfinished.
+
+        On a shared store that is the members' business: an engine that died is
+        declared dead when its lease runs out, and its work is handed on then.
+        """
         now = self.clock.now()
+        if self.shared:
+            for record in self.store.ended_children_of_running_callers():
+                self.invoker.tell_caller(record)
+            return
         crashed = set(self.store.open_invocations())
         for execution_id in crashed:
             error = ErrorObject("the process running the invocation exited", "Runtime.ExitError")
@@ -422,6 +454,8 @@ class Engine:
             return
         self._closed = True
         self.ticker.stop()
+        if self.wake_listener is not None:
+            self.wake_listener.stop()
         try:
             stats = json.dumps(self.stats(), default=str)
             self._ask(self.writer, lambda f: SaveMeta("engine.stats", stats, f))
@@ -429,10 +463,17 @@ class Engine:
         except Exception as error:
             logger.warning("could not save the engine's counters and topology: {}", error)
         for ref in (
-            self.dispatcher, self.external, self.alarm_client, self.alarm_manager, self.completions, self.writer
+            self.member, self.dispatcher, self.external, self.alarm_client, self.alarm_manager, self.completions,
+            self.writer,
         ):
-            with contextlib.suppress(pykka.ActorDeadError):
-                ref.stop(timeout=5)
+            if ref is not None:
+                with contextlib.suppress(pykka.ActorDeadError):
+                    ref.stop(timeout=5)
+        if self.shared:
+            try:
+                self.store.leave(self.clock.now())  # type: ignore[attr-defined]
+            except Exception as error:
+                logger.warning("could not release this engine's lease: {}", error)
         self.branch_pool.shutdown()
         self.topology.close()
         self.store.close()

@@ -105,6 +105,7 @@ class Invoker:
                 logger.debug("early wake-up of {}; re-arming for {}", execution_id, due)
                 with contextlib.suppress(CheckpointRejectedError):
                     self.end_with(WriteSet(execution_id, None, alarm=due))
+                self.store.release([execution_id], wake=False)
                 return None
         if record.deadline is not None and self.clock.wall() >= record.deadline:
             self.time_out(execution_id, now)
@@ -118,6 +119,7 @@ class Invoker:
                 execution_id,
                 record.function_name,
             )
+            self.store.release([execution_id], wake=True)
             return None
         begun: CommitResult = self.ask(self.writer, lambda f: BeginInvocation(execution_id, f))
         if not begun.ok or begun.token is None:

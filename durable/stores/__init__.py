@@ -1,7 +1,8 @@
 """Stores: where executions, operations, history and alarms are kept.
 
 `open_store(url)` picks the implementation: `sqlite:///path` (the embedded
-default, `.durable/durable.db`), `memory://`.
+default, `.durable/durable.db`), `postgresql://user@host:port/db[?schema=name]`
+(many engine processes on one database), `memory://`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ def open_store(url: str | None = None) -> Store:
         return MemoryStore()
     if chosen.startswith("sqlite:///"):
         return SQLiteStore(path_from_url(chosen))
-    raise StoreError(f"unsupported store URL {chosen!r}: use sqlite:///path/to/file.db or memory://")
+    if chosen.startswith(("postgresql://", "postgres://")):
+        from durable.stores.postgresql import PostgreSQLStore
+
+        return PostgreSQLStore(chosen)
+    raise StoreError(
+        f"unsupported store URL {chosen!r}: use sqlite:///path/to/file.db, postgresql://user@host:port/db or memory://"
+    )
 
 
 __all__ = [

@@ -143,6 +143,8 @@ class StoreError(Exception):
 
 class Store(ABC):
     url: str
+    #: many engine processes may run on this store at once: each joins as a member with a lease
+    shared: bool = False
 
     @abstractmethod
     def create_execution(
@@ -211,6 +213,13 @@ class Store(ABC):
     def secret_key_path(self) -> Path | None:
         """Where the engine keeps its callback-signing key; None: a fresh key per process."""
         return None
+
+    def stored_signing_key(self) -> bytes | None:
+        """The callback-signing key kept in the store itself, shared by every engine on it; None: in a file."""
+        return None
+
+    def release(self, execution_ids: list[str], wake: bool) -> None:  # noqa: B027 - optional hook
+        """Let go of executions this engine holds on a shared store but will not run; `wake`: another should."""
 
     def acquire_engine_lock(self) -> None:  # noqa: B027 - optional hook
         """Claim the store for this engine process; StoreError if another live engine has it."""

@@ -288,9 +288,18 @@ def _check_async(runner: Any, req: Requirement, arn: str, driver: CallbackAction
     _report(req, problems, latest)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def conformance_store(request: pytest.FixtureRequest) -> str | None:
+    """Every requirement runs on the embedded default and again on PostgreSQL."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 @pytest.mark.timeout(TEST_TIMEOUT)
 @pytest.mark.parametrize(("path", "setup_error"), _params())
-def test_conformance(path: Path | None, setup_error: str) -> None:
+def test_conformance(path: Path | None, setup_error: str, conformance_store: str | None) -> None:
     """Run one requirement's handler and check everything the requirement states."""
     if path is None:
         pytest.fail(setup_error, pytrace=False)
@@ -304,7 +313,8 @@ def test_conformance(path: Path | None, setup_error: str) -> None:
     # 4-11); the runner's default, as AWS's, skips timers at once.
     real_time = req.is_async
     with DurableFunctionTestRunner(
-        handler=handler, functions=invoke_targets(req.suite), isolation=isolation, skip_time=not real_time
+        handler=handler, functions=invoke_targets(req.suite), isolation=isolation, skip_time=not real_time,
+        store=conformance_store,
     ) as runner:
         if req.is_async:
             _run_async(runner, req)

@@ -1,0 +1,750 @@
+"""PostgreSQL store: many engine processes, on many machines, share one database.
+
+The tables live in their own schema (`?schema=name` in the URL, `durable` by
+default), created and migrated on first use under an advisory lock, with the
+schema's version in `durable_meta`: a database whose schema is newer than
+this code is refused, never written.
+
+Engines that share a database are members (`durable_engines`): each holds a
+lease (owner id, epoch, expiry in the database's own clock) that its
+heartbeat renews.  An execution is owned by at most one live engine: the one
+that created it, claimed it (`claim_ready`: woken or due, `FOR UPDATE SKIP
+LOCKED`) or completed something in it while no one held it; the owner lets go
+when its invocation ends.  An invocation begins only on an execution this
+engine owns or no engine holds.  Every write an invocation makes carries its
+fencing token, and every batch that holds such writes first checks this
+engine's lease (`FOR SHARE` on its row, so a takeover waits for the batch or
+the batch sees the takeover): a member declared dead (`reap_dead_members`)
+changes nothing more, and the executions it ran are closed and handed on.
+
+An outside completion (a callback, a chained child) written while another
+engine holds the execution sets `wake` and `NOTIFY`s the members, so the
+holder hears at once and, should its invocation end first, the wake stays
+for the next claim; one written by a record-only process (no member) wakes it
+the same way.  So a completion is never lost between engines, and the engine
+that is already running an execution is the one that runs it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import attrs
+
+from durable.core.history import HistoryEvent
+from durable.core.records import ErrorObject, OperationRecord
+from durable.core.writes import close_invocation
+from durable.stores.base import (
+    UNCHANGED,
+    CommitResult,
+    ExecutionRecord,
+    ExecutionStatus,
+    FenceState,
+    Store,
+    StoreError,
+    WriteSet,
+    operation_from_json,
+    operation_to_json,
+    screen,
+)
+from durable.stores.signing_key import KEY_BYTES
+
+SCHEMA_VERSION = 1
+DEFAULT_SCHEMA = "durable"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+CREATE TABLE durable_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE executions (
+    execution_id TEXT PRIMARY KEY,
+    function_name TEXT NOT NULL,
+    name TEXT UNIQUE,
+    status TEXT NOT NULL,
+    input TEXT,
+    result TEXT,
+    error TEXT,
+    created DOUBLE PRECISION NOT NULL,
+    ended DOUBLE PRECISION,
+    token BIGINT NOT NULL DEFAULT 0,
+    invocations INTEGER NOT NULL DEFAULT 0,
+    invocation_open BOOLEAN NOT NULL DEFAULT FALSE,
+    deadline DOUBLE PRECISION,
+    next_event_id BIGINT NOT NULL DEFAULT 1,
+    parent_execution_id TEXT,
+    parent_operation_id TEXT,
+    tenant_id TEXT,
+    alarm DOUBLE PRECISION,
+    alarm_version BIGINT NOT NULL DEFAULT 0,
+    wake BOOLEAN NOT NULL DEFAULT FALSE,
+    owner TEXT
+);
+CREATE INDEX executions_by_status ON executions (status, created);
+CREATE INDEX executions_by_parent ON executions (parent_execution_id) WHERE parent_execution_id IS NOT NULL;
+CREATE INDEX executions_due ON executions (alarm) WHERE status = 'RUNNING' AND alarm IS NOT NULL;
+CREATE INDEX executions_woken ON executions (created) WHERE status = 'RUNNING' AND wake;
+CREATE INDEX executions_owned ON executions (owner) WHERE owner IS NOT NULL;
+CREATE TABLE operations (
+    execution_id TEXT NOT NULL,
+    operation_id TEXT NOT NULL,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    body TEXT NOT NULL,
+    PRIMARY KEY (execution_id, operation_id)
+);
+CREATE INDEX operations_in_order ON operations (execution_id, seq);
+CREATE TABLE events (
+    execution_id TEXT NOT NULL,
+    event_id BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (execution_id, event_id)
+);
+CREATE TABLE durable_engines (
+    engine_id TEXT PRIMARY KEY,
+    epoch BIGINT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    started TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    heartbeat TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    expires TIMESTAMPTZ NOT NULL
+);
+""",
+}
+
+_EXEC_COLUMNS = (
+    "execution_id, function_name, name, status, input, result, error, created, ended, "
+    "token, invocations, invocation_open, deadline, parent_execution_id, parent_operation_id, tenant_id, alarm"
+)
+_LIVE = "state = 'live' AND expires > clock_timestamp()"
+
+
+@attrs.frozen(slots=True)
+class Membership:
+    """This engine's lease: its id and the epoch its writes are fenced by."""
+
+    engine_id: str
+    epoch: int
+
+
+def _require_psycopg() -> Any:
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError as error:
+        raise StoreError(
+            "a postgresql:// store needs psycopg 3 and psycopg_pool: pip install 'durable[postgresql]'"
+        ) from error
+    return psycopg, psycopg_pool
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """(connection URL, schema name) from `postgresql://user@host:port/db?schema=name`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise StoreError(f"not a PostgreSQL store URL: {url!r} (expected postgresql://user@host:port/database)")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    schema = query.pop("schema", [None])[-1] or os.environ.get("DURABLE_PG_SCHEMA") or DEFAULT_SCHEMA
+    if not _SCHEMA_NAME.match(schema):
+        raise StoreError(f"invalid schema name {schema!r}: lower-case letters, digits and _, at most 63")
+    rest = "&".join(f"{key}={value}" for key, values in query.items() for value in values)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), schema
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    return f"{host}:{parts.port or 5432}{parts.path or ''}"
+
+
+class PostgreSQLStore(Store):
+    """The Store contract on PostgreSQL, for one engine or many sharing the database."""
+
+    shared = True
+
+    def __init__(self, url: str, pool_size: int = 8, connect_timeout: float = 5.0) -> None:
+        psycopg, psycopg_pool = _require_psycopg()
+        self._psycopg = psycopg
+        self.conninfo, self.schema = split_url(url)
+        self.url = url
+        self.channel = f"{self.schema}_wake"
+        self.member: Membership | None = None
+        try:
+            probe = psycopg.connect(self.conninfo, connect_timeout=max(1, int(connect_timeout)), autocommit=True)
+        except psycopg.Error as error:
+            reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+            raise StoreError(f"cannot reach PostgreSQL at {_where(self.conninfo)}: {reason}") from None
+        try:
+            self._migrate(probe)
+        finally:
+            probe.close()
+        self.pool = psycopg_pool.ConnectionPool(
+            self.conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "options": f"-c search_path={self.schema}"},
+            check=psycopg_pool.ConnectionPool.check_connection,
+            open=True,
+            name=f"durable-{self.schema}",
+        )
+
+    # ----- schema
+
+    def _migrate(self, conn: Any) -> None:
+        """Create or upgrade the schema, one numbered step at a time; refuse a newer one."""
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"durable-schema:{self.schema}",))
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+            conn.execute(f"SET LOCAL search_path TO {self.schema}")
+            exists = conn.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema=%s AND table_name='durable_meta'",
+                (self.schema,),
+            ).fetchone()
+            version = 0
+            if exists:
+                row = conn.execute("SELECT value FROM durable_meta WHERE key='schema_version'").fetchone()
+                version = int(row[0]) if row else 0
+            elif conn.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema=%s LIMIT 1", (self.schema,)
+            ).fetchone():
+                raise StoreError(
+                    f"schema {self.schema!r} at {_where(self.conninfo)} holds other tables, not a durable store; "
+                    "choose another with ?schema=name"
+                )
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the durable schema {self.schema!r} at {_where(self.conninfo)} is at version {version}, "
+                    f"newer than this code's version {SCHEMA_VERSION}: upgrade durable"
+                )
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                conn.execute(_MIGRATIONS[step])
+                conn.execute(
+                    "INSERT INTO durable_meta(key, value) VALUES ('schema_version', %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(step),),
+                )
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    # ----- reads
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                f"SELECT {_EXEC_COLUMNS} FROM executions WHERE execution_id=%s", (execution_id,)
+            ).fetchone()
+        return _record(row) if row else None
+
+    def list_executions(self, status: ExecutionStatus | None = None, limit: int = 100) -> list[ExecutionRecord]:
+        with self._connection() as conn:
+            if status is None:
+                rows = conn.execute(
+                    f"SELECT {_EXEC_COLUMNS} FROM executions ORDER BY created DESC LIMIT %s", (limit,)
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    f"SELECT {_EXEC_COLUMNS} FROM executions WHERE status=%s ORDER BY created DESC LIMIT %s",
+                    (status.value, limit),
+                ).fetchall()
+        return [_record(row) for row in rows]
+
+    def load_operations(self, execution_id: str) -> list[OperationRecord]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT operation_id, body FROM operations WHERE execution_id=%s ORDER BY seq", (execution_id,)
+            ).fetchall()
+        return [operation_from_json(op_id, body) for op_id, body in rows]
+
+    def get_operation(self, execution_id: str, operation_id: str) -> OperationRecord | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT body FROM operations WHERE execution_id=%s AND operation_id=%s", (execution_id, operation_id)
+            ).fetchone()
+        return operation_from_json(operation_id, row[0]) if row else None
+
+    def history(self, execution_id: str) -> list[dict[str, Any]]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT body FROM events WHERE execution_id=%s ORDER BY event_id", (execution_id,)
+            ).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
+    def stored_alarms(self) -> list[tuple[str, float]]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT execution_id, alarm FROM executions WHERE status='RUNNING' AND alarm IS NOT NULL"
+            ).fetchall()
+        return [(eid, due) for eid, due in rows]
+
+    def ended_children_of_running_callers(self) -> list[ExecutionRecord]:
+        columns = ", ".join(f"c.{name.strip()}" for name in _EXEC_COLUMNS.split(","))
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {columns} FROM executions c JOIN executions p ON p.execution_id = c.parent_execution_id "
+                "WHERE c.parent_execution_id IS NOT NULL AND c.status != 'RUNNING' AND p.status = 'RUNNING'"
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def open_invocations(self) -> list[str]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT execution_id FROM executions WHERE invocation_open AND status='RUNNING'"
+            ).fetchall()
+        return [eid for (eid,) in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        with self._connection() as conn:
+            row = conn.execute("SELECT value FROM durable_meta WHERE key=%s", (f"engine:{key}",)).fetchone()
+        return row[0] if row else None
+
+    def put_meta(self, key: str, value: str) -> None:
+        with self._connection() as conn:
+            conn.execute(
+                "INSERT INTO durable_meta(key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (f"engine:{key}", value),
+            )
+
+    def stored_signing_key(self) -> bytes:
+        """One key for every engine on this database (a callback id minted by one is accepted by all)."""
+        with self._connection() as conn:
+            conn.execute(
+                "INSERT INTO durable_meta(key, value) VALUES ('callback_signing_key', %s) ON CONFLICT DO NOTHING",
+                (secrets.token_hex(KEY_BYTES),),
+            )
+            row = conn.execute("SELECT value FROM durable_meta WHERE key = 'callback_signing_key'").fetchone()
+        return bytes.fromhex(row[0])
+
+    # ----- writes
+
+    def create_execution(
+        self,
+        execution_id: str,
+        function_name: str,
+        input: str | None,
+        name: str | None,
+        deadline: float | None,
+        now: float,
+        start_event: HistoryEvent,
+        parent: tuple[str, str] | None = None,
+        tenant_id: str | None = None,
+    ) -> tuple[ExecutionRecord, bool]:
+        parent_execution_id, parent_operation_id = parent or (None, None)
+        member = self.member
+        with self._connection() as conn, conn.transaction():
+            inserted = conn.execute(
+                "INSERT INTO executions(execution_id, function_name, name, status, input, created, deadline, "
+                "next_event_id, parent_execution_id, parent_operation_id, tenant_id, owner, wake) "
+                "SELECT %s,%s,%s,'RUNNING',%s,%s,%s,2,%s,%s,%s, holder, holder IS NULL FROM (SELECT "
+                f"(SELECT engine_id FROM durable_engines WHERE engine_id=%s AND epoch=%s AND {_LIVE}) AS holder) h "
+                "ON CONFLICT DO NOTHING RETURNING execution_id, owner",
+                (
+                    execution_id,
+                    function_name,
+                    name,
+                    input,
+                    now,
+                    deadline,
+                    parent_execution_id,
+                    parent_operation_id,
+                    tenant_id,
+                    member.engine_id if member else None,
+                    member.epoch if member else None,
+                ),
+            ).fetchone()
+            if inserted is None:
+                row = conn.execute(
+                    f"SELECT {_EXEC_COLUMNS} FROM executions WHERE execution_id=%s OR (name IS NOT NULL AND name=%s) "
+                    "LIMIT 1",
+                    (execution_id, name),
+                ).fetchone()
+                if row is None:
+                    raise StoreError(f"execution {execution_id} could not be created or found")
+                return _record(row), False
+            conn.execute(
+                "INSERT INTO events(execution_id, event_id, body) VALUES (%s,1,%s)",
+                (execution_id, json.dumps(start_event.to_dict(1))),
+            )
+            if inserted[1] is None:
+                conn.execute("SELECT pg_notify(%s, %s)", (self.channel, execution_id))
+            row = conn.execute(
+                f"SELECT {_EXEC_COLUMNS} FROM executions WHERE execution_id=%s", (execution_id,)
+            ).fetchone()
+        return _record(row), True
+
+    def begin_invocation(self, execution_id: str, now: float) -> CommitResult:
+        """Open an invocation: as a member, on an execution this engine owns or no engine holds.
+
+        Readiness is not checked here: an invocation that finds nothing to do
+        replays and suspends again, and the engine's own re-runs (after a crash,
+        a timeout) have no due time to show.
+        """
+        member = self.member
+        if member is None:
+            return CommitResult(False, "only a member engine runs invocations on a shared store")
+        with self._connection() as conn, conn.transaction():
+            row = conn.execute(
+                "UPDATE executions SET token=token+1, invocations=invocations+1, invocation_open=TRUE, "
+                "wake=FALSE, owner=%s WHERE execution_id=%s AND status='RUNNING' "
+                "AND (owner=%s OR (owner IS NULL AND NOT invocation_open)) "
+                f"AND EXISTS (SELECT 1 FROM durable_engines WHERE engine_id=%s AND epoch=%s AND {_LIVE}) "
+                "RETURNING token",
+                (member.engine_id, execution_id, member.engine_id, member.engine_id, member.epoch),
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "UPDATE executions SET owner=NULL WHERE execution_id=%s AND owner=%s AND NOT invocation_open",
+                    (execution_id, member.engine_id),
+                )
+            if row is not None:
+                return CommitResult(True, token=row[0])
+            found = conn.execute("SELECT status FROM executions WHERE execution_id=%s", (execution_id,)).fetchone()
+        if found is None:
+            return CommitResult(False, "unknown execution")
+        if found[0] != "RUNNING":
+            return CommitResult(False, "execution is not running")
+        return CommitResult(False, "execution is held by another engine")
+
+    def commit(self, batch: list[WriteSet]) -> list[CommitResult]:
+        """One transaction; a lost lease refuses every write an invocation made."""
+        results: list[CommitResult | None] = [None] * len(batch)
+        by_execution: dict[str, list[int]] = {}
+        for position, ws in enumerate(batch):
+            by_execution.setdefault(ws.execution_id, []).append(position)
+        member = self.member
+        with self._connection() as conn, conn.transaction():
+            leased = member is not None
+            if member is not None:
+                leased = (
+                    conn.execute(
+                        f"SELECT 1 FROM durable_engines WHERE engine_id=%s AND epoch=%s AND {_LIVE} FOR SHARE",
+                        (member.engine_id, member.epoch),
+                    ).fetchone()
+                    is not None
+                )
+            for execution_id in sorted(by_execution):
+                positions = by_execution[execution_id]
+                group = [batch[p] for p in positions]
+                for position, result in zip(positions, self._apply(conn, execution_id, group, leased), strict=True):
+                    results[position] = result
+        return [r for r in results if r is not None]
+
+    def _apply(self, conn: Any, execution_id: str, group: list[WriteSet], leased: bool) -> list[CommitResult]:
+        row = conn.execute(
+            "SELECT status, token, next_event_id, owner FROM executions WHERE execution_id=%s FOR UPDATE",
+            (execution_id,),
+        ).fetchone()
+        if row is None:
+            return [CommitResult(False, "unknown execution")] * len(group)
+        state = FenceState(row[0], row[1], row[2])
+        member = self.member
+        results: list[CommitResult] = []
+        operations: dict[str, OperationRecord] = {}
+        events: list[tuple[str, int, str]] = []
+        columns: dict[str, Any] = {}
+        alarm: Any = UNCHANGED
+        woken = False
+        owner = row[3]
+
+        def current(operation_id: str) -> OperationRecord | None:
+            if operation_id in operations:
+                return operations[operation_id]
+            found = conn.execute(
+                "SELECT body FROM operations WHERE execution_id=%s AND operation_id=%s", (execution_id, operation_id)
+            ).fetchone()
+            return operation_from_json(operation_id, found[0]) if found else None
+
+        for original in group:
+            if original.token is not None and member is not None and (not leased or row[3] != member.engine_id):
+                results.append(CommitResult(False, f"lease lost: engine {member.engine_id} no longer owns it"))
+                continue
+            ws, conflict = screen(original, current)
+            if conflict is not None:
+                results.append(conflict)
+                continue
+            first_event_id = state.next_event_id
+            result = state.admit(ws)
+            if len(ws.operations) != len(original.operations):
+                kept = {op.operation_id for op in ws.operations}
+                dropped = tuple(op.operation_id for op in original.operations if op.operation_id not in kept)
+                result = attrs.evolve(result, dropped=dropped)
+            results.append(result)
+            if not result.ok:
+                continue
+            if ws.token is None and any(op.status.is_terminal for op in ws.operations):
+                if owner is None and member is not None and leased:
+                    owner = columns["owner"] = member.engine_id
+                elif member is None or owner != member.engine_id:
+                    woken = True
+            for op in ws.operations:
+                operations[op.operation_id] = op
+            events.extend(
+                (execution_id, first_event_id + i, json.dumps(event.to_dict(first_event_id + i)))
+                for i, event in enumerate(ws.events)
+            )
+            columns.update(_execution_columns(ws))
+            if ws.alarm is not UNCHANGED:
+                alarm = ws.alarm
+        if not any(r.ok for r in results):
+            return results
+        with conn.cursor() as cursor:
+            if operations:
+                cursor.executemany(
+                    "INSERT INTO operations(execution_id, operation_id, body) VALUES (%s,%s,%s) "
+                    "ON CONFLICT (execution_id, operation_id) DO UPDATE SET body = excluded.body",
+                    [(execution_id, op_id, operation_to_json(op)) for op_id, op in operations.items()],
+                )
+            if events:
+                cursor.executemany("INSERT INTO events(execution_id, event_id, body) VALUES (%s,%s,%s)", events)
+        columns.update(next_event_id=state.next_event_id, token=state.token, status=state.status)
+        if columns.get("invocation_open") is False:
+            columns["owner"] = None
+        if alarm is not UNCHANGED:
+            columns["alarm"] = alarm
+        running = state.status == ExecutionStatus.RUNNING.value
+        if woken and running:
+            columns["wake"] = True
+        assignments = ", ".join(f"{name}=%s" for name in columns)
+        bump = ", alarm_version = alarm_version + 1" if alarm is not UNCHANGED else ""
+        conn.execute(
+            f"UPDATE executions SET {assignments}{bump} WHERE execution_id=%s", (*columns.values(), execution_id)
+        )
+        if woken and running:
+            conn.execute("SELECT pg_notify(%s, %s)", (self.channel, execution_id))
+        return results
+
+    # ----- membership: leases, claims, takeover
+
+    def join(self, lease_seconds: float) -> Membership:
+        """Register this process as a live member with a fresh lease."""
+        engine_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        with self._connection() as conn:
+            conn.execute(
+                "INSERT INTO durable_engines(engine_id, epoch, host, pid, state, expires) "
+                "VALUES (%s, 1, %s, %s, 'live', clock_timestamp() + make_interval(secs => %s))",
+                (engine_id, socket.gethostname(), os.getpid(), lease_seconds),
+            )
+        self.member = Membership(engine_id, 1)
+        return self.member
+
+    def rejoin(self, lease_seconds: float) -> Membership:
+        """After a lost lease: live again under a new epoch (what the old epoch wrote stays refused)."""
+        assert self.member is not None
+        with self._connection() as conn:
+            row = conn.execute(
+                "UPDATE durable_engines SET epoch = epoch + 1, state = 'live', heartbeat = clock_timestamp(), "
+                "expires = clock_timestamp() + make_interval(secs => %s) WHERE engine_id=%s RETURNING epoch",
+                (lease_seconds, self.member.engine_id),
+            ).fetchone()
+        if row is None:
+            return self.join(lease_seconds)
+        self.member = Membership(self.member.engine_id, row[0])
+        return self.member
+
+    def heartbeat(self, lease_seconds: float) -> bool:
+        """Renew the lease; False once it is lost (expired and taken, or this member was declared dead)."""
+        member = self.member
+        if member is None:
+            return False
+        with self._connection() as conn:
+            row = conn.execute(
+                "UPDATE durable_engines SET heartbeat = clock_timestamp(), "
+                "expires = clock_timestamp() + make_interval(secs => %s) "
+                f"WHERE engine_id=%s AND epoch=%s AND {_LIVE} RETURNING 1",
+                (lease_seconds, member.engine_id, member.epoch),
+            ).fetchone()
+        return row is not None
+
+    def reap_dead_members(self, now: float) -> list[str]:
+        """Declare members past their lease dead, close their open invocations and free their executions.
+
+        Returns the executions handed on (ready for any member to claim).
+        """
+        with self._connection() as conn, conn.transaction():
+            dead = [
+                engine_id
+                for (engine_id,) in conn.execute(
+                    "UPDATE durable_engines SET state = 'dead', epoch = epoch + 1 "
+                    "WHERE state = 'live' AND expires < clock_timestamp() RETURNING engine_id"
+                ).fetchall()
+            ]
+            freed = self._hand_on(conn, dead, now) if dead else []
+        return freed
+
+    def leave(self, now: float) -> list[str]:
+        """Graceful shutdown: end this member's lease at once and hand its executions on."""
+        member = self.member
+        if member is None:
+            return []
+        with self._connection() as conn, conn.transaction():
+            conn.execute(
+                "UPDATE durable_engines SET state = 'gone', epoch = epoch + 1, expires = clock_timestamp() "
+                "WHERE engine_id=%s",
+                (member.engine_id,),
+            )
+            freed = self._hand_on(conn, [member.engine_id], now)
+        self.member = None
+        return freed
+
+    def _hand_on(self, conn: Any, engines: list[str], now: float) -> list[str]:
+        rows = conn.execute(
+            "SELECT execution_id, invocation_open FROM executions WHERE owner = ANY(%s) ORDER BY execution_id "
+            "FOR UPDATE",
+            (engines,),
+        ).fetchall()
+        error = ErrorObject("the engine running the invocation stopped or lost its lease", "Runtime.ExitError")
+        for execution_id, open_ in rows:
+            if open_:
+                self._apply(conn, execution_id, [close_invocation(execution_id, None, now, error)], True)
+        freed = [eid for eid, _ in rows]
+        conn.execute("UPDATE executions SET owner = NULL, wake = TRUE WHERE execution_id = ANY(%s)", (freed,))
+        for execution_id in freed:
+            conn.execute("SELECT pg_notify(%s, %s)", (self.channel, execution_id))
+        return freed
+
+    def claim_ready(self, functions: list[str], now: float, limit: int) -> list[str]:
+        """Take up to `limit` ready executions of `functions` that no live member owns (woken first, then due)."""
+        member = self.member
+        if member is None or limit <= 0 or not functions:
+            return []
+        claimed: list[str] = []
+        with self._connection() as conn, conn.transaction():
+            for readiness in ("wake", "alarm <= %(now)s"):
+                if len(claimed) >= limit:
+                    break
+                order = "created" if readiness == "wake" else "alarm"
+                rows = conn.execute(
+                    "UPDATE executions SET owner = %(me)s WHERE execution_id IN ("
+                    "SELECT execution_id FROM executions WHERE status = 'RUNNING' AND NOT invocation_open "
+                    f"AND owner IS NULL AND {readiness} AND function_name = ANY(%(functions)s) "
+                    f"ORDER BY {order} LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+                    f"AND EXISTS (SELECT 1 FROM durable_engines WHERE engine_id = %(me)s AND epoch = %(epoch)s "
+                    f"AND {_LIVE}) RETURNING execution_id",
+                    {
+                        "me": member.engine_id,
+                        "epoch": member.epoch,
+                        "now": now,
+                        "functions": functions,
+                        "limit": limit - len(claimed),
+                    },
+                ).fetchall()
+                claimed.extend(eid for (eid,) in rows)
+        return claimed
+
+    def release(self, execution_ids: list[str], wake: bool) -> None:
+        """Let go of executions this member holds but will not run now; `wake`: another member should."""
+        member = self.member
+        if member is None or not execution_ids:
+            return
+        with self._connection() as conn, conn.transaction():
+            released = conn.execute(
+                "UPDATE executions SET owner = NULL, wake = wake OR %s "
+                "WHERE execution_id = ANY(%s) AND owner = %s AND NOT invocation_open RETURNING execution_id",
+                (wake, execution_ids, member.engine_id),
+            ).fetchall()
+            if wake:
+                for (execution_id,) in released:
+                    conn.execute("SELECT pg_notify(%s, %s)", (self.channel, execution_id))
+
+    def engines(self) -> list[dict[str, Any]]:
+        """Every member that ever joined, newest first, with its lease as the database sees it now."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT e.engine_id, e.epoch, e.host, e.pid, e.state, "
+                "extract(epoch FROM e.started), extract(epoch FROM e.heartbeat), "
+                "extract(epoch FROM e.expires - clock_timestamp()), e.expires > clock_timestamp(), "
+                "(SELECT count(*) FROM executions x WHERE x.owner = e.engine_id) "
+                "FROM durable_engines e ORDER BY e.started DESC"
+            ).fetchall()
+        return [
+            {
+                "engine_id": engine_id,
+                "epoch": epoch,
+                "host": host,
+                "pid": pid,
+                "state": state if state != "live" or alive else "expired",
+                "started": float(started),
+                "heartbeat": float(heartbeat),
+                "lease_left_s": round(float(left), 3),
+                "owns": owns,
+            }
+            for engine_id, epoch, host, pid, state, started, heartbeat, left, alive, owns in rows
+        ]
+
+    def listen(self) -> Any:
+        """A dedicated autocommit connection LISTENing on this schema's wake channel."""
+        conn = self._psycopg.connect(self.conninfo, autocommit=True)
+        conn.execute(f"LISTEN {self.channel}")
+        return conn
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _execution_columns(ws: WriteSet) -> dict[str, Any]:
+    """The execution columns a WriteSet sets (token and status are tracked by FenceState)."""
+    change = ws.execution
+    if change is None:
+        return {}
+    columns: dict[str, Any] = {}
+    if change.result is not None:
+        columns["result"] = change.result
+    if change.error is not None:
+        columns["error"] = json.dumps(change.error.to_dict())
+    if change.ended is not None:
+        columns["ended"] = change.ended
+    if change.invocation_open is not None:
+        columns["invocation_open"] = change.invocation_open
+    return columns
+
+
+def _record(row: tuple[Any, ...]) -> ExecutionRecord:
+    (
+        eid,
+        function_name,
+        name,
+        status,
+        input_,
+        result,
+        error,
+        created,
+        ended,
+        token,
+        invocations,
+        open_,
+        deadline,
+        parent_execution_id,
+        parent_operation_id,
+        tenant_id,
+        alarm,
+    ) = row
+    return ExecutionRecord(
+        execution_id=eid,
+        function_name=function_name,
+        name=name,
+        status=ExecutionStatus(status),
+        input=input_,
+        result=result,
+        error=ErrorObject.from_dict(json.loads(error)) if error else None,
+        created=created,
+        ended=ended,
+        token=token,
+        invocations=invocations,
+        invocation_open=bool(open_),
+        deadline=deadline,
+        alarm=alarm if status == "RUNNING" else None,
+        parent_execution_id=parent_execution_id,
+        parent_operation_id=parent_operation_id,
+        tenant_id=tenant_id,
+    )

@@ -1,0 +1,144 @@
+"""PostgreSQL: its schema's version, bad URLs, and the leases that let many engines share one database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from durable import DurableContext, durable_execution
+from durable.core.history import HistoryEvent
+from durable.core.records import OperationRecord, OperationStatus, OperationType
+from durable.engine import Engine
+from durable.stores import open_store
+from durable.stores.base import ExecutionStatus, StoreError, WriteSet
+from durable.stores.postgresql import SCHEMA_VERSION, PostgreSQLStore, split_url
+from tests.conftest import PG_SERVER, wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def pg(pg_url: str) -> Iterator[PostgreSQLStore]:
+    store = PostgreSQLStore(pg_url)
+    yield store
+    store.close()
+
+
+def _create(store: PostgreSQLStore, execution_id: str, function: str = "fn") -> None:
+    store.create_execution(execution_id, function, None, None, None, time.time(), HistoryEvent("ExecutionStarted", 1))
+
+
+def _step(operation_id: str) -> OperationRecord:
+    return OperationRecord(operation_id, OperationType.STEP, OperationStatus.STARTED)
+
+
+def test_a_schema_newer_than_the_code_is_refused_with_both_versions(pg: PostgreSQLStore, pg_url: str) -> None:
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(f"UPDATE {pg.schema}.durable_meta SET value = %s WHERE key = 'schema_version'",
+                     (str(SCHEMA_VERSION + 1),))
+    with pytest.raises(StoreError) as refused:
+        PostgreSQLStore(pg_url)
+    assert f"version {SCHEMA_VERSION + 1}" in str(refused.value)
+    assert f"this code's version {SCHEMA_VERSION}" in str(refused.value)
+
+
+def test_a_schema_holding_other_tables_is_refused(pg_url: str) -> None:
+    _, schema = split_url(pg_url)
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"CREATE TABLE {schema}.invoices (id int)")
+    with pytest.raises(StoreError, match="not a durable store"):
+        PostgreSQLStore(pg_url)
+
+
+def test_bad_urls_give_one_line_naming_the_host_and_reason() -> None:
+    with pytest.raises(StoreError) as unreachable:
+        open_store("postgresql://nobody@127.0.0.1:1/nothing")
+    assert "cannot reach PostgreSQL at 127.0.0.1:1/nothing" in str(unreachable.value)
+    assert "\n" not in str(unreachable.value)
+    with pytest.raises(StoreError, match="invalid schema name"):
+        open_store(f"{PG_SERVER}?schema=Robert');DROP")
+
+
+def test_the_cli_reports_an_unreachable_database_in_one_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "durable.cli", "--store", "postgresql://nobody@127.0.0.1:1/db", "list"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: cannot reach PostgreSQL at 127.0.0.1:1/db")
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_member_past_its_lease_is_fenced_and_its_work_handed_on(pg: PostgreSQLStore, pg_url: str) -> None:
+    other = PostgreSQLStore(pg_url)
+    try:
+        late = pg.join(lease_seconds=0.3)
+        other.join(lease_seconds=30)
+        _create(pg, "e1")
+        begun = pg.begin_invocation("e1", time.time())
+        assert begun.ok
+        assert not other.begin_invocation("e1", time.time()).ok, "one invocation at a time"
+        wait_until(lambda: other.reap_dead_members(time.time()), what="the silent member to be declared dead")
+        (refused,) = pg.commit([WriteSet("e1", begun.token, (_step("1"),))])
+        assert not refused.ok and "lease lost" in refused.reason
+        assert not pg.heartbeat(0.3), "a member declared dead cannot renew its old lease"
+        assert other.claim_ready(["fn"], time.time(), 10) == ["e1"]
+        taken = other.begin_invocation("e1", time.time())
+        assert taken.ok and taken.token == (begun.token or 0) + 2
+        assert pg.rejoin(0.3).epoch > late.epoch
+        (still_refused,) = pg.commit([WriteSet("e1", begun.token, (_step("1"),))])
+        assert not still_refused.ok
+        history = [e["EventType"] for e in other.history("e1")]
+        assert history == ["ExecutionStarted", "InvocationCompleted"]
+        assert other.history("e1")[-1]["InvocationCompletedDetails"]["Error"]["Payload"]["ErrorType"] == (
+            "Runtime.ExitError"
+        )
+    finally:
+        other.close()
+
+
+def test_members_claim_disjoint_batches(pg: PostgreSQLStore, pg_url: str) -> None:
+    other = PostgreSQLStore(pg_url)
+    try:
+        for i in range(20):  # written by a process that runs nothing: ready for any member
+            _create(pg, f"e{i:02}")
+        _create(pg, "elsewhere", function="not-mine")
+        pg.join(30)
+        other.join(30)
+        mine = pg.claim_ready(["fn"], time.time(), 8)
+        theirs = other.claim_ready(["fn"], time.time(), 100)
+        assert len(mine) == 8 and len(theirs) == 12 and not set(mine) & set(theirs)
+        assert "elsewhere" not in mine + theirs
+        assert not other.begin_invocation(mine[0], time.time()).ok, "claimed by a live member"
+        pg.release(mine, wake=True)
+        assert sorted(other.claim_ready(["fn"], time.time(), 100)) == sorted(mine)
+        assert [e["owns"] for e in other.engines()] == [20, 0]
+    finally:
+        other.close()
+
+
+@durable_execution
+def two_steps(event: Any, context: DurableContext) -> str:
+    first = context.step(lambda _: f"{event}-a", name="a")
+    return context.step(lambda _: f"{first}-b", name="b")
+
+
+def test_an_engine_on_postgresql_runs_and_hands_on_at_shutdown(pg_url: str) -> None:
+    with Engine(store=pg_url, functions=[two_steps]) as engine:
+        eid = engine.start(two_steps, "x")
+        record = engine.wait(eid, timeout=30)
+        assert record.status is ExecutionStatus.SUCCEEDED and record.result == '"x-a-b"'
+        engines = engine.store.engines()  # type: ignore[attr-defined]
+        assert [e["state"] for e in engines] == ["live"]
+    after = PostgreSQLStore(pg_url)
+    try:
+        assert [e["state"] for e in after.engines()] == ["gone"]
+    finally:
+        after.close()
