@@ -12,10 +12,11 @@ that created it, claimed it (`claim_ready`: woken or due, `FOR UPDATE SKIP
 LOCKED`) or completed something in it while no one held it; the owner lets go
 when its invocation ends.  An invocation begins only on an execution this
 engine owns or no engine holds.  Every write an invocation makes carries its
-fencing token, and every batch that holds such writes first checks this
-engine's lease (`FOR SHARE` on its row, so a takeover waits for the batch or
-the batch sees the takeover): a member declared dead (`reap_dead_members`)
-changes nothing more, and the executions it ran are closed and handed on.
+fencing token and is applied only while the execution's row, locked by the
+write, still names this engine as owner under that token and this engine's
+lease is live.  A takeover (`reap_dead_members`) closes the dead member's
+invocations under the same row locks, so per execution every write lands
+either before the takeover (and the next owner replays it) or not at all.
 
 An outside completion (a callback, a chained child) written while another
 engine holds the execution sets `wake` and `NOTIFY`s the members, so the
@@ -27,23 +28,28 @@ that is already running an execution is the one that runs it again.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import secrets
 import socket
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import attrs
+from cachetools import LRUCache
+from loguru import logger
 
 from durable.core.history import HistoryEvent
 from durable.core.records import ErrorObject, OperationRecord
 from durable.core.writes import close_invocation
 from durable.stores.base import (
+    OUTSIDE_CLOSED,
     UNCHANGED,
     CommitResult,
     ExecutionRecord,
@@ -60,6 +66,17 @@ from durable.stores.signing_key import KEY_BYTES
 
 SCHEMA_VERSION = 1
 DEFAULT_SCHEMA = "durable"
+#: how long a store call keeps trying to get a connection back before it fails
+RECONNECT_SECONDS = 30.0
+#: how many executions' fence columns a member remembers for single-statement checkpoints
+FENCE_CACHE = 10_000
+#: how long one attempt waits for a pooled connection before it counts as lost
+POOL_WAIT_SECONDS = 5.0
+#: the first retries after a lost connection do not wait (delays double from FIRST_RETRY; up to QUICK_RETRY: none)
+FIRST_RETRY, QUICK_RETRY = 0.001, 0.02
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 _MIGRATIONS: dict[int, str] = {
@@ -125,6 +142,47 @@ _EXEC_COLUMNS = (
     "token, invocations, invocation_open, deadline, parent_execution_id, parent_operation_id, tenant_id, alarm"
 )
 _LIVE = "state = 'live' AND expires > clock_timestamp()"
+#: the largest checkpoint (operations, events) sent as one statement
+QUICK_LIMIT = 16
+
+
+@functools.lru_cache(maxsize=QUICK_LIMIT * QUICK_LIMIT)
+def _quick_commit_sql(operations: int, events: int) -> str:
+    """An invocation's plain checkpoint as one statement, fenced by token, owner, lease and the next event id.
+
+    One statement text per shape, with scalar parameters (the server prepares each after a few uses):
+    execution id, token, owner, epoch, first event id, event count; then (id, body) per operation and
+    (event id, body) per event.
+    """
+    parts = [
+        f"""WITH lease AS (
+    SELECT 1 FROM durable_engines WHERE engine_id = %(me)s AND epoch = %(epoch)s AND {_LIVE}
+), execution AS (
+    UPDATE executions SET next_event_id = next_event_id + %(n)s
+    WHERE execution_id = %(id)s AND token = %(token)s AND status = 'RUNNING' AND owner = %(me)s
+      AND next_event_id = %(first)s AND EXISTS (SELECT 1 FROM lease)
+    RETURNING 1
+)"""
+    ]
+    if operations:
+        rows = ", ".join(f"(%(o{i})s, %(ob{i})s)" for i in range(operations))
+        parts.append(f""", written AS (
+    INSERT INTO operations (execution_id, operation_id, body)
+    SELECT %(id)s, v.id, v.body FROM execution, (VALUES {rows}) AS v(id, body)
+    ON CONFLICT (execution_id, operation_id) DO UPDATE SET body = excluded.body
+)""")
+    if events:
+        rows = ", ".join(f"(%(e{i})s::bigint, %(eb{i})s)" for i in range(events))
+        parts.append(f""", numbered AS (
+    INSERT INTO events (execution_id, event_id, body)
+    SELECT %(id)s, v.id, v.body FROM execution, (VALUES {rows}) AS v(id, body)
+)""")
+    parts.append("\nSELECT count(*) FROM execution")
+    return "".join(parts)
+
+
+#: what a commit reads of each execution it writes, under its row lock
+_FENCE_COLUMNS = "execution_id, status, token, next_event_id, owner"
 
 
 @attrs.frozen(slots=True)
@@ -165,6 +223,25 @@ def _where(url: str) -> str:
     return f"{host}:{parts.port or 5432}{parts.path or ''}"
 
 
+def _retrying(
+    method: Callable[Concatenate[PostgreSQLStore, _P], _T],
+) -> Callable[Concatenate[PostgreSQLStore, _P], _T]:
+    """Run a read, or a write that may safely run twice, again on a fresh connection if the connection is lost."""
+
+    @functools.wraps(method)
+    def run(self: PostgreSQLStore, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        started, delay = time.monotonic(), FIRST_RETRY
+        while True:
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as error:
+                if not self._lost(error):
+                    raise
+                delay = self._again(error, started, delay)
+
+    return run
+
+
 class PostgreSQLStore(Store):
     """The Store contract on PostgreSQL, for one engine or many sharing the database."""
 
@@ -176,6 +253,11 @@ class PostgreSQLStore(Store):
         self.conninfo, self.schema = split_url(url)
         self.url = url
         self.channel = f"{self.schema}_wake"
+        #: what pg_stat_activity shows for this store's connections
+        self.application = f"durable/{self.schema}"
+        #: execution -> (token, next event id) after this engine's last commit there; read and written only
+        #: by `commit`, on the CheckpointWriter's thread; a stale entry only sends a commit the slow way
+        self._fences: LRUCache[str, tuple[int, int]] = LRUCache(maxsize=FENCE_CACHE)
         self.member: Membership | None = None
         try:
             probe = psycopg.connect(self.conninfo, connect_timeout=max(1, int(connect_timeout)), autocommit=True)
@@ -190,8 +272,12 @@ class PostgreSQLStore(Store):
             self.conninfo,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "options": f"-c search_path={self.schema}"},
-            check=psycopg_pool.ConnectionPool.check_connection,
+            kwargs={
+                "autocommit": True,
+                "options": f"-c search_path={self.schema}",
+                "application_name": self.application,
+            },
+            timeout=POOL_WAIT_SECONDS,
             open=True,
             name=f"durable-{self.schema}",
         )
@@ -237,8 +323,71 @@ class PostgreSQLStore(Store):
         with self.pool.connection() as conn:
             yield conn
 
+    def _lost(self, error: Exception) -> bool:
+        """A dropped connection, a server restart, a pool with no connection to give, a rolled-back conflict."""
+        return isinstance(error, (self._psycopg.OperationalError, self._psycopg.InterfaceError))
+
+    def _again(self, error: Exception, started: float, delay: float) -> float:
+        """Wait before the next attempt, or give up with one line once RECONNECT_SECONDS have passed.
+
+        The first attempts follow at once: after a drop, the pool's idle
+        connections are dead too, and each is found out by one failed statement.
+        """
+        if time.monotonic() - started > RECONNECT_SECONDS:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            where = _where(self.conninfo)
+            raise StoreError(f"lost PostgreSQL at {where} for {RECONNECT_SECONDS:g} s: {reason}") from None
+        logger.warning("PostgreSQL connection lost ({}); trying again", type(error).__name__)
+        if delay > QUICK_RETRY:
+            time.sleep(delay)
+        return min(delay * 2, 1.0)
+
+    def _write(self, work: Callable[[Any], _T]) -> _T:
+        """Run `work` in one transaction, again on a fresh connection if the connection is lost.
+
+        The transaction runs in a pipeline: statements whose answers `work` does
+        not read go out together with the COMMIT.  A transaction whose COMMIT
+        was sent when the connection dropped may or may not have committed: its
+        id, read with the first answers, tells (`txid_status`), so a batch is
+        applied exactly once, never half and never twice.
+        """
+        started, delay = time.monotonic(), FIRST_RETRY
+        while True:
+            txid: int | None = None
+            done = False
+            outcome: Any = None
+            try:
+                with self._connection() as conn, conn.pipeline(), conn.transaction():
+                    asked = conn.execute("SELECT txid_current()")
+                    outcome = work(conn)
+                    txid = asked.fetchone()[0]
+                    done = True
+                return cast(_T, outcome)
+            except Exception as error:
+                if not self._lost(error):
+                    raise
+                if done and txid is not None and self._committed(txid, started):
+                    return cast(_T, outcome)
+                delay = self._again(error, started, delay)
+
+    def _committed(self, txid: int, started: float) -> bool:
+        delay = FIRST_RETRY
+        while True:
+            try:
+                with self._connection() as conn:
+                    status = conn.execute("SELECT txid_status(%s)", (txid,)).fetchone()[0]
+                if status != "in progress":
+                    return bool(status == "committed")
+            except Exception as error:
+                if not self._lost(error):
+                    raise
+                delay = self._again(error, started, delay)
+                continue
+            time.sleep(0.01)
+
     # ----- reads
 
+    @_retrying
     def get_execution(self, execution_id: str) -> ExecutionRecord | None:
         with self._connection() as conn:
             row = conn.execute(
@@ -246,6 +395,7 @@ class PostgreSQLStore(Store):
             ).fetchone()
         return _record(row) if row else None
 
+    @_retrying
     def list_executions(self, status: ExecutionStatus | None = None, limit: int = 100) -> list[ExecutionRecord]:
         with self._connection() as conn:
             if status is None:
@@ -259,6 +409,7 @@ class PostgreSQLStore(Store):
                 ).fetchall()
         return [_record(row) for row in rows]
 
+    @_retrying
     def load_operations(self, execution_id: str) -> list[OperationRecord]:
         with self._connection() as conn:
             rows = conn.execute(
@@ -266,6 +417,7 @@ class PostgreSQLStore(Store):
             ).fetchall()
         return [operation_from_json(op_id, body) for op_id, body in rows]
 
+    @_retrying
     def get_operation(self, execution_id: str, operation_id: str) -> OperationRecord | None:
         with self._connection() as conn:
             row = conn.execute(
@@ -273,6 +425,7 @@ class PostgreSQLStore(Store):
             ).fetchone()
         return operation_from_json(operation_id, row[0]) if row else None
 
+    @_retrying
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         with self._connection() as conn:
             rows = conn.execute(
@@ -280,6 +433,7 @@ class PostgreSQLStore(Store):
             ).fetchall()
         return [json.loads(body) for (body,) in rows]
 
+    @_retrying
     def stored_alarms(self) -> list[tuple[str, float]]:
         with self._connection() as conn:
             rows = conn.execute(
@@ -287,6 +441,7 @@ class PostgreSQLStore(Store):
             ).fetchall()
         return [(eid, due) for eid, due in rows]
 
+    @_retrying
     def ended_children_of_running_callers(self) -> list[ExecutionRecord]:
         columns = ", ".join(f"c.{name.strip()}" for name in _EXEC_COLUMNS.split(","))
         with self._connection() as conn:
@@ -296,6 +451,7 @@ class PostgreSQLStore(Store):
             ).fetchall()
         return [_record(row) for row in rows]
 
+    @_retrying
     def open_invocations(self) -> list[str]:
         with self._connection() as conn:
             rows = conn.execute(
@@ -303,11 +459,13 @@ class PostgreSQLStore(Store):
             ).fetchall()
         return [eid for (eid,) in rows]
 
+    @_retrying
     def get_meta(self, key: str) -> str | None:
         with self._connection() as conn:
             row = conn.execute("SELECT value FROM durable_meta WHERE key=%s", (f"engine:{key}",)).fetchone()
         return row[0] if row else None
 
+    @_retrying
     def put_meta(self, key: str, value: str) -> None:
         with self._connection() as conn:
             conn.execute(
@@ -316,6 +474,7 @@ class PostgreSQLStore(Store):
                 (f"engine:{key}", value),
             )
 
+    @_retrying
     def stored_signing_key(self) -> bytes:
         """One key for every engine on this database (a callback id minted by one is accepted by all)."""
         with self._connection() as conn:
@@ -342,7 +501,8 @@ class PostgreSQLStore(Store):
     ) -> tuple[ExecutionRecord, bool]:
         parent_execution_id, parent_operation_id = parent or (None, None)
         member = self.member
-        with self._connection() as conn, conn.transaction():
+
+        def work(conn: Any) -> tuple[ExecutionRecord, bool]:
             inserted = conn.execute(
                 "INSERT INTO executions(execution_id, function_name, name, status, input, created, deadline, "
                 "next_event_id, parent_execution_id, parent_operation_id, tenant_id, owner, wake) "
@@ -381,8 +541,11 @@ class PostgreSQLStore(Store):
             row = conn.execute(
                 f"SELECT {_EXEC_COLUMNS} FROM executions WHERE execution_id=%s", (execution_id,)
             ).fetchone()
-        return _record(row), True
+            return _record(row), True
 
+        return self._write(work)
+
+    @_retrying
     def begin_invocation(self, execution_id: str, now: float) -> CommitResult:
         """Open an invocation: as a member, on an execution this engine owns or no engine holds.
 
@@ -399,7 +562,7 @@ class PostgreSQLStore(Store):
                 "wake=FALSE, owner=%s WHERE execution_id=%s AND status='RUNNING' "
                 "AND (owner=%s OR (owner IS NULL AND NOT invocation_open)) "
                 f"AND EXISTS (SELECT 1 FROM durable_engines WHERE engine_id=%s AND epoch=%s AND {_LIVE}) "
-                "RETURNING token",
+                "RETURNING token, next_event_id",
                 (member.engine_id, execution_id, member.engine_id, member.engine_id, member.epoch),
             ).fetchone()
             if row is None:
@@ -408,6 +571,7 @@ class PostgreSQLStore(Store):
                     (execution_id, member.engine_id),
                 )
             if row is not None:
+                self._fences[execution_id] = (row[0], row[1])
                 return CommitResult(True, token=row[0])
             found = conn.execute("SELECT status FROM executions WHERE execution_id=%s", (execution_id,)).fetchone()
         if found is None:
@@ -417,34 +581,142 @@ class PostgreSQLStore(Store):
         return CommitResult(False, "execution is held by another engine")
 
     def commit(self, batch: list[WriteSet]) -> list[CommitResult]:
-        """One transaction; a lost lease refuses every write an invocation made."""
-        results: list[CommitResult | None] = [None] * len(batch)
+        """One transaction; a lost lease refuses every write an invocation made.
+
+        An invocation's plain checkpoint (operations and events of one execution
+        whose token and event count this member knows from its last commit there)
+        is one statement, one round trip: the fence, the lease and the event
+        numbering are its WHERE clause.  Anything else, or a guess that no longer
+        holds, takes the transaction below.
+        """
+        quick = self._quick_commit(batch)
+        if quick is not None:
+            return quick
+        return self._full_commit(batch)
+
+    def _full_commit(self, batch: list[WriteSet]) -> list[CommitResult]:
         by_execution: dict[str, list[int]] = {}
         for position, ws in enumerate(batch):
             by_execution.setdefault(ws.execution_id, []).append(position)
         member = self.member
-        with self._connection() as conn, conn.transaction():
-            leased = member is not None
+
+        def work(conn: Any) -> list[CommitResult]:
+            results: list[CommitResult | None] = [None] * len(batch)
+            lease = None
             if member is not None:
-                leased = (
-                    conn.execute(
-                        f"SELECT 1 FROM durable_engines WHERE engine_id=%s AND epoch=%s AND {_LIVE} FOR SHARE",
-                        (member.engine_id, member.epoch),
-                    ).fetchone()
-                    is not None
+                lease = conn.execute(
+                    f"SELECT EXISTS (SELECT 1 FROM durable_engines WHERE engine_id=%s AND epoch=%s AND {_LIVE})",
+                    (member.engine_id, member.epoch),
                 )
+            rows = conn.execute(
+                f"SELECT {_FENCE_COLUMNS} FROM executions WHERE execution_id = ANY(%s) ORDER BY execution_id "
+                "FOR UPDATE",
+                (sorted(by_execution),),
+            ).fetchall()
+            leased = bool(lease.fetchone()[0]) if lease is not None else False
+            found = {row[0]: row[1:] for row in rows}
+            fences.clear()
             for execution_id in sorted(by_execution):
                 positions = by_execution[execution_id]
                 group = [batch[p] for p in positions]
-                for position, result in zip(positions, self._apply(conn, execution_id, group, leased), strict=True):
+                applied = self._apply(conn, execution_id, group, leased, found.get(execution_id), fences)
+                for position, result in zip(positions, applied, strict=True):
                     results[position] = result
-        return [r for r in results if r is not None]
+            return [r for r in results if r is not None]
 
-    def _apply(self, conn: Any, execution_id: str, group: list[WriteSet], leased: bool) -> list[CommitResult]:
-        row = conn.execute(
-            "SELECT status, token, next_event_id, owner FROM executions WHERE execution_id=%s FOR UPDATE",
-            (execution_id,),
-        ).fetchone()
+        fences: dict[str, tuple[int, int]] = {}
+        committed = self._write(work)
+        if member is not None:
+            self._fences.update(fences)
+        return committed
+
+    def _quick_commit(self, batch: list[WriteSet]) -> list[CommitResult] | None:
+        """The single-statement checkpoint, or None when the batch needs the full transaction."""
+        member = self.member
+        if member is None or not batch:
+            return None
+        execution_id, token = batch[0].execution_id, batch[0].token
+        known = self._fences.get(execution_id)
+        if token is None or known is None or known[0] != token:
+            return None
+        operations: dict[str, str] = {}
+        bodies: list[str] = []
+        first = known[1]
+        for ws in batch:
+            if ws.execution_id != execution_id or ws.token != token or ws.expect_open or ws.execution is not None:
+                return None
+            if ws.alarm is not UNCHANGED:
+                return None
+            for op in ws.operations:
+                if op.operation_type in OUTSIDE_CLOSED and op.status.is_terminal:
+                    return None
+                operations[op.operation_id] = operation_to_json(op)
+            bodies.extend(json.dumps(event.to_dict(first + len(bodies))) for event in ws.events)
+        if len(operations) > QUICK_LIMIT or len(bodies) > QUICK_LIMIT:
+            return None
+        params: dict[str, Any] = {
+            "me": member.engine_id, "epoch": member.epoch, "id": execution_id, "token": token, "first": first,
+            "n": len(bodies),
+        }
+        for i, (operation_id, body) in enumerate(operations.items()):
+            params[f"o{i}"], params[f"ob{i}"] = operation_id, body
+        for i, body in enumerate(bodies):
+            params[f"e{i}"], params[f"eb{i}"] = first + i, body
+        statement = _quick_commit_sql(len(operations), len(bodies))
+        started, delay = time.monotonic(), FIRST_RETRY
+        while True:
+            try:
+                with self._connection() as conn:
+                    applied = conn.execute(statement, params).fetchone()[0]
+                break
+            except Exception as error:
+                if not self._lost(error):
+                    raise
+                applied = self._landed(params, started)
+                if applied is not None:
+                    break
+                delay = self._again(error, started, delay)
+        if not applied:
+            return None
+        self._fences[execution_id] = (token, first + len(bodies))
+        return [CommitResult(True, token=token)] * len(batch)
+
+    def _landed(self, params: dict[str, Any], started: float) -> bool | None:
+        """After a lost connection: did the single-statement checkpoint commit?  None: cannot tell yet."""
+        try:
+            with self._connection() as conn:
+                if params["n"]:
+                    last = params["n"] - 1
+                    row = conn.execute(
+                        "SELECT body FROM events WHERE execution_id=%s AND event_id=%s",
+                        (params["id"], params[f"e{last}"]),
+                    ).fetchone()
+                    return row is not None and bool(row[0] == params[f"eb{last}"])
+                mine = {params[key]: params[f"ob{key[1:]}"] for key in params if key[0] == "o" and key[1:].isdigit()}
+                stored = dict(conn.execute(
+                    "SELECT operation_id, body FROM operations WHERE execution_id=%s AND operation_id = ANY(%s)",
+                    (params["id"], list(mine)),
+                ).fetchall())
+                return stored == mine
+        except Exception as error:
+            if not self._lost(error):
+                raise
+            return None
+
+    def _apply(
+        self,
+        conn: Any,
+        execution_id: str,
+        group: list[WriteSet],
+        leased: bool,
+        row: tuple[Any, ...] | None,
+        fences: dict[str, tuple[int, int]] | None = None,
+    ) -> list[CommitResult]:
+        """Apply one execution's writes; `row`: its fence columns, read `FOR UPDATE` in this transaction.
+
+        Only statements that need no answer are sent here, so in a pipeline they
+        go out with the COMMIT in one round trip.
+        """
         if row is None:
             return [CommitResult(False, "unknown execution")] * len(group)
         state = FenceState(row[0], row[1], row[2])
@@ -522,10 +794,13 @@ class PostgreSQLStore(Store):
         )
         if woken and running:
             conn.execute("SELECT pg_notify(%s, %s)", (self.channel, execution_id))
+        if fences is not None and running and owner == (member.engine_id if member else None):
+            fences[execution_id] = (state.token, state.next_event_id)
         return results
 
     # ----- membership: leases, claims, takeover
 
+    @_retrying
     def join(self, lease_seconds: float) -> Membership:
         """Register this process as a live member with a fresh lease."""
         engine_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -538,6 +813,7 @@ class PostgreSQLStore(Store):
         self.member = Membership(engine_id, 1)
         return self.member
 
+    @_retrying
     def rejoin(self, lease_seconds: float) -> Membership:
         """After a lost lease: live again under a new epoch (what the old epoch wrote stays refused)."""
         assert self.member is not None
@@ -552,6 +828,7 @@ class PostgreSQLStore(Store):
         self.member = Membership(self.member.engine_id, row[0])
         return self.member
 
+    @_retrying
     def heartbeat(self, lease_seconds: float) -> bool:
         """Renew the lease; False once it is lost (expired and taken, or this member was declared dead)."""
         member = self.member
@@ -566,6 +843,7 @@ class PostgreSQLStore(Store):
             ).fetchone()
         return row is not None
 
+    @_retrying
     def reap_dead_members(self, now: float) -> list[str]:
         """Declare members past their lease dead, close their open invocations and free their executions.
 
@@ -582,6 +860,7 @@ class PostgreSQLStore(Store):
             freed = self._hand_on(conn, dead, now) if dead else []
         return freed
 
+    @_retrying
     def leave(self, now: float) -> list[str]:
         """Graceful shutdown: end this member's lease at once and hand its executions on."""
         member = self.member
@@ -606,7 +885,10 @@ class PostgreSQLStore(Store):
         error = ErrorObject("the engine running the invocation stopped or lost its lease", "Runtime.ExitError")
         for execution_id, open_ in rows:
             if open_:
-                self._apply(conn, execution_id, [close_invocation(execution_id, None, now, error)], True)
+                fence = conn.execute(
+                    f"SELECT {_FENCE_COLUMNS} FROM executions WHERE execution_id=%s", (execution_id,)
+                ).fetchone()
+                self._apply(conn, execution_id, [close_invocation(execution_id, None, now, error)], True, fence[1:])
         freed = [eid for eid, _ in rows]
         conn.execute("UPDATE executions SET owner = NULL, wake = TRUE WHERE execution_id = ANY(%s)", (freed,))
         for execution_id in freed:
@@ -618,8 +900,9 @@ class PostgreSQLStore(Store):
         member = self.member
         if member is None or limit <= 0 or not functions:
             return []
-        claimed: list[str] = []
-        with self._connection() as conn, conn.transaction():
+
+        def work(conn: Any) -> list[str]:
+            claimed: list[str] = []
             for readiness in ("wake", "alarm <= %(now)s"):
                 if len(claimed) >= limit:
                     break
@@ -640,8 +923,11 @@ class PostgreSQLStore(Store):
                     },
                 ).fetchall()
                 claimed.extend(eid for (eid,) in rows)
-        return claimed
+            return claimed
 
+        return self._write(work)
+
+    @_retrying
     def release(self, execution_ids: list[str], wake: bool) -> None:
         """Let go of executions this member holds but will not run now; `wake`: another member should."""
         member = self.member
@@ -657,6 +943,7 @@ class PostgreSQLStore(Store):
                 for (execution_id,) in released:
                     conn.execute("SELECT pg_notify(%s, %s)", (self.channel, execution_id))
 
+    @_retrying
     def engines(self) -> list[dict[str, Any]]:
         """Every member that ever joined, newest first, with its lease as the database sees it now."""
         with self._connection() as conn:
@@ -684,7 +971,7 @@ class PostgreSQLStore(Store):
 
     def listen(self) -> Any:
         """A dedicated autocommit connection LISTENing on this schema's wake channel."""
-        conn = self._psycopg.connect(self.conninfo, autocommit=True)
+        conn = self._psycopg.connect(self.conninfo, autocommit=True, application_name=self.application)
         conn.execute(f"LISTEN {self.channel}")
         return conn
 

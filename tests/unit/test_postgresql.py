@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -142,3 +143,57 @@ def test_an_engine_on_postgresql_runs_and_hands_on_at_shutdown(pg_url: str) -> N
         assert [e["state"] for e in after.engines()] == ["gone"]
     finally:
         after.close()
+
+
+STEP_RUNS: dict[str, int] = {}
+
+
+@durable_execution
+def counted_steps(count: int, context: DurableContext) -> int:
+    def run(name: str) -> Any:
+        def body(_: Any) -> str:
+            STEP_RUNS[name] = STEP_RUNS.get(name, 0) + 1
+            return name
+
+        return body
+
+    for i in range(count):
+        context.step(run(f"s{i}"), name=f"s{i}")
+    return count
+
+
+def test_dropped_connections_mid_run_lose_and_repeat_nothing(pg_url: str) -> None:
+    """The server ends every connection of the engine, again and again, while an execution runs."""
+    STEP_RUNS.clear()
+    steps = 3000
+    with Engine(store=pg_url, functions=[counted_steps]) as engine:
+        application = engine.store.application  # type: ignore[attr-defined]
+        stop = threading.Event()
+        terminated: list[int] = []
+
+        def drop_connections() -> None:
+            with psycopg.connect(PG_SERVER, autocommit=True) as admin:
+                while not stop.is_set():
+                    rows = admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                        (application,),
+                    ).fetchall()
+                    terminated.append(len(rows))
+                    stop.wait(0.3)  # the chaos schedule, not a synchronisation
+
+        dropper = threading.Thread(target=drop_connections, daemon=True)
+        dropper.start()
+        try:
+            eid = engine.start(counted_steps, steps)
+            record = engine.wait(eid, timeout=60)
+        finally:
+            stop.set()
+            dropper.join(timeout=10)
+        assert sum(terminated) >= 10, f"only {sum(terminated)} connections were dropped during the run"
+        assert len([n for n in terminated if n]) >= 3, "connections were dropped at three moments at least"
+        assert record.status is ExecutionStatus.SUCCEEDED and record.result == str(steps)
+        history = engine.history(eid)
+    assert [e["EventId"] for e in history] == list(range(1, len(history) + 1)), "no event written twice or lost"
+    succeeded = [e["Name"] for e in history if e["EventType"] == "StepSucceeded"]
+    assert sorted(succeeded) == sorted(f"s{i}" for i in range(steps))
+    assert set(STEP_RUNS.values()) == {1} and len(STEP_RUNS) == steps, "every step ran exactly once"
