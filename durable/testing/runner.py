@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import logging
 import shutil
 import tempfile
 import time
 import warnings
+import weakref
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
@@ -42,6 +44,7 @@ from durable.core.records import (
 from durable.engine import Engine
 from durable.exceptions import CallbackConflictError, UnknownCallbackError, ValidationError
 from durable.execution import DurableHandler, durable_execution
+from durable.stores import open_store
 from durable.stores.base import ExecutionRecord, ExecutionStatus
 from durable.testing.exceptions import (
     DurableFunctionsTestError,
@@ -115,7 +118,20 @@ def _common(record: OperationRecord) -> dict[str, Any]:
     }
 
 
+class _OperationsByParent(list[OperationRecord]):
+    """All of an execution's records, with each parent's children found once: a map's view is O(N), not O(N²)."""
+
+    def __init__(self, records: list[OperationRecord]) -> None:
+        super().__init__(records)
+        self.by_parent: dict[str | None, list[OperationRecord]] = {}
+        for op in records:
+            self.by_parent.setdefault(op.parent_id, []).append(op)
+
+
 def _children(record: OperationRecord, all_operations: list[OperationRecord] | None) -> list[Operation]:
+    if isinstance(all_operations, _OperationsByParent):
+        found = all_operations.by_parent.get(record.operation_id, [])
+        return [create_operation(op, all_operations) for op in found]
     return [create_operation(op, all_operations) for op in all_operations or () if op.parent_id == record.operation_id]
 
 
@@ -287,10 +303,23 @@ class DurableFunctionTestResult:
     operations: list[Operation]
     result: OperationPayload | None = None
     error: ErrorObject | None = None
-    history: list[dict[str, Any]] = dataclasses.field(default_factory=list, kw_only=True)
-    invocations: list[InvocationRecord] = dataclasses.field(default_factory=list, kw_only=True)
     logs: list[LogEntry] = dataclasses.field(default_factory=list, kw_only=True)
     execution_arn: str = dataclasses.field(default="", kw_only=True)
+    #: reads the history when it is first asked for: a 10,000-branch map's history is 100,000+ events,
+    #: and most tests never look at it (it stays readable after the runner is closed)
+    history_source: Callable[[], list[dict[str, Any]]] = dataclasses.field(
+        default=list, kw_only=True, repr=False, compare=False
+    )
+
+    @functools.cached_property
+    def history(self) -> list[dict[str, Any]]:
+        """The execution's history events (ours)."""
+        return self.history_source()
+
+    @functools.cached_property
+    def invocations(self) -> list[InvocationRecord]:
+        """One record per invocation, read from the history (ours)."""
+        return _invocations(self.history)
 
     def get_operation_by_name(self, name: str) -> Operation:
         for operation in self.operations:
@@ -392,7 +421,8 @@ class DurableFunctionTestRunner:
         self.isolation = isolation
         self.clock = VirtualClock()
         self.engine: Engine | None = None
-        self._tempdir: str | None = None
+        self._scratch: _ScratchStore | None = None
+        self._store_url: Any = None
         self._logs: list[LogEntry] = []
         self._capture: _LogCapture | None = None
         self._root_level = logging.NOTSET
@@ -411,8 +441,9 @@ class DurableFunctionTestRunner:
             return
         store = self.store
         if store is None:
-            self._tempdir = tempfile.mkdtemp(prefix="durable-test-")
-            store = f"sqlite:///{Path(self._tempdir) / 'durable.db'}"
+            self._scratch = _ScratchStore()
+            store = f"sqlite:///{self._scratch.path / 'durable.db'}"
+        self._store_url = store
         self.engine = Engine(
             store=store, clock=self.clock, workers=self.workers, isolation=self.isolation,
             lambda_context=create_test_lambda_context,
@@ -437,9 +468,7 @@ class DurableFunctionTestRunner:
         if self.engine is not None:
             self.engine.close()
             self.engine = None
-        if self._tempdir is not None:
-            shutil.rmtree(self._tempdir, ignore_errors=True)
-            self._tempdir = None
+        self._scratch = None
 
     @property
     def _engine(self) -> Engine:
@@ -538,20 +567,40 @@ class DurableFunctionTestRunner:
 
     def _result(self, record: ExecutionRecord) -> DurableFunctionTestResult:
         engine = self._engine
-        records = sorted(engine.operations(record.execution_id), key=_creation_order)
-        top = [create_operation(op, records) for op in records if op.parent_id is None]
-        history = engine.history(record.execution_id)
+        records = _OperationsByParent(sorted(engine.operations(record.execution_id), key=_creation_order))
+        top = [create_operation(op, records) for op in records.by_parent.get(None, [])]
         status, error = _outcome(record)
+        if record.status.is_terminal and isinstance(self._store_url, str) and self._store_url.startswith(
+            ("sqlite:", "postgresql:", "postgres:")
+        ):
+            source = functools.partial(_stored_history, self._store_url, record.execution_id, self._scratch)
+        else:  # still running (the history as it stands now) or a store that ends with the engine
+            source = functools.partial(list, engine.history(record.execution_id))
         return DurableFunctionTestResult(
             status=status,
             operations=top,
             result=record.result,
             error=error,
-            history=history,
-            invocations=_invocations(history),
             logs=[entry for entry in list(self._logs) if entry.execution_arn == record.execution_id],
             execution_arn=record.execution_id,
+            history_source=source,
         )
+
+
+class _ScratchStore:
+    """The runner's own store folder; removed once neither the runner nor a result that may read it remains."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="durable-test-"))
+        weakref.finalize(self, shutil.rmtree, self.path, True)
+
+
+def _stored_history(url: str, execution_id: str, _keep: _ScratchStore | None) -> list[dict[str, Any]]:
+    store = open_store(url)
+    try:
+        return store.history(execution_id)
+    finally:
+        store.close()
 
 
 def _creation_order(record: OperationRecord) -> tuple[int, ...]:

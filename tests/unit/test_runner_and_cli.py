@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -43,6 +44,19 @@ def test_a_one_hour_wait_completes_on_the_virtual_clock_and_logs_once() -> None:
     assert [op.name for op in box.child_operations] == ["echo"]
     assert box.get_step("echo").result == '"abc"'
     assert [op.name for op in result.get_all_operations()] == ["box", "echo", "hour"], "a stack walk, as AWS's"
+
+
+def test_a_results_history_is_read_when_asked_even_after_the_runner_closed() -> None:
+    with DurableFunctionTestRunner(hour_long, execution_timeout=7200) as runner:
+        result = runner.run(input="abc")
+        folder = runner._scratch.path  # type: ignore[union-attr]
+    assert folder.exists(), "a result that may still read its history keeps the runner's store"
+    kinds = [e["EventType"] for e in result.history]
+    assert kinds[0] == "ExecutionStarted" and kinds[-1] == "ExecutionSucceeded"
+    assert kinds.count("InvocationCompleted") == 2 and len(result.invocations) == 2
+    del result
+    gc.collect()
+    assert not folder.exists(), "the store folder goes with the last result that could read it"
 
 
 @pytest.mark.parametrize(("raw", "seen"), [("{}", {}), ("test", "test"), ('"x"', "x"), ([1, 2], [1, 2]), (None, None)])
