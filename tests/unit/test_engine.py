@@ -54,6 +54,8 @@ def test_stop_ends_the_execution_and_fences_its_running_invocation(engine: Engin
     marks, release = tmp_path / "marks", tmp_path / "release"
     eid = engine.start("slow_step", {"marks": str(marks), "release": str(release)})
     wait_until(lambda: marks.exists() and "slow-started" in marks.read_text(), what="the slow step to start")
+    # a step's START is written asynchronously (as the SDK does), at the latest one tick later
+    wait_until(lambda: any(op.name == "slow" for op in engine.operations(eid)), what="the slow step's START")
     stopped = engine.stop(eid)
     assert stopped.status is ExecutionStatus.STOPPED
     release.touch()
