@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+import attrs
 import pykka
 from cachetools import LRUCache
 from loguru import logger
@@ -172,7 +173,12 @@ class TopologyKeeper(pykka.ThreadingActor):
                 graph = self._graph(edges)
                 return TopologyPicture(tuple(self.actors.values()), edges, _dot(graph), graph)
             case Sample(reader):
-                return self._sample(self.readings.setdefault(reader, _Reading()))
+                first = reader not in self.readings
+                sample = self._sample(self.readings.setdefault(reader, _Reading()))
+                if first:  # a baseline: everything since the actors started is no rate
+                    nodes = tuple(attrs.evolve(node, handled=0) for node in sample.nodes)
+                    sample = TopologySample(sample.at, sample.interval, nodes, ())
+                return sample
             case ForgetReader(reader):
                 self.readings.pop(reader, None)
             case _:

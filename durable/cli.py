@@ -26,6 +26,7 @@ from typing import Any
 
 from loguru import logger
 
+from durable.core.history import format_table
 from durable.core.records import OperationStatus, OperationType
 from durable.engine.registry import resolve_function_source
 from durable.exceptions import DurableExecutionsError
@@ -676,49 +677,6 @@ def _write_viz(dot: str, out: Path) -> None:
         raise CliError(f"unknown output format {out.suffix!r}: use .dot, .svg or .png")
     print(f"wrote {out}", file=sys.stderr)
 
-
-
-def format_table(events: list[dict[str, Any]]) -> str:
-    """A fixed-width table of events: id, time, type, operation, name and the gist of the details."""
-    rows = [("#", "time", "event", "operation", "name", "details")]
-    for event in events:
-        details = event.get(f"{event['EventType']}Details") or {}
-        rows.append(
-            (
-                str(event["EventId"]),
-                event["EventTimestamp"][11:23],
-                event["EventType"],
-                event.get("Id", ""),
-                event.get("Name", "") or "",
-                _gist(details),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = []
-    for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(5)]
-        lines.append("  ".join([*cells, row[5]]).rstrip())
-    return "\n".join(lines)
-
-
-_QUIET_KEYS = {"StartTimestamp", "EndTimestamp", "RequestId", "ScheduledEndTimestamp", "Truncated"}
-
-
-def _gist(details: dict[str, Any], limit: int = 70) -> str:
-    if not details:
-        return ""
-    parts = []
-    for key, value in details.items():
-        if key in _QUIET_KEYS:
-            continue
-        if isinstance(value, dict) and "Payload" in value:
-            value = value["Payload"]
-        if isinstance(value, dict) and "ErrorType" in value:
-            value = f"{value.get('ErrorType')}: {value.get('ErrorMessage', '')}"
-        text = value if isinstance(value, str) else json.dumps(value, default=str)
-        parts.append(f"{key}={text}")
-    joined = " ".join(parts)
-    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
 
 
 if __name__ == "__main__":
