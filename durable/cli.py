@@ -13,10 +13,8 @@ import json
 import math
 import os
 import secrets
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -85,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a function to completion and print its result")
     _function_args(run)
     _worker_args(run, "thread")
-    run.add_argument("--viz", metavar="FILE", help="also write the actor topology (DOT) when done")
+    run.add_argument("--viz", metavar="FILE", help="also write the actor topology when done (.svg, .html or .dot)")
     run.set_defaults(command=cmd_run)
 
     start = sub.add_parser("start", help="record a new execution and print its id (`durable resume` runs it)")
@@ -157,7 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     callback.set_defaults(command=cmd_callback)
 
     viz = sub.add_parser("viz", help="write the actor topology of the last engine run on this store")
-    viz.add_argument("--out", required=True, help="FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz)")
+    viz.add_argument("--out", required=True,
+                     help="FILE.svg (a drawing), FILE.html (an interactive page, one file) or FILE.dot (Graphviz)")
     viz.set_defaults(command=cmd_viz)
     return parser
 
@@ -301,7 +300,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"execution {execution_id}", file=sys.stderr)
         record = _follow(engine.store, [execution_id], engine)
         if args.viz:
-            _write_viz(engine.topology_dot(), Path(args.viz))
+            picture = engine.topology_picture()
+            _write_viz(picture.dot, picture.graph.to_dict(), Path(args.viz))
     finally:
         engine.close()
     return _report(record[0])
@@ -470,7 +470,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from durable.http_api import ServerLimits, create_app, server_config
+        from durable.console import create_console_app
+        from durable.http_api import ServerLimits, server_config
     except ImportError:
         raise CliError("durable serve needs the http extra: pip install 'durable[http]'") from None
 
@@ -494,13 +495,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host, port = listener.getsockname()[:2]
         url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         functions = ", ".join(engine.registry.names()) or "none: starts are refused"
+        limits = ServerLimits(body_timeout=args.body_timeout, max_connections=args.max_connections)
+        console = create_console_app(engine, token, limits.body_timeout)
         print(f"serving {url} on {engine.store.url}; bearer token: {shown}; functions: {functions}",
               file=sys.stderr)
-        limits = ServerLimits(body_timeout=args.body_timeout, max_connections=args.max_connections)
-        config = server_config(create_app(engine, token, limits.body_timeout), host, port, limits,
-                               "info" if args.verbose else "warning")
-        with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(config).run(sockets=[listener])
+        print(f"console: {console.login_url(url)}", file=sys.stderr, flush=True)
+        config = server_config(console.app, host, port, limits, "info" if args.verbose else "warning")
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                uvicorn.Server(config).run(sockets=[listener])
+        finally:
+            console.close()
         print("stopped serving; waiting executions continue with the next `durable serve` or `durable resume`",
               file=sys.stderr)
     finally:
@@ -655,28 +660,36 @@ def _await_settled(engine: Any, execution_id: str, invocations_before: int, time
 
 def cmd_viz(args: argparse.Namespace) -> int:
     store = _open_store(args)
-    dot = store.get_meta("topology.dot")
+    try:
+        dot = store.get_meta("topology.dot")
+        graph = store.get_meta("topology.json")
+    finally:
+        store.close()
     if dot is None:
         raise CliError("no topology recorded yet: run an execution on this store first")
-    _write_viz(dot, Path(args.out))
+    _write_viz(dot, json.loads(graph) if graph else None, Path(args.out))
     return 0
 
 
-def _write_viz(dot: str, out: Path) -> None:
-    fmt = out.suffix.lstrip(".").lower()
-    if fmt in ("", "dot", "gv"):
-        out.write_text(dot)
-    elif fmt in ("svg", "png"):
-        binary = shutil.which("dot")
-        if binary is None:
-            fallback = out.with_suffix(".dot")
-            fallback.write_text(dot)
-            raise CliError(f"Graphviz `dot` is not installed; wrote DOT to {fallback} instead")
-        subprocess.run([binary, f"-T{fmt}", "-o", str(out)], input=dot.encode(), check=True)
-    else:
-        raise CliError(f"unknown output format {out.suffix!r}: use .dot, .svg or .png")
-    print(f"wrote {out}", file=sys.stderr)
+def _write_viz(dot: str, graph: dict[str, Any] | None, out: Path) -> None:
+    """DOT as recorded; SVG and HTML drawn here (no Graphviz needed) from the graph, or from the DOT."""
+    from durable.console.svg import graph_from_dot, render_html, render_svg
 
+    fmt = out.suffix.lstrip(".").lower()
+    drawn = graph if graph is not None else graph_from_dot(dot)
+    if fmt in ("", "dot", "gv"):
+        text = dot
+    elif fmt == "svg":
+        text = render_svg(drawn)
+    elif fmt in ("html", "htm"):
+        text = render_html(drawn)
+    else:
+        raise CliError(f"unknown output format {out.suffix!r}: use .svg, .html or .dot")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot write {out}: {error.strerror or error}") from None
+    print(f"wrote {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":
