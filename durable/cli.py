@@ -468,8 +468,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
-
         from durable.console import create_console_app
         from durable.http_api import ServerLimits, server_config
     except ImportError:
@@ -503,7 +501,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config = server_config(console.app, host, port, limits, "info" if args.verbose else "warning")
         try:
             with contextlib.suppress(KeyboardInterrupt):
-                uvicorn.Server(config).run(sockets=[listener])
+                console.server(config).run(sockets=[listener])
         finally:
             console.close()
         print("stopped serving; waiting executions continue with the next `durable serve` or `durable resume`",

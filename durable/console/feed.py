@@ -68,6 +68,11 @@ class TopologyFeed:
             self._thread.join(timeout=5)
         self.topology.forget(self.reader)
 
+    @property
+    def stopped(self) -> bool:
+        """Stopping or stopped: streams end (a server shutting down should not wait on them)."""
+        return self._stop.is_set()
+
     def latest(self) -> Frame | None:
         frames = self.frames
         return frames[-1] if frames else None
@@ -107,7 +112,7 @@ class TopologyFeed:
             for node in sample.nodes
         ]
         known = {node.id for node in sample.nodes} | {"caller"}
-        if any(source == "caller" for source, _, _ in sample.edges):
+        if sample.nodes:
             nodes.insert(0, {"id": "caller", "kind": "caller", "label": "caller\n(handler threads, API)",
                              "members": 1, "depth": 0, "busy": 0, "rate": 0.0, "state": "idle", "group": None})
         edges = [
@@ -117,7 +122,7 @@ class TopologyFeed:
         ]
         ids = frozenset(str(node["id"]) for node in nodes)
         if ids != self._laid_out:
-            self._positions = layout({"nodes": nodes, "edges": edges})
+            self._positions = layout({"nodes": nodes, "edges": edges}, compact=False)
             self._laid_out = ids
         for node in nodes:
             x, y = self._positions.get(str(node["id"]), (0.0, 0.0))

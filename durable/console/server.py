@@ -6,7 +6,7 @@ import secrets
 import socket
 import threading
 import time
-from types import TracebackType
+from types import FrameType, TracebackType
 from urllib.parse import quote
 
 import attrs
@@ -36,6 +36,21 @@ class Console:
     def close(self) -> None:
         self.feed.stop()
 
+    def server(self, config: uvicorn.Config) -> uvicorn.Server:
+        """A uvicorn server whose shutdown (Ctrl-C, SIGTERM, `should_exit`) first ends the event streams,
+        which would otherwise hold the graceful shutdown until its timeout."""
+        return _ConsoleServer(config, self)
+
+
+class _ConsoleServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, console: Console) -> None:
+        super().__init__(config)
+        self.console = console
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.console.close()
+        super().handle_exit(sig, frame)
+
 
 def create_console_app(
     engine: Engine, token: str, body_timeout: float = DEFAULT_BODY_TIMEOUT, feed_interval: float = DEFAULT_INTERVAL
@@ -60,6 +75,7 @@ class ConsoleServer:
     _thread: threading.Thread
 
     def stop(self) -> None:
+        self.console.close()
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self.console.close()
@@ -91,7 +107,7 @@ def serve_console(
             probe.bind((host, 0))
             port = probe.getsockname()[1]
     console = create_console_app(engine, token, limits.body_timeout, feed_interval)
-    server = uvicorn.Server(server_config(console.app, host, port, limits, "warning"))
+    server = console.server(server_config(console.app, host, port, limits, "warning"))
     thread = threading.Thread(target=server.run, name="durable-console", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -72,8 +72,12 @@ def node_size(label: str) -> tuple[int, int]:
     return max(90, max(len(line) for line in lines) * CHAR_WIDTH + 18), len(lines) * LINE_HEIGHT + 14
 
 
-def layout(graph: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """The centre of every node, in pixels from the top left."""
+def layout(graph: dict[str, Any], compact: bool = True) -> dict[str, tuple[float, float]]:
+    """The centre of every node, in pixels from the top left.
+
+    `compact`: empty layers take no room (a drawing); otherwise every layer keeps its column, so a
+    node that comes and goes (an execution's state, a map's branches) moves nothing else (the live page).
+    """
     nodes = graph["nodes"]
     if not nodes:
         return {}
@@ -117,7 +121,10 @@ def layout(graph: dict[str, Any]) -> dict[str, tuple[float, float]]:
     widths = {number: max(node_size(labels[n])[0] for n in column) for number, column in columns.items()}
     positions: dict[str, tuple[float, float]] = {}
     x = float(MARGIN)
+    column_width = max(widths.values()) + LAYER_GAP - 120
     for number in order:
+        if not compact:
+            x = MARGIN + number * column_width
         y = MARGIN + (tallest - heights[number]) / 2
         for node_id in columns[number]:
             height = node_size(labels[node_id])[1]

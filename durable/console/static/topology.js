@@ -27,7 +27,6 @@
       cy = cytoscape({
         container: graph,
         layout: { name: "preset" },
-        wheelSensitivity: 0.3,
         style: [
           { selector: "node", style: {
             "shape": "round-rectangle", "label": "data(text)", "text-wrap": "wrap", "text-valign": "center",
@@ -45,6 +44,7 @@
         ]
       });
     }
+    window.durableTopology = { cy: cy, frames: function () { return frames; } };
     pauseButton.addEventListener("click", function () { setPaused(!paused); });
     back.addEventListener("click", function () { step(-1); });
     forward.addEventListener("click", function () { step(1); });
