@@ -31,6 +31,8 @@ from durable.console.svg import layout
 
 DEFAULT_INTERVAL = 0.25
 DEFAULT_KEEP_SECONDS = 60.0
+#: an edge stays drawn (at 0/s) this long after its last message, so a pause between waves keeps the picture
+RECENT_SECONDS = 5.0
 
 
 @attrs.frozen(slots=True)
@@ -54,6 +56,7 @@ class TopologyFeed:
         self._ring: collections.deque[Frame] = collections.deque(maxlen=max(2, int(keep_seconds / interval)))
         self._positions: dict[str, tuple[float, float]] = {}
         self._laid_out: frozenset[str] = frozenset()
+        self._recent: dict[tuple[str, str], float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="durable-console-feed", daemon=True)
 
@@ -115,9 +118,15 @@ class TopologyFeed:
         if sample.nodes:
             nodes.insert(0, {"id": "caller", "kind": "caller", "label": "caller\n(handler threads, API)",
                              "members": 1, "depth": 0, "busy": 0, "rate": 0.0, "state": "idle", "group": None})
+        now = time.monotonic()
+        counted = {(source, target): count for source, target, count in sample.edges}
+        for key in counted:
+            self._recent[key] = now
+        self._recent = {key: seen for key, seen in self._recent.items() if now - seen < RECENT_SECONDS}
         edges = [
-            {"source": source, "target": target, "count": count, "rate": round(count / interval, 1)}
-            for source, target, count in sample.edges
+            {"source": source, "target": target, "count": counted.get((source, target), 0),
+             "rate": round(counted.get((source, target), 0) / interval, 1)}
+            for source, target in self._recent
             if source in known and target in known
         ]
         ids = frozenset(str(node["id"]) for node in nodes)

@@ -39,6 +39,7 @@ LAYER_OF_KIND = {
     "CheckpointWriter": 8,
 }
 LAYER_GAP = 210
+COLUMN_GAP = 50
 ROW_GAP = 22
 CHAR_WIDTH = 7
 LINE_HEIGHT = 15
@@ -121,7 +122,7 @@ def layout(graph: dict[str, Any], compact: bool = True) -> dict[str, tuple[float
     widths = {number: max(node_size(labels[n])[0] for n in column) for number, column in columns.items()}
     positions: dict[str, tuple[float, float]] = {}
     x = float(MARGIN)
-    column_width = max(widths.values()) + LAYER_GAP - 120
+    column_width = max(widths.values()) + COLUMN_GAP
     for number in order:
         if not compact:
             x = MARGIN + number * column_width

@@ -148,10 +148,10 @@ def render(operations: list[OperationRecord], events: list[dict[str, Any]], now:
         y = AXIS + n * ROW
         label = html.escape(("  " * row.depth) + row.label)
         out.append(f'<g class="row {row.kind} {row.status}{" summary" if row.summary else ""}">')
-        out.append(f'<text class="label" x="{6 + row.depth * 12}" y="{y + 14}" xml:space="preserve">'
-                   f"{html.escape(row.label)}</text>")
+        note = f'<tspan class="note"> · {html.escape(row.note)}</tspan>' if row.note and not row.summary else ""
+        out.append(f'<text class="label" x="{6 + row.depth * 12}" y="{y + 14}">{html.escape(row.label)}{note}</text>')
         if row.start is not None:
-            end = row.end if row.end is not None else (now if not row.summary else row.start)
+            end = row.end if row.end is not None and row.status != "running" else now
             width = max(2.0, (end - row.start) * scale)
             tip = f"{label.strip()}: {row.status}, {end - row.start:.3f} s" + (f", {html.escape(row.note)}"
                                                                                if row.note else "")
@@ -163,10 +163,8 @@ def render(operations: list[OperationRecord], events: list[dict[str, Any]], now:
             for tick in row.ticks:
                 out.append(f'<line class="tick" x1="{x(tick):.1f}" y1="{y + 1}" x2="{x(tick):.1f}" '
                            f'y2="{y + ROW - 1}"/>')
-        if row.note:
-            right = x(row.end or row.scheduled or row.start or first) + 6
-            anchor = "start" if right < WIDTH - 120 else "end"
-            out.append(f'<text class="note" x="{min(right, WIDTH - 4):.1f}" y="{y + 14}" text-anchor="{anchor}">'
+        if row.note and row.summary:
+            out.append(f'<text class="note" x="{LABELS - 8}" y="{y + 14}" text-anchor="end">'
                        f"{html.escape(row.note)}</text>")
         out.append("</g>")
     out.append("</svg>")

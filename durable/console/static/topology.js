@@ -83,7 +83,7 @@
     pauseButton.setAttribute("aria-pressed", on ? "true" : "false");
     pauseButton.textContent = on ? "Resume live" : "Pause";
     shown = frames.length - 1;
-    if (!on && frames.length) { draw(frames[frames.length - 1]); }
+    if (frames.length) { draw(frames[frames.length - 1]); }
     controls();
   }
 
