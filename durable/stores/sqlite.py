@@ -91,6 +91,9 @@ _PAGE_INDEXES = (
 )
 
 
+_FEW_NAMES = 2000
+
+
 def path_from_url(url: str) -> Path:
     if not url.startswith("sqlite:///"):
         raise StoreError(f"not a SQLite store URL: {url!r} (expected sqlite:///path/to/file.db)")
@@ -214,8 +217,16 @@ class SQLiteStore(Store):
             where.append("function_name=?")
             params.append(query.function_name)
         if query.name_prefix is not None:
-            where.append("substr(name, 1, ?)=?")
-            params += [len(query.name_prefix), query.name_prefix]
+            # A prefix is a range of the name index (in byte order).  Few matches: read them from that
+            # index and sort them; many: walk the created index and test each name (`+name` keeps SQLite
+            # from choosing the name index and sorting them all), which soon finds a page of them.
+            bounds = [query.name_prefix, query.name_prefix + "\U0010ffff"]
+            many = self._reader().execute(
+                "SELECT count(*) FROM (SELECT 1 FROM executions WHERE name >= ? AND name < ? LIMIT ?)",
+                (*bounds, _FEW_NAMES),
+            ).fetchone()[0] >= _FEW_NAMES
+            where.append("+name >= ? AND +name < ?" if many else "name >= ? AND name < ?")
+            params += bounds
         if query.before is not None:
             where.append("(created, execution_id) < (?, ?)")
             params += list(query.before)
