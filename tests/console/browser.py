@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -34,7 +35,7 @@ def missing() -> str | None:
 
 
 @contextmanager
-def chromium(width: int = 1400, height: int = 1000, dark: bool = False) -> Iterator[object]:
+def chromium(width: int = 1400, height: int = 1000, dark: bool = False) -> Iterator[Any]:
     """A fresh headless Chromium (its own profile folder, removed afterwards) driven by chromedriver."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
