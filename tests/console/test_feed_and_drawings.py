@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -322,3 +324,39 @@ def test_the_feed_streams_over_a_real_server_while_executions_run(engine: Engine
                     break
         assert len(frames) >= 5 and any(f["messages"] for f in frames)
         assert client.get(f"{server.base_url}/topology", headers={"Authorization": f"Bearer {server.token}"}).json()
+
+
+def test_durable_serve_prints_a_login_link_that_opens_the_console_and_stops_cleanly(store_url: str) -> None:
+    token = "serve-console-token-0123456789abcdef-01"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "durable.cli", "--store", store_url, "serve", "--port", "0",
+         "--function", "tests.workflows:approval"],
+        cwd=REPO, env={**os.environ, "DURABLE_API_TOKEN": token}, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert server.stderr is not None
+        lines = [server.stderr.readline() for _ in range(2)]
+        link = next(line.split("console: ", 1)[1].strip() for line in lines if line.startswith("console: "))
+        assert token not in link
+        with httpx.Client(timeout=10) as client:
+
+            def answer() -> httpx.Response | None:
+                try:
+                    return client.get(link)
+                except httpx.TransportError:
+                    return None  # printed before the server listens; it does within a moment
+
+            opened: Any = wait_until(answer, timeout=30, what="durable serve to answer")
+            assert opened.status_code == 303 and "durable_console=" in opened.headers["set-cookie"]
+            base = link.split("/console/")[0]
+            assert client.get(f"{base}/console/executions").status_code == 200
+            with client.stream("GET", f"{base}/console/topology/feed") as stream:  # left open: shutdown ends it
+                next(line for line in stream.iter_lines() if line.startswith("data: "))
+                server.send_signal(signal.SIGTERM)
+                _, stderr = server.communicate(timeout=15)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, stderr
+    assert "Traceback" not in stderr and "stopped serving" in stderr

@@ -70,12 +70,16 @@
       if (!paused) { draw(frame); }
       controls();
     });
-    source.addEventListener("open", function () {
-      if (window.durableConsole && window.durableConsole.isDown()) { window.durableConsole.onReconnect(function () {}); }
-    });
     source.addEventListener("error", function () {
       if (window.durableConsole) { window.durableConsole.unreachable(); }
     });
+    if (window.durableConsole) {
+      // The browser retries a dropped stream by itself; one it gave up on (the server restarted and no
+      // longer knows this session) is replaced by reloading the page, which leads to the login page.
+      window.durableConsole.onReconnect(function () {
+        if (source.readyState === EventSource.CLOSED) { window.location.reload(); }
+      });
+    }
   }
 
   function setPaused(on) {
