@@ -63,6 +63,14 @@ def fresh_log(driver: Any) -> None:
     driver.get_log("browser")  # read and so cleared: each test sees its own page's messages
 
 
+def shown(driver: Any, css: str, timeout: float = 10) -> Any:
+    """The element once the page that has it has loaded (a click returns before the next page arrives)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(expected_conditions.presence_of_element_located(("css selector", css)))
+
+
 def _errors(driver: Any) -> list[str]:
     """Script errors and policy violations (a refused request the test meant to make is not one)."""
     return [
@@ -79,11 +87,11 @@ def test_log_in_with_the_printed_link_open_an_execution_and_complete_its_callbac
     driver.get(server.url)
     assert driver.current_url.endswith("/console/executions")
     driver.find_element("css selector", f'a[href="/console/executions/{execution_id}"]').click()
+    shown(driver, "svg.timeline")
     assert execution_id in driver.find_element("tag name", "h1").text
-    assert driver.find_element("css selector", "svg.timeline")
     driver.find_element("name", "result").send_keys('{"approved": true}')
     driver.find_element("css selector", "button.succeed").click()
-    assert "The callback succeeded." in driver.find_element("css selector", ".notice").text
+    assert "The callback succeeded." in shown(driver, ".notice").text
     engine.wait(execution_id, timeout=10)
 
     def succeeded() -> bool:
@@ -104,7 +112,7 @@ def test_a_second_completion_of_the_same_callback_is_refused_on_the_page(
     driver.get(f"{server.base_url}/console/executions/{execution_id}")
     engine.send_callback_success(next(op.callback_id for op in engine.operations(execution_id) if op.callback_id))
     driver.find_element("css selector", "button.succeed").click()
-    assert "already" in driver.find_element("css selector", ".notice.error").text
+    assert "already" in shown(driver, ".notice.error").text
 
 
 def test_stop_asks_for_confirmation_with_keyboard_usable_buttons(
@@ -115,11 +123,12 @@ def test_stop_asks_for_confirmation_with_keyboard_usable_buttons(
     driver.get(server.url)
     driver.get(f"{server.base_url}/console/executions/{execution_id}")
     driver.find_element("css selector", "button.danger").click()
+    shown(driver, "form.confirm")
     confirm = driver.switch_to.active_element
     assert confirm.text == "Stop it", "the confirmation's button has the focus"
     confirm.send_keys("\n")
     eventually(lambda: engine.status(execution_id).status is ExecutionStatus.STOPPED, 10, "the stop")
-    assert "Stopped." in driver.find_element("css selector", ".notice").text
+    assert "Stopped." in shown(driver, ".notice").text
 
 
 def test_the_topology_updates_while_a_300_branch_timer_wave_runs(
