@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint stress fuzz bench clean
+.PHONY: demo test lint stress fuzz bench screenshots clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	for b in steps executions replay invoke callbacks dispatch isolation; do $(BIN)/python -m benchmarks.$$b || exit 1; done
+
+# A PNG of each console page (needs Debian's chromium and chromium-driver).
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.console.screenshots --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) .durable build *.egg-info

@@ -620,6 +620,19 @@ class ChildExited:
 # --- TopologyKeeper (who exists and who talks to whom)
 
 
+@attrs.define(slots=True, eq=False)
+class ActorGauge:
+    """What an actor counts about itself: written only by whoever handles its messages, read by the keeper.
+
+    `inbox` is its mailbox (a SimpleQueue: `qsize()` is the depth, safe from
+    any thread); `handled` counts messages handled; `busy` is true while one is.
+    """
+
+    inbox: Any
+    handled: int = 0
+    busy: bool = False
+
+
 @attrs.frozen(slots=True)
 class ActorInfo:
     urn: str
@@ -627,6 +640,7 @@ class ActorInfo:
     name: str
     parent: str | None
     sent: dict[str, int] = attrs.field(eq=False, hash=False, repr=False)
+    gauge: ActorGauge | None = attrs.field(default=None, eq=False, hash=False, repr=False)
 
 
 @attrs.frozen(slots=True)
@@ -660,8 +674,73 @@ class Picture:
 
 
 @attrs.frozen(slots=True)
+class GraphNode:
+    """One node of a drawn topology: an actor, or several of one kind (`members`) folded into one."""
+
+    id: str
+    kind: str
+    label: str
+    members: int = 1
+
+
+@attrs.frozen(slots=True)
+class TopologyGraph:
+    """The picture as data: nodes, and edges weighted by messages sent since the engine started."""
+
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[tuple[str, str, int], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "nodes": [{"id": n.id, "kind": n.kind, "label": n.label, "members": n.members} for n in self.nodes],
+            "edges": [{"source": a, "target": b, "count": n} for a, b, n in self.edges],
+        }
+
+
+@attrs.frozen(slots=True)
 class TopologyPicture:
     actors: tuple[ActorInfo, ...]
     edges: list[tuple[str, str, int]]
     dot: str
+    graph: TopologyGraph = TopologyGraph((), ())
+
+
+@attrs.frozen(slots=True)
+class Sample:
+    """Asked of the keeper by a feed's sampling thread: what changed since this `reader`'s last Sample."""
+
+    reader: str
+
+
+@attrs.frozen(slots=True)
+class ForgetReader:
+    """The reader stopped sampling; the keeper drops what it remembered for it."""
+
+    reader: str
+
+
+@attrs.frozen(slots=True)
+class SampledNode:
+    """Live actors folded into one node: how many, their mailboxes' total depth, how many are busy now,
+    and how many messages they handled since the reader's last sample.  `group` names the node it belongs
+    to (a batch parent, for its branches)."""
+
+    id: str
+    kind: str
+    label: str
+    members: int
+    depth: int
+    busy: int
+    handled: int
+    group: str | None = None
+
+
+@attrs.frozen(slots=True)
+class TopologySample:
+    """The keeper's answer to Sample: nodes and per-edge message counts over `interval` seconds."""
+
+    at: float
+    interval: float
+    nodes: tuple[SampledNode, ...]
+    edges: tuple[tuple[str, str, int], ...]
 

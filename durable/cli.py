@@ -13,10 +13,8 @@ import json
 import math
 import os
 import secrets
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +24,7 @@ from typing import Any
 
 from loguru import logger
 
+from durable.core.history import format_table
 from durable.core.records import OperationStatus, OperationType
 from durable.engine.registry import resolve_function_source
 from durable.exceptions import DurableExecutionsError
@@ -88,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a function to completion and print its result")
     _function_args(run)
     _worker_args(run, "thread")
-    run.add_argument("--viz", metavar="FILE", help="also write the actor topology (DOT) when done")
+    run.add_argument("--viz", metavar="FILE", help="also write the actor topology when done (.svg, .html or .dot)")
     run.set_defaults(command=cmd_run)
 
     start = sub.add_parser("start", help="record a new execution and print its id (`durable resume` runs it)")
@@ -162,7 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     callback.set_defaults(command=cmd_callback)
 
     viz = sub.add_parser("viz", help="write the actor topology of the last engine run on this store")
-    viz.add_argument("--out", required=True, help="FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz)")
+    viz.add_argument("--out", required=True,
+                     help="FILE.svg (a drawing), FILE.html (an interactive page, one file) or FILE.dot (Graphviz)")
     viz.set_defaults(command=cmd_viz)
     return parser
 
@@ -309,7 +309,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"execution {execution_id}", file=sys.stderr)
         record = _follow(engine.store, [execution_id], engine)
         if args.viz:
-            _write_viz(engine.topology_dot(), Path(args.viz))
+            picture = engine.topology_picture()
+            _write_viz(picture.dot, picture.graph.to_dict(), Path(args.viz))
     finally:
         engine.close()
     return _report(record[0])
@@ -492,9 +493,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
-
-        from durable.http_api import ServerLimits, create_app, server_config
+        from durable.console import create_console_app
+        from durable.http_api import ServerLimits, server_config
     except ImportError:
         raise CliError("durable serve needs the http extra: pip install 'durable[http]'") from None
 
@@ -518,13 +518,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host, port = listener.getsockname()[:2]
         url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         functions = ", ".join(engine.registry.names()) or "none: starts are refused"
+        limits = ServerLimits(body_timeout=args.body_timeout, max_connections=args.max_connections)
+        console = create_console_app(engine, token, limits.body_timeout)
         print(f"serving {url} on {engine.store.url}; bearer token: {shown}; functions: {functions}",
               file=sys.stderr)
-        limits = ServerLimits(body_timeout=args.body_timeout, max_connections=args.max_connections)
-        config = server_config(create_app(engine, token, limits.body_timeout), host, port, limits,
-                               "info" if args.verbose else "warning")
-        with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(config).run(sockets=[listener])
+        print(f"console: {console.login_url(url)}", file=sys.stderr, flush=True)
+        config = server_config(console.app, host, port, limits, "info" if args.verbose else "warning")
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                console.server(config).run(sockets=[listener])
+        finally:
+            console.close()
         print("stopped serving; waiting executions continue with the next `durable serve` or `durable resume`",
               file=sys.stderr)
     finally:
@@ -679,71 +683,40 @@ def _await_settled(engine: Any, execution_id: str, invocations_before: int, time
 
 def cmd_viz(args: argparse.Namespace) -> int:
     store = _open_store(args)
-    dot = store.get_meta("topology.dot")
+    try:
+        dot = store.get_meta("topology.dot")
+        graph = store.get_meta("topology.json")
+    finally:
+        store.close()
     if dot is None:
         raise CliError("no topology recorded yet: run an execution on this store first")
-    _write_viz(dot, Path(args.out))
+    _write_viz(dot, json.loads(graph) if graph else None, Path(args.out))
     return 0
 
 
-def _write_viz(dot: str, out: Path) -> None:
+def _write_viz(dot: str, graph: dict[str, Any] | None, out: Path) -> None:
+    """DOT as recorded; SVG and HTML drawn here (no Graphviz needed) from the graph, or from the DOT."""
     fmt = out.suffix.lstrip(".").lower()
+    if fmt not in ("", "dot", "gv"):
+        try:
+            from durable.console.svg import graph_from_dot, render_html, render_svg
+        except ImportError:
+            raise CliError("drawing .svg or .html needs the http extra: pip install 'durable[http]' "
+                           "(or write .dot)") from None
+    drawn = graph if graph is not None else graph_from_dot(dot)
     if fmt in ("", "dot", "gv"):
-        out.write_text(dot)
-    elif fmt in ("svg", "png"):
-        binary = shutil.which("dot")
-        if binary is None:
-            fallback = out.with_suffix(".dot")
-            fallback.write_text(dot)
-            raise CliError(f"Graphviz `dot` is not installed; wrote DOT to {fallback} instead")
-        subprocess.run([binary, f"-T{fmt}", "-o", str(out)], input=dot.encode(), check=True)
+        text = dot
+    elif fmt == "svg":
+        text = render_svg(drawn)
+    elif fmt in ("html", "htm"):
+        text = render_html(drawn)
     else:
-        raise CliError(f"unknown output format {out.suffix!r}: use .dot, .svg or .png")
+        raise CliError(f"unknown output format {out.suffix!r}: use .svg, .html or .dot")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot write {out}: {error.strerror or error}") from None
     print(f"wrote {out}", file=sys.stderr)
-
-
-
-def format_table(events: list[dict[str, Any]]) -> str:
-    """A fixed-width table of events: id, time, type, operation, name and the gist of the details."""
-    rows = [("#", "time", "event", "operation", "name", "details")]
-    for event in events:
-        details = event.get(f"{event['EventType']}Details") or {}
-        rows.append(
-            (
-                str(event["EventId"]),
-                event["EventTimestamp"][11:23],
-                event["EventType"],
-                event.get("Id", ""),
-                event.get("Name", "") or "",
-                _gist(details),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = []
-    for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(5)]
-        lines.append("  ".join([*cells, row[5]]).rstrip())
-    return "\n".join(lines)
-
-
-_QUIET_KEYS = {"StartTimestamp", "EndTimestamp", "RequestId", "ScheduledEndTimestamp", "Truncated"}
-
-
-def _gist(details: dict[str, Any], limit: int = 70) -> str:
-    if not details:
-        return ""
-    parts = []
-    for key, value in details.items():
-        if key in _QUIET_KEYS:
-            continue
-        if isinstance(value, dict) and "Payload" in value:
-            value = value["Payload"]
-        if isinstance(value, dict) and "ErrorType" in value:
-            value = f"{value.get('ErrorType')}: {value.get('ErrorMessage', '')}"
-        text = value if isinstance(value, str) else json.dumps(value, default=str)
-        parts.append(f"{key}={text}")
-    joined = " ".join(parts)
-    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
 
 
 if __name__ == "__main__":

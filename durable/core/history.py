@@ -7,6 +7,7 @@ the store when they are committed, so EventIds follow commit order.
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 import attrs
@@ -67,3 +68,49 @@ def result_details(payload: str | None) -> dict[str, Any]:
 
 def error_details(error: ErrorObject | None) -> dict[str, Any]:
     return {"Error": {"Payload": (error or ErrorObject()).to_dict()}}
+
+
+def history_rows(events: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str, str]]:
+    """Each event as the cells `durable history` shows: id, time, type, operation, name, gist of the details."""
+    return [
+        (
+            str(event["EventId"]),
+            event["EventTimestamp"][11:23],
+            event["EventType"],
+            event.get("Id", ""),
+            event.get("Name", "") or "",
+            event_gist(event.get(f"{event['EventType']}Details") or {}),
+        )
+        for event in events
+    ]
+
+
+def format_table(events: list[dict[str, Any]]) -> str:
+    """A fixed-width table of events: id, time, type, operation, name and the gist of the details."""
+    rows = [("#", "time", "event", "operation", "name", "details"), *history_rows(events)]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = []
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(5)]
+        lines.append("  ".join([*cells, row[5]]).rstrip())
+    return "\n".join(lines)
+
+
+_QUIET_KEYS = {"StartTimestamp", "EndTimestamp", "RequestId", "ScheduledEndTimestamp", "Truncated"}
+
+
+def event_gist(details: dict[str, Any], limit: int = 70) -> str:
+    if not details:
+        return ""
+    parts = []
+    for key, value in details.items():
+        if key in _QUIET_KEYS:
+            continue
+        if isinstance(value, dict) and "Payload" in value:
+            value = value["Payload"]
+        if isinstance(value, dict) and "ErrorType" in value:
+            value = f"{value.get('ErrorType')}: {value.get('ErrorMessage', '')}"
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        parts.append(f"{key}={text}")
+    joined = " ".join(parts)
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"

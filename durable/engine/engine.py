@@ -11,6 +11,7 @@ Every public method is called from ordinary (non-actor) threads.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import uuid
@@ -40,6 +41,7 @@ from actors.messages import (
     SaveMeta,
     Settle,
     SkipTime,
+    TopologyPicture,
     WriterStats,
 )
 from actors.pool import ActorPool
@@ -71,6 +73,7 @@ from durable.limits import (
 )
 from durable.stores import open_store
 from durable.stores.base import (
+    ExecutionQuery,
     ExecutionRecord,
     ExecutionStatus,
     Store,
@@ -376,6 +379,10 @@ class Engine:
     def list(self, status: ExecutionStatus | None = None, limit: int = 100) -> list[ExecutionRecord]:
         return self.store.list_executions(status, limit)
 
+    def page(self, query: ExecutionQuery) -> builtins.list[ExecutionRecord]:
+        """One page of executions, newest first (keyset: the next page starts `before` the last one's cursor)."""
+        return self.store.page_executions(query)
+
     def stats(self) -> dict[str, Any]:
         dispatcher: dict[str, Any] = cast(dict[str, Any], self.dispatcher.ask(DispatcherStats()))
         return {
@@ -396,8 +403,12 @@ class Engine:
 
     def topology_dot(self) -> str:
         """The actor picture (Graphviz DOT), with each worker's current counters on its node."""
+        return self.topology_picture().dot
+
+    def topology_picture(self) -> TopologyPicture:
+        """The actor picture: actors, message counts since start, DOT and the graph as data."""
         self.dispatcher.ask(DispatcherStats())
-        return self.topology.to_dot()
+        return self.topology.picture()
 
     def subscribe_ticks(self, ref: pykka.ActorRef[Any] | None, on: bool) -> None:
         """Let an invocation's TimerScheduler hear the engine's ticks (or stop hearing them)."""
@@ -459,7 +470,10 @@ class Engine:
         try:
             stats = json.dumps(self.stats(), default=str)
             self._ask(self.writer, lambda f: SaveMeta("engine.stats", stats, f))
-            self._ask(self.writer, lambda f: SaveMeta("topology.dot", self.topology.to_dot(), f))
+            picture = self.topology.picture()
+            self._ask(self.writer, lambda f: SaveMeta("topology.dot", picture.dot, f))
+            graph = json.dumps(picture.graph.to_dict())
+            self._ask(self.writer, lambda f: SaveMeta("topology.json", graph, f))
         except Exception as error:
             logger.warning("could not save the engine's counters and topology: {}", error)
         for ref in (

@@ -90,7 +90,15 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def create_app(engine: Engine, token: str, body_timeout: float = DEFAULT_BODY_TIMEOUT) -> FastAPI:
+def create_app(
+    engine: Engine,
+    token: str,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    own_auth_prefixes: tuple[str, ...] = (),
+    own_auth_paths: frozenset[str] = frozenset(),
+) -> FastAPI:
+    """The API over `engine`.  Routes that another layer adds under `own_auth_prefixes` (or at
+    `own_auth_paths`) authenticate themselves (the console's session cookie) and take non-JSON bodies."""
     check_token(token)
     app = FastAPI(
         title="durable",
@@ -104,7 +112,10 @@ def create_app(engine: Engine, token: str, body_timeout: float = DEFAULT_BODY_TI
         strict_content_type=False,
         dependencies=[Depends(_known_query_parameters_only)],
     )
-    app.add_middleware(RequestGuard, token=token, body_timeout=body_timeout, open_paths=OPEN_PATHS)
+    app.add_middleware(
+        RequestGuard, token=token, body_timeout=body_timeout, open_paths=OPEN_PATHS,
+        own_auth_prefixes=own_auth_prefixes, own_auth_paths=own_auth_paths,
+    )
 
     @app.post(
         "/callbacks/{callback_id}/succeed", status_code=204, response_class=Response, responses=_errors(400, 404, 409),

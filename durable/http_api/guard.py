@@ -7,6 +7,11 @@ deadline and counted as it arrives, then the body's text and JSON
 NaN or Infinity, bounded depth).  The route sees the body replayed from
 memory, and its text in `request.state.body_text`.
 
+Paths under `own_auth_prefixes` (the console's) and the exact
+`own_auth_paths` are guarded by their own routes (a session cookie, not the
+bearer token) and take bodies that are not JSON (HTML forms): the guard
+still bounds their size and deadline and checks that they are UTF-8.
+
 A client that sends its body slowly, or announces more than it sends, gets 408
 when the deadline passes and one log line; no thread is held while it dawdles,
 so the other routes keep answering.  A client that disconnects mid-body is one
@@ -29,18 +34,29 @@ from durable.limits import PAYLOAD_LIMIT, parse_json
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, token: str, body_timeout: float, open_paths: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str,
+        body_timeout: float,
+        open_paths: frozenset[str],
+        own_auth_prefixes: tuple[str, ...] = (),
+        own_auth_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
         self.body_timeout = body_timeout
         self.open_paths = open_paths
+        self.own_auth_prefixes = own_auth_prefixes
+        self.own_auth_paths = own_auth_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        if scope["path"] not in self.open_paths and not hmac.compare_digest(
+        own_auth = scope["path"] in self.own_auth_paths or scope["path"].startswith(self.own_auth_prefixes)
+        if not own_auth and scope["path"] not in self.open_paths and not hmac.compare_digest(
             headers.get(b"authorization", b""), self.expected
         ):
             await refuse(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})(scope, receive, send)
@@ -74,7 +90,8 @@ class RequestGuard:
         if body.strip():
             try:
                 text = body.decode("utf-8")
-                parse_json(text, "the body")
+                if not own_auth:
+                    parse_json(text, "the body")
             except UnicodeDecodeError:
                 await refuse(400, "the body is not UTF-8 text")(scope, receive, send)
                 return

@@ -52,6 +52,11 @@ class ExecutionRecord:
     parent_operation_id: str | None = None
     tenant_id: str | None = None
 
+    @property
+    def cursor(self) -> tuple[float, str]:
+        """Where a page that ends with this execution leaves off (`ExecutionQuery.before`)."""
+        return (self.created, self.execution_id)
+
     def to_dict(self) -> dict[str, Any]:
         """The one JSON shape of an execution: the HTTP API's `Execution` body and `durable status --json`."""
         return {
@@ -68,6 +73,29 @@ class ExecutionRecord:
             "parent_execution_id": self.parent_execution_id,
             "tenant_id": self.tenant_id,
         }
+
+
+@attrs.frozen(slots=True)
+class ExecutionQuery:
+    """Which executions one page of a listing holds: filters, where the page starts, and how many.
+
+    `function_name` matches exactly, `name_prefix` the start of the execution name; `before` is the
+    (created, execution_id) of the last execution of the previous page (None: the newest).
+    """
+
+    status: ExecutionStatus | None = None
+    function_name: str | None = None
+    name_prefix: str | None = None
+    before: tuple[float, str] | None = None
+    limit: int = 100
+
+    def matches(self, record: ExecutionRecord) -> bool:
+        return (
+            (self.status is None or record.status is self.status)
+            and (self.function_name is None or record.function_name == self.function_name)
+            and (self.name_prefix is None or (record.name is not None and record.name.startswith(self.name_prefix)))
+            and (self.before is None or (record.created, record.execution_id) < self.before)
+        )
 
 
 @attrs.frozen(slots=True)
@@ -169,6 +197,17 @@ class Store(ABC):
 
     @abstractmethod
     def list_executions(self, status: ExecutionStatus | None = None, limit: int = 100) -> list[ExecutionRecord]: ...
+
+    def page_executions(self, query: ExecutionQuery) -> list[ExecutionRecord]:
+        """One page of executions, newest first by (created, execution_id), that match `query`.
+
+        Keyset paging: the next page is `attrs.evolve(query, before=page[-1].cursor)`, so a page costs
+        the same at the millionth execution as at the first.  This default filters `list_executions`;
+        a store with an index (SQLite) answers it from the index.
+        """
+        records = [r for r in self.list_executions(query.status, limit=1_000_000_000) if query.matches(r)]
+        records.sort(key=lambda r: (r.created, r.execution_id), reverse=True)
+        return records[: query.limit]
 
     @abstractmethod
     def load_operations(self, execution_id: str) -> list[OperationRecord]: ...

@@ -16,6 +16,7 @@ from durable.core.records import OperationRecord
 from durable.stores.base import (
     UNCHANGED,
     CommitResult,
+    ExecutionQuery,
     ExecutionRecord,
     ExecutionStatus,
     FenceState,
@@ -80,6 +81,11 @@ class MemoryStore(Store):
         records = [r for r in list(self._executions.values()) if status is None or r.status is status]
         records.sort(key=lambda r: r.created, reverse=True)
         return records[:limit]
+
+    def page_executions(self, query: ExecutionQuery) -> list[ExecutionRecord]:
+        records = [r for r in list(self._executions.values()) if query.matches(r)]
+        records.sort(key=lambda r: (r.created, r.execution_id), reverse=True)
+        return records[: query.limit]
 
     def load_operations(self, execution_id: str) -> list[OperationRecord]:
         return list(self._operations.get(execution_id, {}).values())

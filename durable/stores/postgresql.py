@@ -52,6 +52,7 @@ from durable.stores.base import (
     OUTSIDE_CLOSED,
     UNCHANGED,
     CommitResult,
+    ExecutionQuery,
     ExecutionRecord,
     ExecutionStatus,
     FenceState,
@@ -64,7 +65,7 @@ from durable.stores.base import (
 )
 from durable.stores.signing_key import KEY_BYTES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_SCHEMA = "durable"
 #: how long a store call keeps trying to get a connection back before it fails
 RECONNECT_SECONDS = 30.0
@@ -134,6 +135,12 @@ CREATE TABLE durable_engines (
     heartbeat TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     expires TIMESTAMPTZ NOT NULL
 );
+""",
+    2: """
+CREATE INDEX executions_by_created ON executions (created, execution_id);
+CREATE INDEX executions_by_status_created ON executions (status, created, execution_id);
+CREATE INDEX executions_by_function ON executions (function_name, created, execution_id);
+CREATE INDEX executions_by_name_prefix ON executions (name text_pattern_ops) WHERE name IS NOT NULL;
 """,
 }
 
@@ -407,6 +414,31 @@ class PostgreSQLStore(Store):
                     f"SELECT {_EXEC_COLUMNS} FROM executions WHERE status=%s ORDER BY created DESC LIMIT %s",
                     (status.value, limit),
                 ).fetchall()
+        return [_record(row) for row in rows]
+
+    @_retrying
+    def page_executions(self, query: ExecutionQuery) -> list[ExecutionRecord]:
+        """Keyset paging, newest first, answered from the (created, execution_id) indexes."""
+        where: list[str] = []
+        params: list[Any] = []
+        if query.status is not None:
+            where.append("status = %s")
+            params.append(query.status.value)
+        if query.function_name is not None:
+            where.append("function_name = %s")
+            params.append(query.function_name)
+        if query.name_prefix is not None:
+            where.append("name LIKE %s")
+            params.append(query.name_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if query.before is not None:
+            where.append("(created, execution_id) < (%s, %s)")
+            params += list(query.before)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_EXEC_COLUMNS} FROM executions {clause}ORDER BY created DESC, execution_id DESC LIMIT %s",
+                (*params, query.limit),
+            ).fetchall()
         return [_record(row) for row in rows]
 
     @_retrying

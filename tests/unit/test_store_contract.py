@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from durable.core.history import HistoryEvent
 from durable.core.records import ErrorObject, OperationRecord, OperationStatus, OperationType
 from durable.core.writes import ExecutionChange, close_invocation, end_execution
 from durable.stores import open_store
-from durable.stores.base import ExecutionStatus, Store, WriteSet
+from durable.stores.base import ExecutionQuery, ExecutionStatus, Store, WriteSet
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -142,3 +143,22 @@ def test_meta_values_round_trip(store: Store) -> None:
     store.put_meta("k", "one")
     store.put_meta("k", "two")
     assert store.get_meta("k") == "two"
+
+
+def test_pages_of_executions_are_newest_first_and_filtered_the_same(store: Store) -> None:
+    for i in range(7):
+        store.create_execution(f"e{i}", "fn" if i % 2 else "other", "1", f"job-{i}" if i != 3 else "x_%", None,
+                               10.0 + i, HistoryEvent("ExecutionStarted", 10.0 + i))
+    pages: list[list[str]] = []
+    query = ExecutionQuery(limit=3)
+    while page := store.page_executions(query):
+        pages.append([r.execution_id for r in page])
+        query = attrs.evolve(query, before=page[-1].cursor)
+    assert pages == [["e6", "e5", "e4"], ["e3", "e2", "e1"], ["e0"]]
+    assert [r.execution_id for r in store.page_executions(ExecutionQuery(function_name="fn"))] == ["e5", "e3", "e1"]
+    assert [r.execution_id for r in store.page_executions(ExecutionQuery(name_prefix="job-"))] == [
+        "e6", "e5", "e4", "e2", "e1", "e0"]
+    assert [r.execution_id for r in store.page_executions(ExecutionQuery(name_prefix="x_%"))] == ["e3"]
+    assert store.page_executions(ExecutionQuery(name_prefix="x_%%")) == [], "% and _ are literal in a prefix"
+    assert [r.execution_id for r in store.page_executions(ExecutionQuery(status=ExecutionStatus.RUNNING, limit=2))] == [
+        "e6", "e5"]
