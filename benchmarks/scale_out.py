@@ -11,9 +11,9 @@
 - claim latency: 2 workers idle; executions are started one at a time; the
   latency is from the execution's creation to the start of its first
   invocation on some engine (both read back from the database).
-- failover: 2 workers run executions of 50 ms steps; one is killed with
-  SIGKILL; the figure is from the kill to the first step of one of its
-  executions on the survivor (the lease, `--lease`, 10 s by default, is most
+- failover: 2 workers run 6 executions of 50 ms steps; the one that holds
+  more of them is killed with SIGKILL; the figure is from the kill to the
+  first step of one of its executions on the survivor (the lease, `--lease`, 10 s by default, is most
   of it), over `--kills` rounds, each on a fresh schema.
 
 `python -m benchmarks.scale_out [--server postgresql://postgres@127.0.0.1:5432/postgres] [--engines 1 2 4]
@@ -49,6 +49,7 @@ class WorkerProcesses:
 
     def __init__(self, url: str, lease: float, threads: int, marks: Path | None = None) -> None:
         self.url, self.lease, self.threads, self.marks = url, lease, threads, marks
+        self.isolation = os.environ.get("DURABLE_BENCH_ISOLATION", "thread")
         self.pids: list[int] = []
         self.cpu_s = 0.0
         self.switches = 0
@@ -59,7 +60,8 @@ class WorkerProcesses:
             env["DURABLE_BENCH_MARKS"] = str(self.marks)
         proc = subprocess.Popen(
             [sys.executable, "-m", "durable.cli", "--store", self.url, "worker", "--function",
-             "benchmarks.cluster_load", "--workers", str(self.threads), "--lease", f"{self.lease}s",
+             "benchmarks.cluster_load", "--workers", str(self.threads), "--isolation", self.isolation,
+             "--lease", f"{self.lease}s",
              "--progress", "60"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )
@@ -91,7 +93,7 @@ def _wait_for(predicate: Any, timeout: float, what: str) -> None:
 
 def _live(client: Engine, count: int) -> bool:
     members: list[dict[str, Any]] = client.store.engines()  # type: ignore[attr-defined]
-    return len([e for e in members if e["live"]]) >= count
+    return len([e for e in members if e["state"] == "live"]) >= count
 
 
 def _postgres_cpu() -> float:
@@ -187,15 +189,15 @@ def claim_latency(server: str, count: int, lease: float) -> list[Any]:
 
 def _failover_once(server: str, lease: float) -> float:
     with tempfile.TemporaryDirectory() as folder, scratch_store(server) as url, Engine(
-        store=url, execute=False
+        store=url, functions=[ten_steps, slow_steps], execute=False
     ) as client:
         marks = Path(folder) / "marks"
-        workers = WorkerProcesses(url, lease, threads=2, marks=marks)
+        workers = WorkerProcesses(url, lease, threads=8, marks=marks)
         try:
             workers.start()
             workers.start()
             _wait_for(lambda: _live(client, 2), 60, "2 engines to join")
-            for i in range(8):
+            for i in range(6):  # fewer than one engine takes on, so the survivor has room for the victim's
                 client.start("slow_steps", {"id": f"x{i}", "steps": 4000})
 
             def by_pid() -> dict[int, set[str]]:
@@ -205,8 +207,8 @@ def _failover_once(server: str, lease: float) -> float:
                     held[int(pid)].add(execution)
                 return held
 
-            _wait_for(lambda: len(by_pid()) == 2, 60, "both engines to be running executions")
-            victim = workers.pids[0]
+            _wait_for(lambda: sum(len(held) for held in by_pid().values()) == 6, 60, "every execution to run")
+            victim = max(by_pid().items(), key=lambda item: len(item[1]))[0]
             workers.kill(victim)
             killed_at = time.time()
             orphans = by_pid()[victim]

@@ -141,6 +141,42 @@ def screen(ws: WriteSet, current: Callable[[str], OperationRecord | None]) -> tu
     return attrs.evolve(ws, operations=kept, events=events), None
 
 
+def admit(
+    state: FenceState, original: WriteSet, current: Callable[[str], OperationRecord | None]
+) -> tuple[WriteSet, CommitResult]:
+    """Screen `original` (`screen`) and fence it (`FenceState.admit`): the write to apply and its result.
+
+    An accepted result lists the operations an outside completion had already closed (`dropped`).
+    """
+    ws, conflict = screen(original, current)
+    if conflict is not None:
+        return ws, conflict
+    result = state.admit(ws)
+    if result.ok and len(ws.operations) != len(original.operations):
+        kept = {op.operation_id for op in ws.operations}
+        result = attrs.evolve(
+            result, dropped=tuple(op.operation_id for op in original.operations if op.operation_id not in kept)
+        )
+    return ws, result
+
+
+def execution_columns(ws: WriteSet) -> dict[str, Any]:
+    """The execution columns a WriteSet sets (token and status are tracked by FenceState)."""
+    change = ws.execution
+    if change is None:
+        return {}
+    columns: dict[str, Any] = {}
+    if change.result is not None:
+        columns["result"] = change.result
+    if change.error is not None:
+        columns["error"] = json.dumps(change.error.to_dict())
+    if change.ended is not None:
+        columns["ended"] = change.ended
+    if change.invocation_open is not None:
+        columns["invocation_open"] = change.invocation_open
+    return columns
+
+
 @attrs.define(slots=True)
 class FenceState:
     """The part of an execution row that decides whether a WriteSet may apply."""

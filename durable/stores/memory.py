@@ -22,7 +22,7 @@ from durable.stores.base import (
     FenceState,
     Store,
     WriteSet,
-    screen,
+    admit,
 )
 
 
@@ -120,19 +120,11 @@ class MemoryStore(Store):
         if record is None:
             return CommitResult(False, "unknown execution")
         ops = self._operations[original.execution_id]
-        ws, conflict = screen(original, ops.get)
-        if conflict is not None:
-            return conflict
-        events = self._events[ws.execution_id]
+        events = self._events[original.execution_id]
         state = FenceState(record.status.value, record.token, len(events) + 1)
-        result = state.admit(ws)
+        ws, result = admit(state, original, ops.get)
         if not result.ok:
             return result
-        if len(ws.operations) != len(original.operations):
-            kept = {op.operation_id for op in ws.operations}
-            result = attrs.evolve(
-                result, dropped=tuple(op.operation_id for op in original.operations if op.operation_id not in kept)
-            )
         for op in ws.operations:
             ops[op.operation_id] = op
         for event in ws.events:

@@ -59,9 +59,10 @@ from durable.stores.base import (
     Store,
     StoreError,
     WriteSet,
+    admit,
+    execution_columns,
     operation_from_json,
     operation_to_json,
-    screen,
 )
 from durable.stores.signing_key import KEY_BYTES
 
@@ -773,16 +774,8 @@ class PostgreSQLStore(Store):
             if original.token is not None and member is not None and (not leased or row[3] != member.engine_id):
                 results.append(CommitResult(False, f"lease lost: engine {member.engine_id} no longer owns it"))
                 continue
-            ws, conflict = screen(original, current)
-            if conflict is not None:
-                results.append(conflict)
-                continue
             first_event_id = state.next_event_id
-            result = state.admit(ws)
-            if len(ws.operations) != len(original.operations):
-                kept = {op.operation_id for op in ws.operations}
-                dropped = tuple(op.operation_id for op in original.operations if op.operation_id not in kept)
-                result = attrs.evolve(result, dropped=dropped)
+            ws, result = admit(state, original, current)
             results.append(result)
             if not result.ok:
                 continue
@@ -797,7 +790,7 @@ class PostgreSQLStore(Store):
                 (execution_id, first_event_id + i, json.dumps(event.to_dict(first_event_id + i)))
                 for i, event in enumerate(ws.events)
             )
-            columns.update(_execution_columns(ws))
+            columns.update(execution_columns(ws))
             if ws.alarm is not UNCHANGED:
                 alarm = ws.alarm
         if not any(r.ok for r in results):
@@ -1009,23 +1002,6 @@ class PostgreSQLStore(Store):
 
     def close(self) -> None:
         self.pool.close()
-
-
-def _execution_columns(ws: WriteSet) -> dict[str, Any]:
-    """The execution columns a WriteSet sets (token and status are tracked by FenceState)."""
-    change = ws.execution
-    if change is None:
-        return {}
-    columns: dict[str, Any] = {}
-    if change.result is not None:
-        columns["result"] = change.result
-    if change.error is not None:
-        columns["error"] = json.dumps(change.error.to_dict())
-    if change.ended is not None:
-        columns["ended"] = change.ended
-    if change.invocation_open is not None:
-        columns["invocation_open"] = change.invocation_open
-    return columns
 
 
 def _record(row: tuple[Any, ...]) -> ExecutionRecord:

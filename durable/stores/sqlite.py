@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from durable.core.history import HistoryEvent
 from durable.core.records import ErrorObject, OperationRecord
 from durable.stores.base import (
@@ -32,9 +30,10 @@ from durable.stores.base import (
     Store,
     StoreError,
     WriteSet,
+    admit,
+    execution_columns,
     operation_from_json,
     operation_to_json,
-    screen,
 )
 
 SCHEMA_MARKER = "durable-store/1"
@@ -380,16 +379,8 @@ class SQLiteStore(Store):
             return operation_from_json(operation_id, found[0]) if found else None
 
         for original in group:
-            ws, conflict = screen(original, current)
-            if conflict is not None:
-                results.append(conflict)
-                continue
             first_event_id = state.next_event_id
-            result = state.admit(ws)
-            if len(ws.operations) != len(original.operations):
-                kept = {op.operation_id for op in ws.operations}
-                dropped = tuple(op.operation_id for op in original.operations if op.operation_id not in kept)
-                result = attrs.evolve(result, dropped=dropped)
+            ws, result = admit(state, original, current)
             results.append(result)
             if not result.ok:
                 continue
@@ -399,7 +390,7 @@ class SQLiteStore(Store):
                 (execution_id, first_event_id + i, json.dumps(event.to_dict(first_event_id + i)))
                 for i, event in enumerate(ws.events)
             )
-            columns.update(_execution_columns(ws))
+            columns.update(execution_columns(ws))
             if ws.alarm is not UNCHANGED:
                 alarm = ws.alarm
         if operations:
@@ -466,23 +457,6 @@ def _private(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError, PermissionError):
             if owned.stat().st_mode & 0o077:
                 owned.chmod(0o600)
-
-
-def _execution_columns(ws: WriteSet) -> dict[str, Any]:
-    """The execution columns a WriteSet sets (token and status are tracked by FenceState)."""
-    change = ws.execution
-    if change is None:
-        return {}
-    columns: dict[str, Any] = {}
-    if change.result is not None:
-        columns["result"] = change.result
-    if change.error is not None:
-        columns["error"] = json.dumps(change.error.to_dict())
-    if change.ended is not None:
-        columns["ended"] = change.ended
-    if change.invocation_open is not None:
-        columns["invocation_open"] = int(change.invocation_open)
-    return columns
 
 
 def _record(row: tuple[Any, ...], alarm: float | None) -> ExecutionRecord:
