@@ -113,10 +113,15 @@ class ClusterMember(TrackedActor):
         except Exception as error:
             logger.warning("could not claim ready executions: {}", error)
             return
-        if claimed:
-            self.claims += len(claimed)
-            self.free = max(0, self.free - len(claimed))
-            self.send(self.dispatcher, Ready(tuple(claimed)))
+        taken = len(claimed.woken) + len(claimed.due)
+        if taken:
+            self.claims += taken
+            self.free = max(0, self.free - taken)
+        if claimed.woken:
+            self.send(self.dispatcher, Ready(claimed.woken))
+        if claimed.due:  # checked against the store like this engine's own alarms: an invocation that
+            # began meanwhile has already done what was due, and the check re-arms instead of invoking
+            self.send(self.dispatcher, Ready(claimed.due, alarm=True))
 
 
 class WakeListener:

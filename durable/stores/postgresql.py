@@ -72,6 +72,9 @@ DEFAULT_SCHEMA = "durable"
 RECONNECT_SECONDS = 30.0
 #: how many executions' fence columns a member remembers for single-statement checkpoints
 FENCE_CACHE = 10_000
+#: a transaction left open this long by a paused engine (SIGSTOP, GC, a partition) is ended by the server, so
+#: the row locks it holds cannot keep the other engines from taking its executions over
+IDLE_IN_TRANSACTION_SECONDS = 5.0
 #: how long one attempt waits for a pooled connection before it counts as lost
 POOL_WAIT_SECONDS = 5.0
 #: the first retries after a lost connection do not wait (delays double from FIRST_RETRY; up to QUICK_RETRY: none)
@@ -250,6 +253,28 @@ def _retrying(
     return run
 
 
+@attrs.frozen(slots=True)
+class Claimed:
+    """What one claim took: executions woken by an outside change, and executions whose alarm is due."""
+
+    woken: tuple[str, ...]
+    due: tuple[str, ...]
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.woken, *self.due]
+
+
+@attrs.frozen(slots=True)
+class _QuickCheckpoint:
+    """One execution's plain checkpoint as its single statement, and the fence it leaves behind."""
+
+    statement: str
+    params: dict[str, Any]
+    token: int
+    next_event_id: int
+
+
 class PostgreSQLStore(Store):
     """The Store contract on PostgreSQL, for one engine or many sharing the database."""
 
@@ -282,7 +307,8 @@ class PostgreSQLStore(Store):
             max_size=pool_size,
             kwargs={
                 "autocommit": True,
-                "options": f"-c search_path={self.schema}",
+                "options": f"-c search_path={self.schema} "
+                f"-c idle_in_transaction_session_timeout={int(IDLE_IN_TRANSACTION_SECONDS * 1000)}",
                 "application_name": self.application,
             },
             timeout=POOL_WAIT_SECONDS,
@@ -353,11 +379,9 @@ class PostgreSQLStore(Store):
     def _write(self, work: Callable[[Any], _T]) -> _T:
         """Run `work` in one transaction, again on a fresh connection if the connection is lost.
 
-        The transaction runs in a pipeline: statements whose answers `work` does
-        not read go out together with the COMMIT.  A transaction whose COMMIT
-        was sent when the connection dropped may or may not have committed: its
-        id, read with the first answers, tells (`txid_status`), so a batch is
-        applied exactly once, never half and never twice.
+        A transaction whose COMMIT was sent when the connection dropped may or
+        may not have committed: its id, read first, tells (`txid_status`), so a
+        batch is applied exactly once, never half and never twice.
         """
         started, delay = time.monotonic(), FIRST_RETRY
         while True:
@@ -365,10 +389,9 @@ class PostgreSQLStore(Store):
             done = False
             outcome: Any = None
             try:
-                with self._connection() as conn, conn.pipeline(), conn.transaction():
-                    asked = conn.execute("SELECT txid_current()")
+                with self._connection() as conn, conn.transaction():
+                    txid = conn.execute("SELECT txid_current()").fetchone()[0]
                     outcome = work(conn)
-                    txid = asked.fetchone()[0]
                     done = True
                 return cast(_T, outcome)
             except Exception as error:
@@ -628,33 +651,46 @@ class PostgreSQLStore(Store):
         return self._full_commit(batch)
 
     def _full_commit(self, batch: list[WriteSet]) -> list[CommitResult]:
+        """One transaction: each execution's plain checkpoint as its one statement, the rest the long way."""
         by_execution: dict[str, list[int]] = {}
         for position, ws in enumerate(batch):
             by_execution.setdefault(ws.execution_id, []).append(position)
         member = self.member
+        forms = {
+            execution_id: self._quick_form([batch[p] for p in positions])
+            for execution_id, positions in by_execution.items()
+        }
 
         def work(conn: Any) -> list[CommitResult]:
             results: list[CommitResult | None] = [None] * len(batch)
-            lease = None
-            if member is not None:
-                lease = conn.execute(
-                    f"SELECT EXISTS (SELECT 1 FROM durable_engines WHERE engine_id=%s AND epoch=%s AND {_LIVE})",
-                    (member.engine_id, member.epoch),
-                )
-            rows = conn.execute(
-                f"SELECT {_FENCE_COLUMNS} FROM executions WHERE execution_id = ANY(%s) ORDER BY execution_id "
-                "FOR UPDATE",
-                (sorted(by_execution),),
-            ).fetchall()
-            leased = bool(lease.fetchone()[0]) if lease is not None else False
-            found = {row[0]: row[1:] for row in rows}
             fences.clear()
+            slow = []
             for execution_id in sorted(by_execution):
                 positions = by_execution[execution_id]
-                group = [batch[p] for p in positions]
-                applied = self._apply(conn, execution_id, group, leased, found.get(execution_id), fences)
-                for position, result in zip(positions, applied, strict=True):
-                    results[position] = result
+                form = forms[execution_id]
+                if form is not None and conn.execute(form.statement, form.params).fetchone()[0]:
+                    fences[execution_id] = (form.token, form.next_event_id)
+                    for position in positions:
+                        results[position] = CommitResult(True, token=form.token)
+                else:
+                    slow.append(execution_id)
+            if slow:
+                leased = member is not None and bool(conn.execute(
+                    f"SELECT EXISTS (SELECT 1 FROM durable_engines WHERE engine_id=%s AND epoch=%s AND {_LIVE})",
+                    (member.engine_id, member.epoch),
+                ).fetchone()[0])
+                rows = conn.execute(
+                    f"SELECT {_FENCE_COLUMNS} FROM executions WHERE execution_id = ANY(%s) ORDER BY execution_id "
+                    "FOR UPDATE",
+                    (slow,),
+                ).fetchall()
+                found = {row[0]: row[1:] for row in rows}
+                for execution_id in slow:
+                    positions = by_execution[execution_id]
+                    group = [batch[p] for p in positions]
+                    applied = self._apply(conn, execution_id, group, leased, found.get(execution_id), fences)
+                    for position, result in zip(positions, applied, strict=True):
+                        results[position] = result
             return [r for r in results if r is not None]
 
         fences: dict[str, tuple[int, int]] = {}
@@ -663,19 +699,19 @@ class PostgreSQLStore(Store):
             self._fences.update(fences)
         return committed
 
-    def _quick_commit(self, batch: list[WriteSet]) -> list[CommitResult] | None:
-        """The single-statement checkpoint, or None when the batch needs the full transaction."""
+    def _quick_form(self, group: list[WriteSet]) -> _QuickCheckpoint | None:
+        """One execution's writes as the single checkpoint statement, or None when they need the long way."""
         member = self.member
-        if member is None or not batch:
+        if member is None or not group:
             return None
-        execution_id, token = batch[0].execution_id, batch[0].token
+        execution_id, token = group[0].execution_id, group[0].token
         known = self._fences.get(execution_id)
         if token is None or known is None or known[0] != token:
             return None
         operations: dict[str, str] = {}
         bodies: list[str] = []
         first = known[1]
-        for ws in batch:
+        for ws in group:
             if ws.execution_id != execution_id or ws.token != token or ws.expect_open or ws.execution is not None:
                 return None
             if ws.alarm is not UNCHANGED:
@@ -695,24 +731,30 @@ class PostgreSQLStore(Store):
             params[f"o{i}"], params[f"ob{i}"] = operation_id, body
         for i, body in enumerate(bodies):
             params[f"e{i}"], params[f"eb{i}"] = first + i, body
-        statement = _quick_commit_sql(len(operations), len(bodies))
+        return _QuickCheckpoint(_quick_commit_sql(len(operations), len(bodies)), params, token, first + len(bodies))
+
+    def _quick_commit(self, batch: list[WriteSet]) -> list[CommitResult] | None:
+        """A batch of one execution's plain checkpoint, as one statement on its own; None: not such a batch."""
+        form = self._quick_form(batch)
+        if form is None:
+            return None
         started, delay = time.monotonic(), FIRST_RETRY
         while True:
             try:
                 with self._connection() as conn:
-                    applied = conn.execute(statement, params).fetchone()[0]
+                    applied = conn.execute(form.statement, form.params).fetchone()[0]
                 break
             except Exception as error:
                 if not self._lost(error):
                     raise
-                applied = self._landed(params, started)
+                applied = self._landed(form.params, started)
                 if applied is not None:
                     break
                 delay = self._again(error, started, delay)
         if not applied:
             return None
-        self._fences[execution_id] = (token, first + len(bodies))
-        return [CommitResult(True, token=token)] * len(batch)
+        self._fences[batch[0].execution_id] = (form.token, form.next_event_id)
+        return [CommitResult(True, token=form.token)] * len(batch)
 
     def _landed(self, params: dict[str, Any], started: float) -> bool | None:
         """After a lost connection: did the single-statement checkpoint commit?  None: cannot tell yet."""
@@ -745,11 +787,7 @@ class PostgreSQLStore(Store):
         row: tuple[Any, ...] | None,
         fences: dict[str, tuple[int, int]] | None = None,
     ) -> list[CommitResult]:
-        """Apply one execution's writes; `row`: its fence columns, read `FOR UPDATE` in this transaction.
-
-        Only statements that need no answer are sent here, so in a pipeline they
-        go out with the COMMIT in one round trip.
-        """
+        """Apply one execution's writes; `row`: its fence columns, read `FOR UPDATE` in this transaction."""
         if row is None:
             return [CommitResult(False, "unknown execution")] * len(group)
         state = FenceState(row[0], row[1], row[2])
@@ -920,35 +958,29 @@ class PostgreSQLStore(Store):
             conn.execute("SELECT pg_notify(%s, %s)", (self.channel, execution_id))
         return freed
 
-    def claim_ready(self, functions: list[str], now: float, limit: int) -> list[str]:
-        """Take up to `limit` ready executions of `functions` that no live member owns (woken first, then due)."""
+    def claim_ready(self, functions: list[str], now: float, limit: int) -> Claimed:
+        """Take up to `limit` ready executions of `functions` that no live member holds: woken first, then due."""
         member = self.member
         if member is None or limit <= 0 or not functions:
-            return []
+            return Claimed((), ())
 
-        def work(conn: Any) -> list[str]:
-            claimed: list[str] = []
-            for readiness in ("wake", "alarm <= %(now)s"):
-                if len(claimed) >= limit:
-                    break
-                order = "created" if readiness == "wake" else "alarm"
-                rows = conn.execute(
-                    "UPDATE executions SET owner = %(me)s WHERE execution_id IN ("
-                    "SELECT execution_id FROM executions WHERE status = 'RUNNING' AND NOT invocation_open "
-                    f"AND owner IS NULL AND {readiness} AND function_name = ANY(%(functions)s) "
-                    f"ORDER BY {order} LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-                    f"AND EXISTS (SELECT 1 FROM durable_engines WHERE engine_id = %(me)s AND epoch = %(epoch)s "
-                    f"AND {_LIVE}) RETURNING execution_id",
-                    {
-                        "me": member.engine_id,
-                        "epoch": member.epoch,
-                        "now": now,
-                        "functions": functions,
-                        "limit": limit - len(claimed),
-                    },
-                ).fetchall()
-                claimed.extend(eid for (eid,) in rows)
-            return claimed
+        def take(conn: Any, readiness: str, order: str, room: int) -> tuple[str, ...]:
+            if room <= 0:
+                return ()
+            rows = conn.execute(
+                "UPDATE executions SET owner = %(me)s WHERE execution_id IN ("
+                "SELECT execution_id FROM executions WHERE status = 'RUNNING' AND NOT invocation_open "
+                f"AND owner IS NULL AND {readiness} AND function_name = ANY(%(functions)s) "
+                f"ORDER BY {order} LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+                f"AND EXISTS (SELECT 1 FROM durable_engines WHERE engine_id = %(me)s AND epoch = %(epoch)s "
+                f"AND {_LIVE}) RETURNING execution_id",
+                {"me": member.engine_id, "epoch": member.epoch, "now": now, "functions": functions, "limit": room},
+            ).fetchall()
+            return tuple(eid for (eid,) in rows)
+
+        def work(conn: Any) -> Claimed:
+            woken = take(conn, "wake", "created", limit)
+            return Claimed(woken, take(conn, "alarm <= %(now)s", "alarm", limit - len(woken)))
 
         return self._write(work)
 

@@ -90,7 +90,7 @@ def test_a_member_past_its_lease_is_fenced_and_its_work_handed_on(pg: PostgreSQL
         (refused,) = pg.commit([WriteSet("e1", begun.token, (_step("1"),))])
         assert not refused.ok and "lease lost" in refused.reason
         assert not pg.heartbeat(0.3), "a member declared dead cannot renew its old lease"
-        assert other.claim_ready(["fn"], time.time(), 10) == ["e1"]
+        assert other.claim_ready(["fn"], time.time(), 10).woken == ("e1",), "handed on: woken for the others"
         taken = other.begin_invocation("e1", time.time())
         assert taken.ok and taken.token == (begun.token or 0) + 2
         assert pg.rejoin(0.3).epoch > late.epoch
@@ -113,13 +113,13 @@ def test_members_claim_disjoint_batches(pg: PostgreSQLStore, pg_url: str) -> Non
         _create(pg, "elsewhere", function="not-mine")
         pg.join(30)
         other.join(30)
-        mine = pg.claim_ready(["fn"], time.time(), 8)
-        theirs = other.claim_ready(["fn"], time.time(), 100)
+        mine = pg.claim_ready(["fn"], time.time(), 8).all
+        theirs = other.claim_ready(["fn"], time.time(), 100).all
         assert len(mine) == 8 and len(theirs) == 12 and not set(mine) & set(theirs)
         assert "elsewhere" not in mine + theirs
         assert not other.begin_invocation(mine[0], time.time()).ok, "claimed by a live member"
         pg.release(mine, wake=True)
-        assert sorted(other.claim_ready(["fn"], time.time(), 100)) == sorted(mine)
+        assert sorted(other.claim_ready(["fn"], time.time(), 100).all) == sorted(mine)
         assert [e["owns"] for e in other.engines()] == [20, 0]
     finally:
         other.close()
