@@ -696,13 +696,9 @@ def cmd_viz(args: argparse.Namespace) -> int:
 
 def _write_viz(dot: str, graph: dict[str, Any] | None, out: Path) -> None:
     """DOT as recorded; SVG and HTML drawn here (no Graphviz needed) from the graph, or from the DOT."""
+    from durable.console.svg import graph_from_dot, render_html, render_svg
+
     fmt = out.suffix.lstrip(".").lower()
-    if fmt not in ("", "dot", "gv"):
-        try:
-            from durable.console.svg import graph_from_dot, render_html, render_svg
-        except ImportError:
-            raise CliError("drawing .svg or .html needs the http extra: pip install 'durable[http]' "
-                           "(or write .dot)") from None
     drawn = graph if graph is not None else graph_from_dot(dot)
     if fmt in ("", "dot", "gv"):
         text = dot

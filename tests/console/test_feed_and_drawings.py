@@ -360,3 +360,21 @@ def test_durable_serve_prints_a_login_link_that_opens_the_console_and_stops_clea
             server.communicate()
     assert server.returncode == 0, stderr
     assert "Traceback" not in stderr and "stopped serving" in stderr
+
+
+def test_durable_viz_draws_svg_and_html_without_the_http_extra(tmp_path: Path) -> None:
+    """`pip install durable` alone: the web server's packages are missing, and the drawings still work."""
+    store = tmp_path / "viz.db"
+    assert _cli("run", "examples.hello:handler", "--input", '"viz"', store=store).returncode == 0
+    script = (
+        "import sys\n"
+        "for name in ('fastapi', 'starlette', 'uvicorn', 'pydantic'):\n"
+        "    sys.modules[name] = None\n"
+        "from durable.cli import main\n"
+        f"sys.exit(main(['--store', 'sqlite:///{store}', 'viz', '--out', sys.argv[1]]))\n"
+    )
+    for name in ("topology.svg", "topology.html"):
+        done = subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], capture_output=True, text=True,
+                              timeout=60, cwd=REPO)
+        assert done.returncode == 0, done.stderr
+        assert "InvocationWorker" in (tmp_path / name).read_text()
