@@ -696,7 +696,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
 
 def _write_viz(dot: str, graph: dict[str, Any] | None, out: Path) -> None:
     """DOT as recorded; SVG and HTML drawn here (no Graphviz needed) from the graph, or from the DOT."""
-    from durable.console.svg import graph_from_dot, render_html, render_svg
+    from durable.viz import graph_from_dot, render_html, render_svg
 
     fmt = out.suffix.lstrip(".").lower()
     drawn = graph if graph is not None else graph_from_dot(dot)

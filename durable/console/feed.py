@@ -27,7 +27,7 @@ import pykka
 
 from actors.messages import TopologySample
 from actors.topology import Topology
-from durable.console.svg import layout
+from durable.viz import layout
 
 DEFAULT_INTERVAL = 0.25
 DEFAULT_KEEP_SECONDS = 60.0

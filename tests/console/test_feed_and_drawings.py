@@ -21,13 +21,13 @@ import pytest
 from actors.topology import Topology, TrackedActor
 from durable.console import serve_console
 from durable.console.feed import TopologyFeed
-from durable.console.svg import graph_from_dot, layout, render_html, render_svg
 from durable.console.timeline import BRANCHES_SHOWN, render, rows
 from durable.core.records import OperationRecord, OperationStatus, OperationSubType, OperationType
 from durable.engine import Engine
 from durable.stores.base import ExecutionQuery, ExecutionStatus, Store
 from durable.stores.memory import MemoryStore
 from durable.stores.sqlite import SQLiteStore
+from durable.viz import graph_from_dot, layout, render_html, render_svg
 from tests.conftest import wait_until
 from tests.workflows import approval
 

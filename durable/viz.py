@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import json
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 #: the layer of each known kind, in the order a message travels
@@ -203,7 +203,7 @@ def render_svg(graph: dict[str, Any], title: str = "durable topology") -> str:
 
 def vendored_cytoscape() -> str:
     """The pinned Cytoscape.js the package ships (`static/vendor/`)."""
-    return (resources.files("durable.console") / "static" / "vendor" / "cytoscape.min.js").read_text("utf-8")
+    return (Path(__file__).resolve().parent / "console" / "static" / "vendor" / "cytoscape.min.js").read_text("utf-8")
 
 
 def render_html(graph: dict[str, Any], title: str = "durable topology") -> str:
