@@ -52,7 +52,6 @@ class ClusterMember(TrackedActor):
         self.claim_pending = False
         self.next_heartbeat = 0.0
         self.next_poll = 0.0
-        self.claims = 0
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -113,10 +112,7 @@ class ClusterMember(TrackedActor):
         except Exception as error:
             logger.warning("could not claim ready executions: {}", error)
             return
-        taken = len(claimed.woken) + len(claimed.due)
-        if taken:
-            self.claims += taken
-            self.free = max(0, self.free - taken)
+        self.free = max(0, self.free - len(claimed.woken) - len(claimed.due))
         if claimed.woken:
             self.send(self.dispatcher, Ready(claimed.woken))
         if claimed.due:  # checked against the store like this engine's own alarms: an invocation that

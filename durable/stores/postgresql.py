@@ -645,21 +645,29 @@ class PostgreSQLStore(Store):
         numbering are its WHERE clause.  Anything else, or a guess that no longer
         holds, takes the transaction below.
         """
-        quick = self._quick_commit(batch)
-        if quick is not None:
-            return quick
-        return self._full_commit(batch)
-
-    def _full_commit(self, batch: list[WriteSet]) -> list[CommitResult]:
-        """One transaction: each execution's plain checkpoint as its one statement, the rest the long way."""
         by_execution: dict[str, list[int]] = {}
         for position, ws in enumerate(batch):
             by_execution.setdefault(ws.execution_id, []).append(position)
-        member = self.member
         forms = {
             execution_id: self._quick_form([batch[p] for p in positions])
             for execution_id, positions in by_execution.items()
         }
+        if len(forms) == 1:
+            ((execution_id, form),) = forms.items()
+            if form is not None:
+                if self._quick_commit(execution_id, form):
+                    return [CommitResult(True, token=form.token)] * len(batch)
+                forms[execution_id] = None  # the fence this member remembered is stale: the long way
+        return self._full_commit(batch, by_execution, forms)
+
+    def _full_commit(
+        self,
+        batch: list[WriteSet],
+        by_execution: dict[str, list[int]],
+        forms: dict[str, _QuickCheckpoint | None],
+    ) -> list[CommitResult]:
+        """One transaction: each execution's plain checkpoint as its one statement, the rest the long way."""
+        member = self.member
 
         def work(conn: Any) -> list[CommitResult]:
             results: list[CommitResult | None] = [None] * len(batch)
@@ -733,11 +741,8 @@ class PostgreSQLStore(Store):
             params[f"e{i}"], params[f"eb{i}"] = first + i, body
         return _QuickCheckpoint(_quick_commit_sql(len(operations), len(bodies)), params, token, first + len(bodies))
 
-    def _quick_commit(self, batch: list[WriteSet]) -> list[CommitResult] | None:
-        """A batch of one execution's plain checkpoint, as one statement on its own; None: not such a batch."""
-        form = self._quick_form(batch)
-        if form is None:
-            return None
+    def _quick_commit(self, execution_id: str, form: _QuickCheckpoint) -> bool:
+        """One execution's plain checkpoint as one statement on its own; False: the fence did not hold."""
         started, delay = time.monotonic(), FIRST_RETRY
         while True:
             try:
@@ -751,10 +756,9 @@ class PostgreSQLStore(Store):
                 if applied is not None:
                     break
                 delay = self._again(error, started, delay)
-        if not applied:
-            return None
-        self._fences[batch[0].execution_id] = (form.token, form.next_event_id)
-        return [CommitResult(True, token=form.token)] * len(batch)
+        if applied:
+            self._fences[execution_id] = (form.token, form.next_event_id)
+        return bool(applied)
 
     def _landed(self, params: dict[str, Any], started: float) -> bool | None:
         """After a lost connection: did the single-statement checkpoint commit?  None: cannot tell yet."""
