@@ -9,7 +9,9 @@ ExecutionEnded to the CompletionBoard after a commit that ended an execution.
 Group commit: a Persist is queued and, if no flush is pending, a Flush is
 told to self.  The Flush lands behind every Persist already in the mailbox,
 so everything that arrived while the previous transaction ran is committed
-in the next single transaction.  A request that is not a Persist first
+in the next single transaction.  The writer is a BorrowingActor: a sender
+that finds it idle commits on its own thread (a lone step's checkpoint costs
+no hand-off), and a backlog is worked off by the writer's own thread.  A request that is not a Persist first
 commits what is queued, so the store sees writes in mailbox order: an outside
 completion told before an invocation begins is in the state that invocation loads.
 """
@@ -32,16 +34,17 @@ from actors.messages import (
     SaveMeta,
     WriterStats,
 )
+from actors.pool import ActorPool, BorrowingActor
 from actors.replies import reject, resolve
-from actors.topology import Topology, TrackedActor
+from actors.topology import Topology
 from durable.clock import Clock
 from durable.exceptions import CheckpointRejectedError
 from durable.stores.base import UNCHANGED, CommitResult, Store
 
 
-class CheckpointWriter(TrackedActor):
+class CheckpointWriter(BorrowingActor):
     def __init__(self, topology: Topology, store: Store, clock: Clock) -> None:
-        super().__init__(topology, store.url)
+        super().__init__(topology, ActorPool(1, "durable-writer"), store.url)
         self.store = store
         self.clock = clock
         self.pending: list[Persist] = []
@@ -94,6 +97,10 @@ class CheckpointWriter(TrackedActor):
             case _:
                 raise TypeError(f"CheckpointWriter got an unexpected message {message!r}")
         return None
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        self.pool.shutdown()
 
     def _flush(self) -> None:
         batch, self.pending = self.pending, []

@@ -86,6 +86,8 @@ class ExecutionState(InlineActor):
         #: records and events of checkpoints nobody waits for, not yet sent to the writer (`_writeset`)
         self.unsent: dict[str, OperationRecord] = {}
         self.unsent_events: list[HistoryEvent] = []
+        #: a SendUnsent is on its way from the Ticker (one at a time, however many steps start meanwhile)
+        self.tick_asked = False
         self.execution_id = execution_id
         self.token = token
         self.ops: dict[str, OperationRecord] = {}
@@ -109,6 +111,7 @@ class ExecutionState(InlineActor):
             case Checkpoint():
                 self._checkpoint(message)
             case SendUnsent():
+                self.tick_asked = False
                 if self.unsent or self.unsent_events:
                     self.send(self.writer, Persist(self._writeset([], [])))
             case FireDueTimers(reply_to, notify, tag, views_of):
@@ -226,7 +229,8 @@ class ExecutionState(InlineActor):
     def _persist(self, changed: list[OperationRecord], events: list[HistoryEvent], reply_to: Any) -> None:
         self._remember(changed)
         if reply_to is None:
-            if not self.unsent and not self.unsent_events:
+            if not self.tick_asked:
+                self.tick_asked = True
                 self.ticker.once(self.actor_ref, SendUnsent())
             for op in changed:
                 self.unsent[op.operation_id] = op

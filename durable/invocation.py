@@ -22,6 +22,7 @@ import attrs
 import pykka
 
 from actors.messages import Checkpoint, Lookup, RecordsUnder
+from actors.pool import about_to_wait
 from actors.replies import Answer
 from actors.topology import Topology
 from durable.clock import Clock
@@ -149,7 +150,8 @@ class Invocation:
                 plugins.sent_checkpoint(update, None)
             return
         answer = Answer()
-        self.topology.tell(self.state, Checkpoint((update,), answer))
+        with about_to_wait():
+            self.topology.tell(self.state, Checkpoint((update,), answer))
         if plugins is not None:
             plugins.sent_checkpoint(update, answer)  # waits for the answer, then reports the merged operation
             return

@@ -402,11 +402,15 @@ class SQLiteStore(Store):
         if events:
             conn.executemany("INSERT INTO events(execution_id, event_id, body) VALUES (?,?,?)", events)
         if any(r.ok for r in results):
-            columns.update(next_event_id=state.next_event_id, token=state.token, status=state.status)
-            assignments = ", ".join(f"{name}=?" for name in columns)
-            conn.execute(
-                f"UPDATE executions SET {assignments} WHERE execution_id=?", (*columns.values(), execution_id)
-            )
+            # only what moved: assigning `status` would rewrite its two indexes on every step
+            for name, value in zip(("status", "token", "next_event_id"), row, strict=True):
+                if getattr(state, name) != value:
+                    columns[name] = getattr(state, name)
+            if columns:
+                assignments = ", ".join(f"{name}=?" for name in columns)
+                conn.execute(
+                    f"UPDATE executions SET {assignments} WHERE execution_id=?", (*columns.values(), execution_id)
+                )
         if alarm is None:
             conn.execute("DELETE FROM alarms WHERE execution_id=?", (execution_id,))
         elif alarm is not UNCHANGED:
