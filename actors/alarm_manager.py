@@ -2,7 +2,9 @@
 
 Owns: one alarm (a due time) per execution, and the sequence number of the
 last update applied to it, and whether a virtual clock may skip.  Takes:
-SetAlarm, DeleteAlarm, Tick, DispatcherIdle, SkipTime, NextAlarm.  Sends: one Ready(all due, alarm=True) per tick to
+SetAlarm, DeleteAlarm, Tick, DispatcherIdle, SkipTime, NextAlarm.  Asks the Ticker for a Tick
+at its earliest alarm, so an alarm fires on time rather than at the next
+regular tick.  Sends: one Ready(all due, alarm=True) per tick to
 the Dispatcher, AlarmAck for every update, and AlarmFired to the AlarmClient
 for each alarm let go.  An update older than the last one applied to that
 execution is acknowledged and ignored: a late duplicate cannot undo a newer
@@ -38,6 +40,7 @@ from actors.messages import (
     SkipTime,
     Tick,
 )
+from actors.ticker import Ticker
 from actors.topology import Topology, TrackedActor
 from durable.clock import Clock, VirtualClock
 
@@ -59,16 +62,23 @@ class AlarmManager(TrackedActor):
         self.client: pykka.ActorRef[Any] | None = None
         self.fired = 0
         self.skipping = False
+        self.ticker: Ticker | None = None
+        #: the time of the Tick asked of the Ticker's `at` for the earliest alarm (None: none on its way)
+        self.wake_asked: float | None = None
 
-    def connect(self, dispatcher: pykka.ActorRef[Any], client: pykka.ActorRef[Any]) -> None:
+    def connect(
+        self, dispatcher: pykka.ActorRef[Any], client: pykka.ActorRef[Any], ticker: Ticker | None = None
+    ) -> None:
         self.dispatcher = dispatcher
         self.client = client
+        self.ticker = ticker
 
     def handle(self, message: Any) -> Any:
         match message:
             case SetAlarm(execution_id, due, seq):
                 if self._fresh(execution_id, seq):
                     self.alarms.set(execution_id, due)
+                    self._wake_on_time()
                 self._ack(execution_id, seq)
                 self._skip_if_idle()
             case DeleteAlarm(execution_id, seq):
@@ -77,7 +87,10 @@ class AlarmManager(TrackedActor):
                     self.idle_seqs[execution_id] = self.seqs.pop(execution_id)
                 self._ack(execution_id, seq)
             case Tick(now):
+                if self.wake_asked is not None and self.wake_asked <= now:
+                    self.wake_asked = None
                 self._fire(now)
+                self._wake_on_time()
                 self._skip_if_idle()
             case DispatcherIdle(idle):
                 self.idle = idle
@@ -102,6 +115,15 @@ class AlarmManager(TrackedActor):
     def _ack(self, execution_id: str, seq: int) -> None:
         if self.client is not None:
             self.send(self.client, AlarmAck(execution_id, seq))
+
+    def _wake_on_time(self) -> None:
+        """Ask the Ticker for a Tick at the earliest alarm, unless one is on its way for it or earlier."""
+        earliest = self.alarms.earliest()
+        if self.ticker is None or earliest is None:
+            return
+        if self.wake_asked is None or earliest < self.wake_asked:
+            self.wake_asked = earliest
+            self.ticker.at(earliest, self.actor_ref, Tick(earliest))
 
     def _fire(self, now: float) -> None:
         due = self.alarms.pop_due(now)

@@ -24,6 +24,8 @@ Invariants:
 
 Branch owns one branch's run: on RunBranch it runs the branch function on a
 pool thread, replaying what it already did, and reports the outcome.  A
+branch whose record was already final when the invocation began replays
+without user code; the parent replays it itself, with no Branch.  A
 branch that raises is a branch failure, never a crash of the parent.
 """
 
@@ -85,6 +87,19 @@ class BatchSpec:
     started_before: tuple[int, ...] = ()
     #: the batch's operation id (branch i is its (i+1)-th child); None: branches replay by lookups alone
     prefix: str | None = None
+    #: branches whose record is already final (their outcome replays without running user code): the
+    #: parent replays them itself instead of starting a Branch for each
+    settled_before: frozenset[int] = frozenset()
+
+
+def run_one(index: int, run: Callable[[int, RecordsUnder | None], Any], view: RecordsUnder | None) -> Any:
+    """Run branch `index` and say how it went: BranchSucceeded, BranchSuspended or BranchFailed."""
+    try:
+        return BranchSucceeded(index, run(index, view))
+    except SuspendExecution as suspended:
+        return BranchSuspended(index, suspended.resume_at, suspended.waiting_on)
+    except Exception as error:
+        return BranchFailed(index, branch_error_object(error))
 
 
 class Branch(PooledActor):
@@ -104,12 +119,7 @@ class Branch(PooledActor):
     def handle(self, message: Any) -> Any:
         match message:
             case RunBranch(view):
-                try:
-                    outcome: Any = BranchSucceeded(self.index, self.run(self.index, view))
-                except SuspendExecution as suspended:
-                    outcome = BranchSuspended(self.index, suspended.resume_at, suspended.waiting_on)
-                except Exception as error:
-                    outcome = BranchFailed(self.index, branch_error_object(error))
+                outcome = run_one(self.index, self.run, view)
                 try:
                     self.send(self.parent, outcome)
                 except pykka.ActorDeadError:
@@ -158,25 +168,9 @@ class BatchParent(TrackedActor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case BranchSucceeded(index, result):
-                self._settle(index, SUCCEEDED)
-                self.results[index] = result
-            case BranchFailed(index, error):
-                self._settle(index, FAILED)
-                self.errors[index] = error
-            case BranchSuspended(index, resume_at, waiting_on):
-                if index in self.changed_while_running:
-                    self.changed_while_running.discard(index)
-                    if not self.done:
-                        self.send(self.branches[index], RunBranch())
-                        return None
-                self.status[index] = SUSPENDED
-                self.running -= 1
-                self.resume_at[index] = resume_at
-                if waiting_on is not None:
-                    self.waiting_on[waiting_on] = index
-                if resume_at is not None and not self.done:
-                    self._timers().tell(ScheduleResume(str(index), resume_at))
+            case BranchSucceeded() | BranchFailed() | BranchSuspended():
+                if not self._take(message):
+                    return None
             case ResumeWave(keys, _now):
                 wave = tuple(int(key) for key in keys if self.status[int(key)] == SUSPENDED)
                 if wave and not self.done:
@@ -202,6 +196,30 @@ class BatchParent(TrackedActor):
         self._advance()
         return None
 
+    def _take(self, outcome: BranchSucceeded | BranchFailed | BranchSuspended) -> bool:
+        """Book a branch's outcome; False when the branch runs again instead (it changed while running)."""
+        match outcome:
+            case BranchSucceeded(index, result):
+                self._settle(index, SUCCEEDED)
+                self.results[index] = result
+            case BranchFailed(index, error):
+                self._settle(index, FAILED)
+                self.errors[index] = error
+            case BranchSuspended(index, resume_at, waiting_on):
+                if index in self.changed_while_running:
+                    self.changed_while_running.discard(index)
+                    if not self.done:
+                        self.send(self.branches[index], RunBranch())
+                        return False
+                self.status[index] = SUSPENDED
+                self.running -= 1
+                self.resume_at[index] = resume_at
+                if waiting_on is not None:
+                    self.waiting_on[waiting_on] = index
+                if resume_at is not None and not self.done:
+                    self._timers().tell(ScheduleResume(str(index), resume_at))
+        return True
+
     def _outside_change(self, operation_id: str) -> None:
         """Re-run the branch that waits on `operation_id`; one still running re-runs when it suspends."""
         index = self.waiting_on.pop(operation_id, -1)
@@ -226,22 +244,37 @@ class BatchParent(TrackedActor):
             stop_quietly(branch)
 
     def _advance(self) -> None:
-        """Complete, admit waiting branches into free slots, or suspend: in that order."""
-        if self.done:
-            return
-        policy = self.spec.completion
-        succeeded, failed = len(self.results), len(self.errors)
-        if policy.is_complete(succeeded, failed) or not policy.should_continue(failed):
-            self._finish(policy.reason(succeeded, failed))
+        """Complete, admit waiting branches into free slots, or suspend: in that order.
+
+        A branch whose record was final when the invocation began replays here
+        at once (no Branch, no message, no slot held), so a long batch's
+        finished branches do not queue for slots ahead of its live ones.
+        """
+        if self._complete():
             return
         limit = self.spec.max_concurrency
         while self.queue and (limit is None or self.in_flight < limit):
             index = self.queue.popleft()
             self.in_flight += 1
-            self._run(index)
+            self._mark_running(index)
+            if index not in self.spec.settled_before:
+                self._run(index)
+            elif self._take(run_one(index, self.spec.run_branch, None)) and self._complete():
+                return
         if self.running == 0:
             dues = [due for i, due in self.resume_at.items() if self.status[i] == SUSPENDED and due is not None]
             self._answer(BatchSuspended(min(dues) if dues else None))
+
+    def _complete(self) -> bool:
+        """Answer the batch's outcome if its completion policy is met (or cannot be): True once done."""
+        if self.done:
+            return True
+        policy = self.spec.completion
+        succeeded, failed = len(self.results), len(self.errors)
+        if policy.is_complete(succeeded, failed) or not policy.should_continue(failed):
+            self._finish(policy.reason(succeeded, failed))
+            return True
+        return False
 
     def _mark_running(self, index: int) -> None:
         """Running from here on: a branch whose wave is being refreshed counts as running."""
@@ -251,7 +284,6 @@ class BatchParent(TrackedActor):
     def _run(self, index: int) -> None:
         branch = Branch.start(self.topology, self.pool, self.actor_ref, index, self.spec.run_branch)
         self.branches[index] = branch
-        self._mark_running(index)
         self.send(branch, RunBranch())
 
     def _finish(self, reason: CompletionReason) -> None:

@@ -175,15 +175,24 @@ _thread_waits = threading.local()
 def about_to_wait() -> Iterator[None]:
     """Mark this thread, for the block, as one that will only wait for an answer after its sends.
 
-    A BorrowingActor told something from such a thread may do the work on it:
-    the thread has nothing better to do meanwhile.
+    The first BorrowingActor it wakes inside the block is lent this thread:
+    its claim is taken at once and its mail handled when the block ends, once
+    every inline actor this thread drained meanwhile has let go (a commit never
+    holds up another thread's lookup).  Nested blocks lend through the outer one.
     """
-    outer = getattr(_thread_waits, "on", False)
-    _thread_waits.on = True
+    if getattr(_thread_waits, "open", False):
+        yield
+        return
+    _thread_waits.open = True
+    _thread_waits.borrower = None
     try:
         yield
     finally:
-        _thread_waits.on = outer
+        borrower: BorrowingActor | None = _thread_waits.borrower
+        _thread_waits.open = False
+        _thread_waits.borrower = None
+        if borrower is not None:
+            borrower._drain(borrower.turn)
 
 
 class BorrowingActor(PooledActor):
@@ -191,11 +200,12 @@ class BorrowingActor(PooledActor):
 
     For an actor whose work is brief and usually one request at a time (the
     CheckpointWriter's commit of one step): the request of a sender inside
-    `about_to_wait` costs no hand-off at all, and its answer is ready when
-    `tell` returns.  Any other sender (an actor with other mail to serve, the
-    Ticker) never lends its thread, so a slow commit cannot stall it.  The turn
-    ends after `turn` messages; mail still waiting then goes to the actor's own
-    pool, so a backlog is worked off there and never holds a sender for long.
+    `about_to_wait` costs no hand-off at all, and its answer is ready when the
+    block ends.  Any other sender (an actor with other mail to serve, the
+    Ticker) never lends its thread, so a slow commit cannot stall it; nor does
+    a waiting sender lend it twice, so what it drains for others is grouped on
+    the actor's own pool.  The turn ends after `turn` messages; mail still
+    waiting then goes to that pool, so a backlog never holds a sender for long.
     One message at a time, in mailbox order, as always.
     """
 
@@ -203,8 +213,8 @@ class BorrowingActor(PooledActor):
 
     def _wake(self) -> None:
         if self._claim():
-            if getattr(_thread_waits, "on", False):
-                self._drain(self.turn)
+            if getattr(_thread_waits, "open", False) and _thread_waits.borrower is None:
+                _thread_waits.borrower = self
             else:
                 self.pool.schedule(self)
 

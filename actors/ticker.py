@@ -2,15 +2,20 @@
 
 A plain daemon thread (not an actor: it owns nothing and takes no messages)
 that tells `Tick(now)` to its subscribers every `interval` seconds, and
-delivers the one-shot messages asked of it with `once` at the next tick.
-Timers are data in the actors; this thread only nudges them.
+delivers the one-shot messages asked of it with `once` at the next tick,
+and those asked with `at` when the clock reaches their time (so an alarm
+fires on time, not up to a tick late).  Timers are data in the actors; this
+thread only nudges them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import queue
 import threading
+import time
 from typing import Any
 
 import pykka
@@ -24,7 +29,8 @@ class Ticker:
         self.subscribers: dict[str, pykka.ActorRef[Any]] = {ref.actor_urn: ref for ref in subscribers}
         self.interval = interval
         self._once: queue.SimpleQueue[tuple[pykka.ActorRef[Any], Any]] = queue.SimpleQueue()
-        self._stop = threading.Event()
+        #: `at` requests, and None to stop; the thread sleeps on this queue, so a request wakes it
+        self._at: queue.SimpleQueue[tuple[float, pykka.ActorRef[Any], Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="durable-ticker", daemon=True)
 
     def start(self) -> None:
@@ -41,15 +47,42 @@ class Ticker:
         """Tell `ref` `message` at the next tick (callable from any thread; costs the caller no hand-off)."""
         self._once.put((ref, message))
 
+    def at(self, when: float, ref: pykka.ActorRef[Any], message: Any) -> None:
+        """Tell `ref` `message` once the clock reads `when` (callable from any thread)."""
+        self._at.put((when, ref, message))
+
     def stop(self) -> None:
-        self._stop.set()
+        self._at.put(None)
         self._thread.join(timeout=2)
 
     def _run(self) -> None:
         from actors.messages import Tick
 
-        while not self._stop.wait(self.interval):
-            tick = Tick(self.clock.now())
+        timed: list[tuple[float, int, pykka.ActorRef[Any], Any]] = []
+        order = itertools.count()
+        next_tick = time.monotonic() + self.interval
+        while True:
+            sleep = next_tick - time.monotonic()
+            if timed:
+                sleep = min(sleep, timed[0][0] - self.clock.now())
+            try:
+                request = self._at.get(timeout=max(0.0, sleep))
+            except queue.Empty:
+                pass
+            else:
+                if request is None:
+                    return
+                when, ref, message = request
+                heapq.heappush(timed, (when, next(order), ref, message))
+            now = self.clock.now()
+            while timed and timed[0][0] <= now:
+                _, _, ref, message = heapq.heappop(timed)
+                with contextlib.suppress(pykka.ActorDeadError):
+                    ref.tell(message)
+            if time.monotonic() < next_tick:
+                continue
+            next_tick = time.monotonic() + self.interval
+            tick = Tick(now)
             for ref in list(self.subscribers.values()):
                 try:
                     ref.tell(tick)

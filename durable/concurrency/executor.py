@@ -89,6 +89,11 @@ class ConcurrentExecutor(Generic[ResultType]):
         started_before = tuple(
             index for index in range(len(self.executables)) if self.branch_id(index) in invocation.snapshot
         )
+        settled = frozenset(
+            index for index in started_before
+            if self.nesting_type is not NestingType.FLAT
+            and _final(invocation.snapshot.get(self.branch_id(index)))
+        )
         label = f"{self.sub_type_top.value} {self.operation_id_namespace.prefix}"
         spec = BatchSpec(
             name=label,
@@ -98,6 +103,7 @@ class ConcurrentExecutor(Generic[ResultType]):
             completion=self.policy,
             started_before=started_before,
             prefix=self.operation_id_namespace.prefix,
+            settled_before=settled,
         )
         outcome = _coordinate(invocation, spec)
         if isinstance(outcome, BatchSuspended):
@@ -113,13 +119,19 @@ class ConcurrentExecutor(Generic[ResultType]):
         executable = self.executables[index]
         operation_id = self.branch_id(index)
         is_virtual = self.nesting_type is NestingType.FLAT
-        branch_context = executor_context.create_child_context(operation_id, is_virtual=is_virtual)
         identifier = OperationIdentifier(
             operation_id, self.sub_type_iteration, _parent_of(executor_context), self.get_iteration_name(index)
         )
         config: ChildConfig[ResultType] = ChildConfig(
             serdes=self.item_serdes or self.serdes, sub_type=self.sub_type_iteration, is_virtual=is_virtual
         )
+        if invocation.plugins is None and not is_virtual and _final(invocation.snapshot.get(operation_id)):
+            # a finished branch replays its result or error without running, so without a context of its own
+            def run() -> ResultType:
+                return executable.func(executor_context.create_child_context(operation_id))
+
+            return child_handler(run, invocation, identifier, config)
+        branch_context = executor_context.create_child_context(operation_id, is_virtual=is_virtual)
         return child_handler(lambda: executable.func(branch_context), invocation, identifier, config)
 
     def replay(
@@ -155,6 +167,15 @@ class ConcurrentExecutor(Generic[ResultType]):
                 return BatchItem(index, BatchItemStatus.FAILED, error=branch_error_object(error))
             return BatchItem(index, BatchItemStatus.SUCCEEDED, result)
         return BatchItem(index, BatchItemStatus.STARTED)
+
+
+def _final(record: OperationRecord | None) -> bool:
+    """A branch record whose replay returns its result or raises its error without running the branch."""
+    if record is None:
+        return False
+    if record.status is OperationStatus.SUCCEEDED:
+        return not record.replay_children
+    return record.status is OperationStatus.FAILED
 
 
 def _parent_of(context: Any) -> str | None:

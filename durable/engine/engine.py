@@ -151,7 +151,6 @@ class Engine:
         )
         self.invoker.external = self.external
         self.writer.proxy().connect(self.alarm_client, self.completions).get()
-        self.alarm_manager.proxy().connect(self.dispatcher, self.alarm_client).get()
         ticked: list[pykka.ActorRef[Any]] = [self.alarm_manager, self.dispatcher, self.alarm_client]
         self.member: pykka.ActorRef[Any] | None = None
         self.wake_listener: WakeListener | None = None
@@ -164,6 +163,7 @@ class Engine:
             self.wake_listener.start()
             ticked.append(self.member)
         self.ticker = Ticker(self.clock, ticked, tick_interval)
+        self.alarm_manager.proxy().connect(self.dispatcher, self.alarm_client, self.ticker).get()
         self.ticker.start()
         self.branch_pool = ActorPool(branch_threads, "durable-branch")
         self._closed = False

@@ -36,6 +36,7 @@ from actors.messages import (
     RunHandler,
     Snapshot,
 )
+from actors.pool import about_to_wait
 from actors.process_link import WorkerProcessError
 from actors.topology import Topology
 from actors.worker import OnStarted
@@ -73,7 +74,8 @@ class Invoker:
 
     def ask(self, ref: pykka.ActorRef[Any], make: Callable[[pykka.ThreadingFuture[Any]], Any]) -> Any:
         future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
-        self.topology.tell(ref, make(future))
+        with about_to_wait():
+            self.topology.tell(ref, make(future))
         return future.get(timeout=REPLY_TIMEOUT)
 
     def tell_caller(self, record: ExecutionRecord) -> None:

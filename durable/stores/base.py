@@ -9,6 +9,7 @@ meant for SQLite (embedded default), memory (unit tests) and PostgreSQL.
 
 from __future__ import annotations
 
+import functools
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -329,15 +330,24 @@ def operation_to_json(op: OperationRecord) -> str:
     )
 
 
+#: enum members by value: a dict lookup, where calling the enum costs several frames (every load decodes each)
+_TYPES = {member.value: member for member in OperationType}
+_STATUSES = {member.value: member for member in OperationStatus}
+_SUB_TYPES = {member.value: member for member in OperationSubType}
+
+
+@functools.lru_cache(maxsize=50_000)
 def operation_from_json(operation_id: str, text: str) -> OperationRecord:
+    """The record a stored body describes.  Records are immutable, so one decoded body serves every later
+    load of it: an invocation's start reloads its whole execution, most of it unchanged since the last."""
     d = json.loads(text)
     return OperationRecord(
         operation_id=operation_id,
-        operation_type=OperationType(d["t"]),
-        status=OperationStatus(d["s"]),
+        operation_type=_TYPES[d["t"]],
+        status=_STATUSES[d["s"]],
         parent_id=d["p"],
         name=d["n"],
-        sub_type=OperationSubType(d["st"]) if d["st"] else None,
+        sub_type=_SUB_TYPES[d["st"]] if d["st"] else None,
         start_timestamp=d["ts"],
         end_timestamp=d["te"],
         result=d["r"],

@@ -19,12 +19,14 @@ from actors.messages import (
     NextAlarm,
     Persist,
     PrepareAlarm,
+    Ready,
     ResumeWave,
     ScheduleResume,
     SetAlarm,
     Tick,
     WriterStats,
 )
+from actors.ticker import Ticker
 from actors.timer_scheduler import TimerScheduler
 from actors.topology import Topology, TrackedActor
 from durable.clock import RealClock
@@ -252,3 +254,24 @@ def test_skipping_time_waits_behind_the_dispatchers_news_that_work_arrived(topol
     manager.tell(DispatcherIdle(True))
     wait_until(lambda: clock.now() >= far, what="an idle engine to jump to the alarm")
     manager.tell(SkipTime(False))
+
+
+def test_an_alarm_fires_at_its_due_time_not_at_the_next_regular_tick(topology: Topology) -> None:
+    clock = RealClock()
+    dispatcher, client = Probe.start(topology), Probe.start(topology)
+    manager = AlarmManager.start(topology, clock)
+    ticker = Ticker(clock, [manager], interval=60.0)
+    manager.proxy().connect(dispatcher, client, ticker).get()
+    ticker.start()
+    try:
+        due = clock.now() + 0.2
+        manager.tell(SetAlarm("e1", due, 1))
+
+        def readies() -> list[Any]:
+            return [m for m in cast(list[Any], dispatcher.ask("seen")) if isinstance(m, Ready)]
+
+        wait_until(readies, timeout=10, what="the alarm to fire well before the 60 s tick")
+        assert clock.now() >= due
+        assert readies() == [Ready(("e1",), alarm=True)]
+    finally:
+        ticker.stop()

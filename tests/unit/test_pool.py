@@ -9,7 +9,7 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.pool import ActorPool, PooledActor
+from actors.pool import ActorPool, BorrowingActor, PooledActor, about_to_wait
 from actors.topology import Topology
 
 pytestmark = pytest.mark.timeout(60)
@@ -75,3 +75,44 @@ def test_a_stopped_pooled_actor_refuses_messages(pool: ActorPool) -> None:
     ref.stop()
     with pytest.raises(pykka.ActorDeadError):
         ref.tell((0, 2))
+
+
+class ThreadNoter(BorrowingActor):
+    """Answers each message with the name of the thread that handled it."""
+
+    def __init__(self, topology: Topology, pool: ActorPool) -> None:
+        super().__init__(topology, pool, "noter")
+
+    def handle(self, message: Any) -> Any:
+        return threading.current_thread().name
+
+
+def _handled_on(ref: pykka.ActorRef[Any], waiting: bool) -> str:
+    if waiting:
+        with about_to_wait():
+            future = ref.ask("which thread?", block=False)
+    else:
+        future = ref.ask("which thread?", block=False)
+    return str(future.get(timeout=5))
+
+
+def test_a_borrowing_actor_runs_on_a_waiting_senders_thread_and_on_its_pool_otherwise(pool: ActorPool) -> None:
+    ref = ThreadNoter.start(Topology(), pool)
+    try:
+        assert _handled_on(ref, waiting=True) == threading.current_thread().name
+        assert _handled_on(ref, waiting=False).startswith("test-pool-")
+    finally:
+        ref.stop()
+
+
+def test_a_waiting_sender_lends_its_thread_once_and_a_backlog_goes_to_the_pool(pool: ActorPool) -> None:
+    ref = ThreadNoter.start(Topology(), pool)
+    me = threading.current_thread().name
+    try:
+        with about_to_wait():
+            futures = [ref.ask(n, block=False) for n in range(3 * ThreadNoter.turn)]
+        names = [str(f.get(timeout=5)) for f in futures]
+        assert names[: ThreadNoter.turn] == [me] * ThreadNoter.turn
+        assert all(name.startswith("test-pool-") for name in names[ThreadNoter.turn:])
+    finally:
+        ref.stop()
