@@ -28,6 +28,9 @@ from actors.topology import Topology, TrackedActor
 from durable.clock import Clock
 
 POLL_SECONDS = 0.25
+#: WakeListener: how long one wait for a notification lasts, and how long a burst is gathered
+STOP_CHECK_SECONDS = 0.25
+BURST_SECONDS = 0.005
 
 
 class ClusterMember(TrackedActor):
@@ -153,9 +156,12 @@ class WakeListener:
             backoff = 0.1
             try:
                 while not self._stop.is_set():
-                    ids = {n.payload for n in conn.notifies(timeout=0.01, stop_after=1000)}
-                    if ids:
-                        self.member.tell(Woken(tuple(ids)))
+                    # asleep until a first notification (or a quarter second, to see a stop), then
+                    # a few milliseconds more for the ones right behind it: one Woken per burst
+                    first = list(conn.notifies(timeout=STOP_CHECK_SECONDS, stop_after=1))
+                    if first:
+                        rest = conn.notifies(timeout=BURST_SECONDS, stop_after=1000)
+                        self.member.tell(Woken(tuple({n.payload for n in [*first, *rest]})))
             except pykka.ActorDeadError:
                 return
             except Exception as error:
