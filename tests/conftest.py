@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,41 @@ from hypothesis import settings
 from durable import DurableContext, durable_execution
 from durable.engine import Engine
 from durable.testing import DurableFunctionTestResult, DurableFunctionTestRunner
+
+REPO = Path(__file__).resolve().parents[1]
+#: files beside the repository that a test opened: a plain clone has nothing beside it
+_OUTSIDE_READS: list[str] = []
+
+
+def _note_reads_beside_the_repository(event: str, args: tuple[object, ...]) -> None:
+    """Note an open of a file in a folder beside the repository.
+
+    Python's own files (a virtualenv kept beside the clone) and dot-folders
+    (a home directory's ~/.cache, ~/.config) are not the project's data.
+    """
+    if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+        return
+    path = os.path.abspath(os.fsdecode(args[0]))
+    beside = str(REPO.parent) + os.sep
+    if not path.startswith(beside) or path.startswith(str(REPO) + os.sep) or path[len(beside):].startswith("."):
+        return
+    python = (sys.prefix, sys.base_prefix, sys.exec_prefix, *(p for p in sys.path if p))
+    if any(path.startswith(os.path.abspath(place) + os.sep) for place in python):
+        return
+    _OUTSIDE_READS.append(path)
+
+
+sys.addaudithook(_note_reads_beside_the_repository)
+
+
+@pytest.fixture(autouse=True)
+def _reads_nothing_beside_the_repository() -> Iterator[None]:
+    """Every test runs from the repository alone: opening a file beside it (../shared, say) fails the test."""
+    before = len(_OUTSIDE_READS)
+    yield
+    opened = _OUTSIDE_READS[before:]
+    assert not opened, f"the test opened files outside the repository: {sorted(set(opened))}"
+
 
 settings.register_profile("ci", derandomize=True, deadline=None)
 settings.register_profile("dev", deadline=None)

@@ -9,7 +9,6 @@ fresh generation on every call, so each test run sees new random strings
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import string
@@ -118,10 +117,10 @@ class Requirement:
 
 
 def conformance_dir() -> Path:
-    """The conformance folder: `$DURABLE_CONFORMANCE_DIR`, else the copy beside this module (`requirement_files/`)."""
-    env = os.environ.get("DURABLE_CONFORMANCE_DIR")
-    if env:
-        return Path(env)
+    """The conformance folder: the copy vendored beside this module (`requirement_files/`).
+
+    Always that copy: the suite reads nothing outside the repository, so a plain clone runs it as CI does.
+    """
     return Path(__file__).resolve().parent / "requirement_files"
 
 
@@ -134,8 +133,8 @@ def requirement_files(root: Path | None = None, suites: tuple[str, ...] = SUITES
     root = conformance_dir() if root is None else root
     if not root.is_dir():
         raise ConformanceDirMissingError(
-            f"conformance requirements not found at {root}: set DURABLE_CONFORMANCE_DIR "
-            "to the folder holding step/, wait/, child/ (default tests/conformance/requirement_files)"
+            f"conformance requirements not found at {root}: the suite reads the copy vendored in "
+            "tests/conformance/requirement_files (step/, wait/, child/, ...)"
         )
     files: list[Path] = []
     for suite in suites:

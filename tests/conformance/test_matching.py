@@ -373,7 +373,7 @@ def test_absent_result_is_distinguished_from_null(tmp_path: Path) -> None:
 
 
 def test_missing_conformance_dir_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ConformanceDirMissingError, match="DURABLE_CONFORMANCE_DIR"):
+    with pytest.raises(ConformanceDirMissingError, match="tests/conformance/requirement_files"):
         requirement_files(tmp_path / "nowhere")
 
 
