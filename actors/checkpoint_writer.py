@@ -9,11 +9,12 @@ ExecutionEnded to the CompletionBoard after a commit that ended an execution.
 Group commit: a Persist is queued and, if no flush is pending, a Flush is
 told to self.  The Flush lands behind every Persist already in the mailbox,
 so everything that arrived while the previous transaction ran is committed
-in the next single transaction.  The writer is a BorrowingActor: a sender
-that finds it idle commits on its own thread (a lone step's checkpoint costs
-no hand-off), and a backlog is worked off by the writer's own thread.  A request that is not a Persist first
-commits what is queued, so the store sees writes in mailbox order: an outside
-completion told before an invocation begins is in the state that invocation loads.
+in the next single transaction.  The writer is a BorrowingActor: a waiting
+sender that finds it idle commits on its own thread (a lone step's
+checkpoint costs no hand-off), and a backlog is worked off by the writer's
+own thread.  A request that is not a Persist first commits what is queued,
+so the store sees writes in mailbox order: an outside completion told
+before an invocation begins is in the state that invocation loads.
 """
 
 from __future__ import annotations

@@ -119,19 +119,13 @@ class ConcurrentExecutor(Generic[ResultType]):
         executable = self.executables[index]
         operation_id = self.branch_id(index)
         is_virtual = self.nesting_type is NestingType.FLAT
+        branch_context = executor_context.create_child_context(operation_id, is_virtual=is_virtual)
         identifier = OperationIdentifier(
             operation_id, self.sub_type_iteration, _parent_of(executor_context), self.get_iteration_name(index)
         )
         config: ChildConfig[ResultType] = ChildConfig(
             serdes=self.item_serdes or self.serdes, sub_type=self.sub_type_iteration, is_virtual=is_virtual
         )
-        if invocation.plugins is None and not is_virtual and _final(invocation.snapshot.get(operation_id)):
-            # a finished branch replays its result or error without running, so without a context of its own
-            def run() -> ResultType:
-                return executable.func(executor_context.create_child_context(operation_id))
-
-            return child_handler(run, invocation, identifier, config)
-        branch_context = executor_context.create_child_context(operation_id, is_virtual=is_virtual)
         return child_handler(lambda: executable.func(branch_context), invocation, identifier, config)
 
     def replay(

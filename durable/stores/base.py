@@ -336,10 +336,28 @@ _STATUSES = {member.value: member for member in OperationStatus}
 _SUB_TYPES = {member.value: member for member in OperationSubType}
 
 
-@functools.lru_cache(maxsize=50_000)
+#: bodies up to this size are decoded once (a cache of at most about 32 MB of them); larger ones each time
+_CACHED_BODY_BYTES = 2048
+
+
 def operation_from_json(operation_id: str, text: str) -> OperationRecord:
-    """The record a stored body describes.  Records are immutable, so one decoded body serves every later
-    load of it: an invocation's start reloads its whole execution, most of it unchanged since the last."""
+    """The record a stored body describes.
+
+    Records are immutable, so one decoded body serves every later load of
+    it: an invocation's start reloads its whole execution, most of it
+    unchanged since the last.
+    """
+    if len(text) <= _CACHED_BODY_BYTES:
+        return _decoded_once(operation_id, text)
+    return _decode(operation_id, text)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _decoded_once(operation_id: str, text: str) -> OperationRecord:
+    return _decode(operation_id, text)
+
+
+def _decode(operation_id: str, text: str) -> OperationRecord:
     d = json.loads(text)
     return OperationRecord(
         operation_id=operation_id,

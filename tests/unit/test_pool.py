@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -88,10 +89,7 @@ class ThreadNoter(BorrowingActor):
 
 
 def _handled_on(ref: pykka.ActorRef[Any], waiting: bool) -> str:
-    if waiting:
-        with about_to_wait():
-            future = ref.ask("which thread?", block=False)
-    else:
+    with about_to_wait() if waiting else contextlib.nullcontext():
         future = ref.ask("which thread?", block=False)
     return str(future.get(timeout=5))
 
