@@ -23,7 +23,8 @@ Invariants:
 - the invocation suspends only when nothing runs and nothing can be started.
 
 Branch owns one branch's run: on RunBranch it runs the branch function on a
-pool thread, replaying what it already did, and reports the outcome.  A
+pool thread, replaying what it already did, and reports the outcome; once
+the branch has succeeded or failed it stops itself.  A
 branch whose record was already final when the invocation began replays
 without user code; the parent replays it itself, with no Branch.  A
 branch that raises is a branch failure, never a crash of the parent.
@@ -120,6 +121,8 @@ class Branch(PooledActor):
         match message:
             case RunBranch(view):
                 outcome = run_one(self.index, self.run, view)
+                if not isinstance(outcome, BranchSuspended):
+                    self.stop()
                 try:
                     self.send(self.parent, outcome)
                 except pykka.ActorDeadError:
@@ -239,9 +242,7 @@ class BatchParent(TrackedActor):
         self.running -= 1
         self.in_flight -= 1
         self.changed_while_running.discard(index)
-        branch = self.branches.pop(index, None)
-        if branch is not None:
-            stop_quietly(branch)
+        self.branches.pop(index, None)  # a finished Branch stops itself
 
     def _advance(self) -> None:
         """Complete, admit waiting branches into free slots, or suspend: in that order.

@@ -74,7 +74,25 @@ class _PoolInbox(queue.SimpleQueue[Any]):
 
 
 class PooledActor(TrackedActor):
-    """A TrackedActor whose mailbox is drained on an ActorPool instead of its own thread."""
+    """A TrackedActor whose mailbox is drained on an ActorPool instead of its own thread.
+
+    It stays out of pykka's ActorRegistry: the registry is a list, so each
+    stop scans it, and a map's ten thousand branches made that quadratic.
+    Whoever starts a pooled actor keeps its ref and stops it.
+    """
+
+    @classmethod
+    def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:
+        actor = cls(*args, **kwargs)
+        actor._start_actor_loop()
+        return actor.actor_ref
+
+    def _stop(self) -> None:
+        self.actor_stopped.set()
+        try:
+            self.on_stop()
+        except Exception:
+            self._handle_failure(*sys.exc_info())
 
     def __init__(self, topology: Topology, pool: ActorPool, name: str, parent: str | None = None) -> None:
         self.pool = pool

@@ -33,11 +33,13 @@ def scratch_store(server: str = DEFAULT_STORE) -> Iterator[str]:
 
     import psycopg
 
+    from durable.stores.postgresql import split_url
+
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     try:
         yield f"{server}{'&' if '?' in server else '?'}schema={schema}"
     finally:
-        with psycopg.connect(server, autocommit=True) as conn:
+        with psycopg.connect(split_url(server).conninfo, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 

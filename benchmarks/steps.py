@@ -8,6 +8,7 @@ and involuntary context switches per step.  Each step checkpoints its start
 without waiting and its success with a wait for the commit; group commit
 lets both share one transaction.
 `python -m benchmarks.steps [--steps 5000] [--runs 3] [--store sqlite|postgresql://user@host:port/db]`
+(add `?synchronous_commit=off` to a PostgreSQL URL to measure commits acknowledged before they reach disk).
 """
 
 from __future__ import annotations
@@ -57,11 +58,12 @@ def main(argv: list[str] | None = None) -> None:
     runs = [in_fresh_process("benchmarks.steps", str(args.steps), args.store) for _ in range(args.runs)]
     kind = "sqlite" if args.store == "sqlite" else "postgresql"
     target = TARGETS[kind]
+    label = kind if "synchronous_commit=off" not in args.store else f"{kind}, synchronous_commit=off"
     rows: list[list[Any]] = []
     for n, r in enumerate(runs, 1):
-        rows.append(_row(f"run {n} ({kind})", args.steps, r, target))
+        rows.append(_row(f"run {n} ({label})", args.steps, r, target))
     medians = {key: spread([float(r[key]) for r in runs])[1] for key in runs[0]}
-    rows.append(_row(f"median of {args.runs} ({kind})", args.steps, medians, target))
+    rows.append(_row(f"median of {args.runs} ({label})", args.steps, medians, target))
     rate, switches = target
     print_table(
         ["sequential steps", "steps", "wall s", "steps/s", "cpu s", "cpu µs/step", "switches/step",

@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import attrs
 from cachetools import LRUCache
@@ -83,6 +83,8 @@ FIRST_RETRY, QUICK_RETRY = 0.001, 0.02
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+#: the values PostgreSQL takes for `synchronous_commit`
+SYNCHRONOUS_COMMIT = ("on", "off", "local", "remote_write", "remote_apply")
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -215,8 +217,23 @@ def _require_psycopg() -> Any:
     return psycopg, psycopg_pool
 
 
-def split_url(url: str) -> tuple[str, str]:
-    """(connection URL, schema name) from `postgresql://user@host:port/db?schema=name`."""
+@attrs.frozen(slots=True)
+class Location:
+    """Where a PostgreSQL store lives: the server's URL, the store's schema and the sessions' settings."""
+
+    conninfo: str
+    schema: str
+    #: libpq `options` for every session: the URL's own, then the store's (`-c name=value` each)
+    options: str
+
+
+def split_url(url: str) -> Location:
+    """Read `postgresql://user@host:port/db?schema=name&synchronous_commit=off` (other parameters go to libpq).
+
+    `synchronous_commit` is PostgreSQL's own setting, for this store's sessions
+    only: `off` answers a commit before its WAL reaches the disk (see
+    docs/scale-out.md for what that gives up).
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres"):
         raise StoreError(f"not a PostgreSQL store URL: {url!r} (expected postgresql://user@host:port/database)")
@@ -224,8 +241,14 @@ def split_url(url: str) -> tuple[str, str]:
     schema = query.pop("schema", [None])[-1] or os.environ.get("DURABLE_PG_SCHEMA") or DEFAULT_SCHEMA
     if not _SCHEMA_NAME.match(schema):
         raise StoreError(f"invalid schema name {schema!r}: lower-case letters, digits and _, at most 63")
-    rest = "&".join(f"{key}={value}" for key, values in query.items() for value in values)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), schema
+    options = [*query.pop("options", [])]
+    commit = query.pop("synchronous_commit", [None])[-1]
+    if commit is not None:
+        if commit not in SYNCHRONOUS_COMMIT:
+            raise StoreError(f"invalid synchronous_commit {commit!r}: one of {', '.join(SYNCHRONOUS_COMMIT)}")
+        options.append(f"-c synchronous_commit={commit}")
+    rest = urlencode(query, doseq=True)
+    return Location(urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), schema, " ".join(options))
 
 
 def _where(url: str) -> str:
@@ -283,7 +306,8 @@ class PostgreSQLStore(Store):
     def __init__(self, url: str, pool_size: int = 8, connect_timeout: float = 5.0) -> None:
         psycopg, psycopg_pool = _require_psycopg()
         self._psycopg = psycopg
-        self.conninfo, self.schema = split_url(url)
+        location = split_url(url)
+        self.conninfo, self.schema = location.conninfo, location.schema
         self.url = url
         self.channel = f"{self.schema}_wake"
         #: what pg_stat_activity shows for this store's connections
@@ -293,7 +317,10 @@ class PostgreSQLStore(Store):
         self._fences: LRUCache[str, tuple[int, int]] = LRUCache(maxsize=FENCE_CACHE)
         self.member: Membership | None = None
         try:
-            probe = psycopg.connect(self.conninfo, connect_timeout=max(1, int(connect_timeout)), autocommit=True)
+            probe = psycopg.connect(
+                self.conninfo, connect_timeout=max(1, int(connect_timeout)), autocommit=True,
+                **({"options": location.options} if location.options else {}),
+            )
         except psycopg.Error as error:
             reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
             raise StoreError(f"cannot reach PostgreSQL at {_where(self.conninfo)}: {reason}") from None
@@ -307,8 +334,8 @@ class PostgreSQLStore(Store):
             max_size=pool_size,
             kwargs={
                 "autocommit": True,
-                "options": f"-c search_path={self.schema} "
-                f"-c idle_in_transaction_session_timeout={int(IDLE_IN_TRANSACTION_SECONDS * 1000)}",
+                "options": f"{location.options} -c search_path={self.schema} "
+                f"-c idle_in_transaction_session_timeout={int(IDLE_IN_TRANSACTION_SECONDS * 1000)}".lstrip(),
                 "application_name": self.application,
             },
             timeout=POOL_WAIT_SECONDS,

@@ -38,11 +38,9 @@ class Recorder(PooledActor):
 
 @pytest.fixture
 def pool() -> Iterator[ActorPool]:
-    """A pool whose actors are stopped afterwards; other tests' actors are left alone."""
+    """A pool for one test; each test stops the pooled actors it starts (they are not in pykka's registry)."""
     pool = ActorPool(size=8, name="test-pool")
     yield pool
-    for ref in pykka.ActorRegistry.get_by_class(Recorder):
-        ref.stop()
     pool.shutdown()
 
 
@@ -68,6 +66,9 @@ def test_many_pooled_actors_keep_per_sender_order_on_a_few_threads(pool: ActorPo
         sender = index % 4
         assert seen == [(sender, n) for n in range(200)]
     assert threading.active_count() <= threads_before
+    for ref in actors:
+        ref.stop()
+    assert not pykka.ActorRegistry.get_by_class(Recorder), "pooled actors stay out of pykka's registry"
 
 
 def test_a_stopped_pooled_actor_refuses_messages(pool: ActorPool) -> None:

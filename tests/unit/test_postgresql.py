@@ -50,12 +50,27 @@ def test_a_schema_newer_than_the_code_is_refused_with_both_versions(pg: PostgreS
 
 
 def test_a_schema_holding_other_tables_is_refused(pg_url: str) -> None:
-    _, schema = split_url(pg_url)
+    schema = split_url(pg_url).schema
     with psycopg.connect(PG_SERVER, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
         conn.execute(f"CREATE TABLE {schema}.invoices (id int)")
     with pytest.raises(StoreError, match="not a durable store"):
         PostgreSQLStore(pg_url)
+
+
+def test_the_url_sets_synchronous_commit_for_the_stores_sessions_and_keeps_other_parameters(pg_url: str) -> None:
+    store = PostgreSQLStore(f"{pg_url}&synchronous_commit=off&application_name=billing%3Dnightly")
+    try:
+        with store._connection() as conn:
+            assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+            assert conn.execute("SHOW search_path").fetchone()[0] == store.schema
+    finally:
+        store.close()
+    location = split_url(f"{pg_url}&application_name=billing%3Dnightly&options=-c%20work_mem%3D8MB")
+    assert "application_name=billing%3Dnightly" in location.conninfo
+    assert location.options == "-c work_mem=8MB"
+    with pytest.raises(StoreError, match="invalid synchronous_commit 'sometimes'"):
+        split_url(f"{pg_url}&synchronous_commit=sometimes")
 
 
 def test_bad_urls_give_one_line_naming_the_host_and_reason() -> None:
