@@ -65,7 +65,7 @@ from durable.stores.base import OUTSIDE_CLOSED, CommitResult, ExecutionChange, E
 
 #: A suspended execution's alarm is set to the last timer due this soon after its first, so timers
 #: started a few milliseconds apart (a map's branches) resume in one invocation, not one each.
-ALARM_GATHER_SECONDS = 0.01
+ALARM_GATHER_SECONDS = 0.025
 
 
 class ExecutionState(InlineActor):

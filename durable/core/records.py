@@ -245,3 +245,7 @@ class RecordUpdate:
     replay_children: bool = False
     heartbeat_timeout: int | None = None
     extra: dict[str, Any] | None = attrs.field(default=None, hash=False)
+    #: when the handler asked (engine time), for a retry whose request is not waited on: its next attempt
+    #: counts from here, so it is due when the branch that suspended on it expects, however long the
+    #: request waited in the ExecutionState's mailbox
+    issued_at: float | None = None

@@ -108,12 +108,13 @@ def apply_update(
         return op, [operation_event(op, f"{prefix}Failed", now, details)]
     if action is OperationAction.RETRY:
         delay = update.next_attempt_delay_seconds or 0
+        asked = now if update.issued_at is None else min(now, update.issued_at)
         op = attrs.evolve(
             current,
             status=OperationStatus.PENDING,
             error=update.error,
             result=update.payload if update.payload is not None else current.result,
-            next_attempt_timestamp=now + delay,
+            next_attempt_timestamp=asked + delay,
             attempt=max(current.attempt, 1),
         )
         retry = {"CurrentAttempt": op.attempt, "NextAttemptDelaySeconds": delay}

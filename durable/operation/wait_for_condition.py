@@ -72,11 +72,11 @@ def run_wait_for_condition(
         return state
     delay = max(1, decision.delay_seconds)
     # Not waited on: the suspension that follows, and any refresh or closing write after it, reach the
-    # ExecutionState behind this checkpoint, so the next check can never run before it is recorded.
+    # ExecutionState behind this checkpoint, so the next check can never run before it is recorded.  The
+    # retry is due `delay` after `asked`, on the record and on the branch's timer alike.
+    asked = invocation.clock.now()
     invocation.checkpoint(
-        update(identifier, OperationAction.RETRY, payload=payload, next_attempt_delay_seconds=delay), wait=False
+        update(identifier, OperationAction.RETRY, payload=payload, next_attempt_delay_seconds=delay, issued_at=asked),
+        wait=False,
     )
-    raise suspend(
-        f"wait_for_condition {identifier.name or operation_id} will retry in {delay} seconds",
-        invocation.clock.now() + delay,
-    )
+    raise suspend(f"wait_for_condition {identifier.name or operation_id} will retry in {delay} seconds", asked + delay)

@@ -87,6 +87,17 @@ def test_step_transitions_count_attempts_and_record_retry_details() -> None:
         apply_update(op, _update(OperationAction.FAIL), 107.0)
 
 
+def test_an_unwaited_retry_counts_its_delay_from_when_it_was_asked_never_from_the_future() -> None:
+    """A poll's retry that waited in the state's mailbox is due when its branch's timer expects it."""
+    op, _ = apply_update(None, _update(OperationAction.START), 100.0)
+    asked, _ = apply_update(op, _update(OperationAction.RETRY, next_attempt_delay_seconds=2, issued_at=100.5), 100.9)
+    assert asked.next_attempt_timestamp == 102.5
+    (ready,), _ = fire_due([asked], 102.5)
+    assert ready.status is OperationStatus.READY
+    later, _ = apply_update(op, _update(OperationAction.RETRY, next_attempt_delay_seconds=2, issued_at=150.0), 101.0)
+    assert later.next_attempt_timestamp == 103.0
+
+
 def test_wait_strategy_backs_off_then_gives_up_at_max_attempts() -> None:
     from durable.exceptions import WaitForConditionError
     from durable.waits import WaitStrategyConfig, create_wait_strategy
