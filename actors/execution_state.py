@@ -57,7 +57,7 @@ from durable.clock import Clock, skew
 from durable.core.callback_ids import CallbackIds
 from durable.core.history import HistoryEvent, error_details, result_details
 from durable.core.operation_ids import ancestors
-from durable.core.records import OperationAction, OperationRecord, OperationType
+from durable.core.records import OperationAction, OperationRecord, OperationStatus, OperationType
 from durable.core.transitions import apply_update, fire_due
 from durable.core.writes import UNCHANGED, Unchanged
 from durable.exceptions import CheckpointRejectedError
@@ -121,9 +121,15 @@ class ExecutionState(InlineActor):
             case FireDueTimers(reply_to, notify, tag, views_of):
                 now, wall = self.clock.now(), self.clock.wall()
                 popped = [self.ops[key] for key, _ in self.due.pop_due(now)]
-                changed, events = fire_due(popped, now, wall)
-                fired = {op.operation_id for op in changed}
-                self._remember([op for op in popped if op.operation_id not in fired])
+                fired, events = fire_due(popped, now, wall)
+                fired_ids = {op.operation_id for op in fired}
+                self._remember([op for op in popped if op.operation_id not in fired_ids])
+                # a retry that became ready has no event and follows from its stored due time: it rides with
+                # the execution's next write (its attempt's start, as a rule) instead of costing one of its own
+                ready = [op for op in fired if op.status is OperationStatus.READY]
+                changed = [op for op in fired if op.status is not OperationStatus.READY]
+                if ready:
+                    self._persist(ready, [], None)
                 if not changed:
                     self._answer(reply_to, notify, tag, CommitResult(True, token=self.token), views_of)
                 elif any(op.operation_type in OUTSIDE_CLOSED for op in changed):

@@ -13,9 +13,7 @@ threads of a map's branches.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterator
 from typing import Any, Protocol, cast
 
 import attrs
@@ -93,7 +91,7 @@ class Invocation:
         self.lambda_context: Any = None
         #: set while a handler with plugins runs; it fires their operation hooks (durable.plugin_session)
         self.plugins: OperationObserver | None = None
-        #: per thread: the records a resumed branch replays from (`replaying_from`)
+        #: per thread: the records a resumed branch replays from (`replay_from`)
         self._local = threading.local()
 
     @property
@@ -104,19 +102,15 @@ class Invocation:
         """Whether an earlier invocation checkpointed anything: the handler starts by replaying."""
         return any(op.operation_type is not OperationType.EXECUTION for op in self.snapshot.values())
 
-    @contextlib.contextmanager
-    def replaying_from(self, view: RecordsUnder) -> Iterator[None]:
-        """Answer this thread's lookups under `view.root` from the view (a resumed branch's records).
+    def replay_from(self, view: RecordsUnder) -> None:
+        """Answer this thread's lookups under `view.root` from the view (a resumed branch's records)
+        until `forget_view`.
 
         The view is the ExecutionState's at the refresh before this run, and
         nothing else writes under a suspended branch's id; what this thread
         writes from here on is asked of the state again.
         """
         self._local.view = _View(view.root, view.records, set())
-        try:
-            yield
-        finally:
-            self._local.view = None
 
     def forget_view(self) -> None:
         """Stop answering from this thread's view: other threads (a nested batch's branches) write under it now."""

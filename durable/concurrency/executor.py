@@ -114,8 +114,11 @@ class ConcurrentExecutor(Generic[ResultType]):
         self, invocation: Invocation, executor_context: BranchContexts, index: int, view: RecordsUnder | None = None
     ) -> ResultType:
         if view is not None:
-            with invocation.replaying_from(view):
+            invocation.replay_from(view)
+            try:
                 return self._run_branch(invocation, executor_context, index)
+            finally:
+                invocation.forget_view()
         executable = self.executables[index]
         operation_id = self.branch_id(index)
         is_virtual = self.nesting_type is NestingType.FLAT

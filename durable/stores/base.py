@@ -304,8 +304,12 @@ class Store(ABC):
         """Release connections."""
 
 
+#: one encoder for every body: json.dumps with separators builds a new one per call
+_encode_body = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
 def operation_to_json(op: OperationRecord) -> str:
-    return json.dumps(
+    return _encode_body(
         {
             "t": op.operation_type.value,
             "s": op.status.value,
@@ -325,8 +329,7 @@ def operation_to_json(op: OperationRecord) -> str:
             "hb": op.heartbeat_timeout,
             "hd": op.heartbeat_deadline,
             "x": op.extra,
-        },
-        separators=(",", ":"),
+        }
     )
 
 

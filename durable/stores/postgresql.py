@@ -45,7 +45,7 @@ import attrs
 from cachetools import LRUCache
 from loguru import logger
 
-from durable.core.history import HistoryEvent
+from durable.core.history import HistoryEvent, event_to_json
 from durable.core.records import ErrorObject, OperationRecord
 from durable.core.writes import close_invocation
 from durable.stores.base import (
@@ -755,7 +755,7 @@ class PostgreSQLStore(Store):
                 if op.operation_type in OUTSIDE_CLOSED and op.status.is_terminal:
                     return None
                 operations[op.operation_id] = operation_to_json(op)
-            bodies.extend(json.dumps(event.to_dict(first + len(bodies))) for event in ws.events)
+            bodies.extend(event_to_json(event, first + len(bodies)) for event in ws.events)
         if len(operations) > QUICK_LIMIT or len(bodies) > QUICK_LIMIT:
             return None
         params: dict[str, Any] = {
@@ -856,7 +856,7 @@ class PostgreSQLStore(Store):
             for op in ws.operations:
                 operations[op.operation_id] = op
             events.extend(
-                (execution_id, first_event_id + i, json.dumps(event.to_dict(first_event_id + i)))
+                (execution_id, first_event_id + i, event_to_json(event, first_event_id + i))
                 for i, event in enumerate(ws.events)
             )
             columns.update(execution_columns(ws))

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from durable.core.history import HistoryEvent
+from durable.core.history import HistoryEvent, event_to_json
 from durable.core.records import ErrorObject, OperationRecord
 from durable.stores.base import (
     UNCHANGED,
@@ -387,7 +387,7 @@ class SQLiteStore(Store):
             for op in ws.operations:
                 operations[op.operation_id] = op
             events.extend(
-                (execution_id, first_event_id + i, json.dumps(event.to_dict(first_event_id + i)))
+                (execution_id, first_event_id + i, event_to_json(event, first_event_id + i))
                 for i, event in enumerate(ws.events)
             )
             columns.update(execution_columns(ws))
