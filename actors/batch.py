@@ -61,6 +61,7 @@ from actors.pool import ActorPool, PooledActor, stop_quietly
 from actors.replies import resolve
 from actors.timer_scheduler import TimerScheduler
 from actors.topology import Topology, TrackedActor
+from durable.clock import Clock
 from durable.core.batch import (
     BatchItem,
     BatchItemStatus,
@@ -74,6 +75,11 @@ from durable.core.records import ErrorObject
 from durable.exceptions import SuspendExecution
 
 WAITING, RUNNING, SUSPENDED, SUCCEEDED, FAILED = "waiting", "running", "suspended", "succeeded", "failed"
+
+#: A batch with nothing running keeps its invocation while a branch's timer is due this soon, so timers
+#: started a few milliseconds apart (a map's next iterations) resume in the invocation the first one
+#: starts, not in one each; the execution's alarm is its earliest timer.
+GATHER_SECONDS = 0.025
 
 
 @attrs.frozen(slots=True)
@@ -141,10 +147,12 @@ class BatchParent(TrackedActor):
         state: pykka.ActorRef[Any],
         subscribe_ticks: Callable[[pykka.ActorRef[Any] | None, bool], None],
         reply_to: pykka.Future[Any],
+        clock: Clock,
         parent: str | None = None,
     ) -> None:
         super().__init__(topology, spec.name, parent)
         self.spec = spec
+        self.clock = clock
         self.pool = pool
         self.state = state
         self.subscribe_ticks = subscribe_ticks
@@ -264,7 +272,10 @@ class BatchParent(TrackedActor):
                 return
         if self.running == 0:
             dues = [due for i, due in self.resume_at.items() if self.status[i] == SUSPENDED and due is not None]
-            self._answer(BatchSuspended(min(dues) if dues else None))
+            resume_at = min(dues) if dues else None
+            if resume_at is not None and resume_at <= self.clock.now() + GATHER_SECONDS:
+                return  # its ResumeWave is on the way: a suspension now would re-invoke for it a moment later
+            self._answer(BatchSuspended(resume_at))
 
     def _complete(self) -> bool:
         """Answer the batch's outcome if its completion policy is met (or cannot be): True once done."""

@@ -40,27 +40,6 @@ class DueQueue(Generic[K]):
         self._drop_stale()
         return self._heap[0][0] if self._heap else None
 
-    def latest_within(self, window: float) -> float | None:
-        """The latest due time no more than `window` after the earliest: one wake-up that finds them all due.
-
-        Walks only the heap entries inside the window (a heap's children are never earlier than their parent).
-        """
-        earliest = self.earliest()
-        if earliest is None:
-            return None
-        limit, latest = earliest + window, earliest
-        heap, due = self._heap, self._due
-        todo = [0]
-        while todo:
-            i = todo.pop()
-            if i >= len(heap) or heap[i][0] > limit:
-                continue
-            when, _, key = heap[i]
-            if due.get(key) == when and when > latest:
-                latest = when
-            todo.extend((2 * i + 1, 2 * i + 2))
-        return latest
-
     def in_order(self) -> list[tuple[K, float]]:
         """Every key and its due time, earliest first (a sort: for rare scans, not the hot path)."""
         return sorted(self._due.items(), key=lambda item: item[1])

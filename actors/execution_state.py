@@ -63,10 +63,6 @@ from durable.core.writes import UNCHANGED, Unchanged
 from durable.exceptions import CheckpointRejectedError
 from durable.stores.base import OUTSIDE_CLOSED, CommitResult, ExecutionChange, ExecutionStatus, Store, WriteSet
 
-#: A suspended execution's alarm is set to the last timer due this soon after its first, so timers
-#: started a few milliseconds apart (a map's branches) resume in one invocation, not one each.
-ALARM_GATHER_SECONDS = 0.025
-
 
 class ExecutionState(InlineActor):
     def __init__(
@@ -283,7 +279,7 @@ class ExecutionState(InlineActor):
                 invocation["Error"] = error_details(error)["Error"]
             change = ExecutionChange(invocation_open=False)
             deadline = None if self.deadline is None else self.deadline + skew(self.clock)
-            dues = [d for d in (self.due.latest_within(ALARM_GATHER_SECONDS), deadline) if d is not None]
+            dues = [d for d in (self.due.earliest(), deadline) if d is not None]
             alarm = min(dues) if dues else None
         ws = self._writeset([], events, change, alarm)
         self.send(self.alarm_client, PrepareAlarm(self.execution_id, alarm, Persist(ws, reply_to)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -189,3 +190,26 @@ def test_a_batch_result_over_the_checkpoint_limit_is_rebuilt_from_its_branches_o
         "type": "MapResult", "totalCount": 3, "completionReason": "ALL_COMPLETED", "startedIndexes": [],
         "startedCount": 0, "successCount": 3, "failureCount": 0, "status": "SUCCEEDED", "summary": "3 large results",
     }
+
+
+@durable_execution
+def _staggered_waits(event: Any, context: DurableContext) -> list[str]:
+    """Three branches start their 1 s waits about 8 ms apart (branch i computes for i x 8 ms first)."""
+
+    def branch(ctx: DurableContext, _item: int, index: int, _items: Any) -> str:
+        ctx.step(lambda _: time.sleep(index * 0.008), name="stagger")
+        ctx.wait(Duration.from_seconds(1), name="pause")
+        return f"done {index}"
+
+    return context.map([0, 1, 2], branch, name="staggered").get_results()
+
+
+def test_timers_due_milliseconds_apart_resume_in_one_invocation_the_earliest_starts() -> None:
+    with DurableFunctionTestRunner(_staggered_waits, skip_time=False) as runner:
+        result = runner.run(input=None, timeout=30)
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result or "null") == ["done 0", "done 1", "done 2"]
+    assert len(result.invocations) == 2, "the later timers were held for in the invocation the first one started"
+    second = [e["EventType"] for e in result.history]
+    second = second[second.index("InvocationCompleted") + 1:]
+    assert second.count("WaitSucceeded") == 3
