@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from durable.concurrency.models import BatchResult, envelope_summary_generator
@@ -150,6 +149,39 @@ def durable_wait_for_callback(
     return wrapper
 
 
+class _ReplayAware:
+    """Keep a context's replay status right around one operation.
+
+    Replay ends before an operation that is new work or a step still in
+    progress (its function runs now, and logs), and after any other
+    operation that was recorded but is not finished; it also ends when the
+    operation is the last one recorded.  A class rather than a generator:
+    every operation enters one, and a suspension unwinds through it.
+    """
+
+    __slots__ = ("context", "stop_after")
+
+    def __init__(self, context: DurableContext) -> None:
+        self.context = context
+        self.stop_after = False
+
+    def __enter__(self) -> None:
+        context = self.context
+        if not context.is_replaying():
+            return
+        upcoming = context._peek_next()
+        finished = upcoming is not None and upcoming.status.is_terminal
+        step = upcoming is not None and upcoming.operation_type is OperationType.STEP
+        self.stop_after = upcoming is not None and not finished and not step
+        if upcoming is None or (step and not finished):
+            context._set_replay_status_new()
+
+    def __exit__(self, *_exc: object) -> None:
+        context = self.context
+        if self.stop_after or (context.is_replaying() and context._peek_next() is None):
+            context._set_replay_status_new()
+
+
 class DurableContext(DurableContextProtocol):
     """What a durable handler receives as its second argument."""
 
@@ -246,27 +278,9 @@ class DurableContext(DurableContextProtocol):
             and operation_id == self._operation_id_namespace.create_id_for_step(self._issued)
         )
 
-    @contextmanager
-    def _replay_aware(self) -> Iterator[None]:
-        """Keep the replay status right around one operation.
-
-        Replay ends before an operation that is new work or a step still in
-        progress (its function runs now, and logs), and after any other
-        operation that was recorded but is not finished; it also ends when
-        the operation is the last one recorded.
-        """
-        was_replaying = self.is_replaying()
-        upcoming = self._peek_next() if was_replaying else None
-        finished = upcoming is not None and upcoming.status.is_terminal
-        step = upcoming is not None and upcoming.operation_type is OperationType.STEP
-        stop_after = was_replaying and upcoming is not None and not finished and not step
-        if was_replaying and (upcoming is None or (step and not finished)):
-            self._set_replay_status_new()
-        try:
-            yield
-        finally:
-            if stop_after or (self.is_replaying() and self._peek_next() is None):
-                self._set_replay_status_new()
+    def _replay_aware(self) -> _ReplayAware:
+        """Keep the replay status right around one operation (a `with` block; see `_ReplayAware`)."""
+        return _ReplayAware(self)
 
     def _identifier(self, operation_id: str, sub_type: OperationSubType, name: str | None) -> OperationIdentifier:
         return OperationIdentifier(operation_id, sub_type, self._parent_id, name, self._is_known_new(operation_id))
