@@ -76,7 +76,7 @@ from durable.exceptions import SuspendExecution
 
 WAITING, RUNNING, SUSPENDED, SUCCEEDED, FAILED = "waiting", "running", "suspended", "succeeded", "failed"
 
-#: A batch with nothing running keeps its invocation while a branch's timer is due this soon, so timers
+#: A batch with nothing running keeps its invocation while a branch's timer is due at least this soon, so timers
 #: started a few milliseconds apart (a map's next iterations) resume in the invocation the first one
 #: starts, not in one each; the execution's alarm is its earliest timer.
 GATHER_SECONDS = 0.025
@@ -148,11 +148,17 @@ class BatchParent(TrackedActor):
         subscribe_ticks: Callable[[pykka.ActorRef[Any] | None, bool], None],
         reply_to: pykka.Future[Any],
         clock: Clock,
+        invocation_started: float | None = None,
+        deadline: float | None = None,
         parent: str | None = None,
     ) -> None:
         super().__init__(topology, spec.name, parent)
         self.spec = spec
         self.clock = clock
+        self.invocation_started = invocation_started
+        self.deadline = deadline
+        #: how long this invocation took to get here and replay the settled branches (see `_hold_seconds`)
+        self.replay_seconds: float | None = None
         self.pool = pool
         self.state = state
         self.subscribe_ticks = subscribe_ticks
@@ -270,12 +276,29 @@ class BatchParent(TrackedActor):
                 self._run(index)
             elif self._take(run_one(index, self.spec.run_branch, None)) and self._complete():
                 return
+        now = self.clock.now()
+        if self.replay_seconds is None:
+            self.replay_seconds = 0.0 if self.invocation_started is None else now - self.invocation_started
         if self.running == 0:
             dues = [due for i, due in self.resume_at.items() if self.status[i] == SUSPENDED and due is not None]
             resume_at = min(dues) if dues else None
-            if resume_at is not None and resume_at <= self.clock.now() + GATHER_SECONDS:
+            if resume_at is not None and resume_at <= now + self._hold_seconds(now):
                 return  # its ResumeWave is on the way: a suspension now would re-invoke for it a moment later
             self._answer(BatchSuspended(resume_at))
+
+    def _hold_seconds(self, now: float) -> float:
+        """How soon a branch's timer must be due for the invocation to wait for it instead of suspending.
+
+        GATHER_SECONDS, or as long as this invocation took to replay up to
+        here if that is longer (never past its deadline): a new invocation
+        would spend that much again before it could resume the branch, so
+        waiting is never slower, and a large batch's tail does not cost an
+        invocation per timer period.
+        """
+        hold = max(GATHER_SECONDS, self.replay_seconds or 0.0)
+        if self.deadline is not None:
+            hold = min(hold, max(0.0, self.deadline - now - GATHER_SECONDS))
+        return hold
 
     def _complete(self) -> bool:
         """Answer the batch's outcome if its completion policy is met (or cannot be): True once done."""

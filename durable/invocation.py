@@ -77,6 +77,7 @@ class Invocation:
         tenant_id: str | None = None,
         deadline: float | None = None,
         meta: InvocationMeta | None = None,
+        started: float | None = None,
     ) -> None:
         self.execution_arn = execution_arn
         self.state = state
@@ -87,6 +88,8 @@ class Invocation:
         self.tenant_id = tenant_id
         self.deadline = deadline
         self.meta = meta
+        #: when this invocation began, on the engine's clock (None: unknown)
+        self.started = started
         #: what the handler's `context.lambda_context` is (None: a LocalLambdaContext made for it)
         self.lambda_context: Any = None
         #: set while a handler with plugins runs; it fires their operation hooks (durable.plugin_session)

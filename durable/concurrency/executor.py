@@ -186,7 +186,7 @@ def _coordinate(invocation: Invocation, spec: BatchSpec) -> Any:
     future: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
     parent = BatchParent.start(
         invocation.topology, spec, engine.branch_pool, invocation.state, engine.subscribe_ticks, future,
-        invocation.clock, invocation.state.actor_urn,
+        invocation.clock, invocation.started, invocation.deadline, invocation.state.actor_urn,
     )
     try:
         return future.get()

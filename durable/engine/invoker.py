@@ -159,6 +159,7 @@ class Invoker:
                 record.tenant_id,
                 deadline=deadline,
                 meta=meta,
+                started=now,
             )
             if self.lambda_context is not None:
                 invocation.lambda_context = self.lambda_context(invocation)

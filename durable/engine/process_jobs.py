@@ -34,7 +34,7 @@ def run_job(job: RunHandler, engine: ChildEngine, topology: Topology) -> Invocat
     state = RemoteRef(engine.link, Remote("state"), f"state of {record.execution_id}")
     invocation = Invocation(
         record.execution_id, state, job.snapshot, topology, engine, engine, record.tenant_id,  # type: ignore[arg-type]  # RemoteRef quacks like an ActorRef
-        meta=job.meta,
+        meta=job.meta, started=job.started,
     )
     if job.lambda_context is not None:
         invocation.lambda_context = job.lambda_context(invocation)

@@ -213,3 +213,27 @@ def test_timers_due_milliseconds_apart_resume_in_one_invocation_the_earliest_sta
     second = [e["EventType"] for e in result.history]
     second = second[second.index("InvocationCompleted") + 1:]
     assert second.count("WaitSucceeded") == 3
+
+
+@durable_execution
+def _slow_replay_then_staggered_waits(event: Any, context: DurableContext) -> list[str]:
+    """Every invocation spends 0.3 s before its map (as a large execution's replay would); the second
+    branch starts its 1 s wait 0.45 s after the first."""
+    time.sleep(0.3)
+
+    def branch(ctx: DurableContext, _item: int, index: int, _items: Any) -> str:
+        ctx.step(lambda _: time.sleep(index * 0.45), name="stagger")
+        ctx.wait(Duration.from_seconds(1), name="pause")
+        return f"done {index}"
+
+    return context.map([0, 1], branch, name="staggered").get_results()
+
+
+def test_an_invocation_waits_for_a_timer_due_sooner_than_its_own_replay_took() -> None:
+    with DurableFunctionTestRunner(_slow_replay_then_staggered_waits, skip_time=False) as runner:
+        result = runner.run(input=None, timeout=30)
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result or "null") == ["done 0", "done 1"]
+    # the second invocation starts when the first wait is due and replays for 0.3 s; the second wait is
+    # due about 0.15 s later, sooner than another invocation could get back to it
+    assert len(result.invocations) == 2
