@@ -121,12 +121,17 @@ class ExecutionState(InlineActor):
                 fired_ids = {op.operation_id for op in fired}
                 self._remember([op for op in popped if op.operation_id not in fired_ids])
                 # a retry that became ready has no event and follows from its stored due time: it rides with
-                # the execution's next write (its attempt's start, as a rule) instead of costing one of its own
+                # the execution's next write (its attempt's start, as a rule) instead of costing one of its own;
+                # the wave still waits for what was queued before it, so branches never outrun the writer
                 ready = [op for op in fired if op.status is OperationStatus.READY]
                 changed = [op for op in fired if op.status is not OperationStatus.READY]
+                queued = self._writeset([], []) if not changed and (self.unsent or self.unsent_events) else None
                 if ready:
                     self._persist(ready, [], None)
-                if not changed:
+                if queued is not None:
+                    self._send_views(notify, tag, views_of)
+                    self.send(self.writer, Persist(queued, reply_to, notify, tag))
+                elif not changed:
                     self._answer(reply_to, notify, tag, CommitResult(True, token=self.token), views_of)
                 elif any(op.operation_type in OUTSIDE_CLOSED for op in changed):
                     self._remember(changed)
