@@ -13,9 +13,12 @@ import pytest
 from actors.alarm_client import AlarmClient
 from actors.alarm_manager import AlarmManager
 from actors.checkpoint_writer import CheckpointWriter
+from actors.execution_state import ExecutionState
 from actors.messages import (
     AlarmCommitted,
+    Checkpoint,
     DeleteAlarm,
+    FireDueTimers,
     NextAlarm,
     Persist,
     PrepareAlarm,
@@ -23,14 +26,25 @@ from actors.messages import (
     ResumeWave,
     ScheduleResume,
     SetAlarm,
+    Snapshot,
     Tick,
     WriterStats,
 )
+from actors.pool import ActorPool
 from actors.ticker import Ticker
 from actors.timer_scheduler import TimerScheduler
 from actors.topology import Topology, TrackedActor
 from durable.clock import RealClock
+from durable.core.callback_ids import CallbackIds
 from durable.core.history import HistoryEvent
+from durable.core.records import (
+    OperationAction,
+    OperationRecord,
+    OperationStatus,
+    OperationSubType,
+    OperationType,
+    RecordUpdate,
+)
 from durable.exceptions import CheckpointRejectedError
 from durable.stores.base import CommitResult, WriteSet
 from durable.stores.memory import MemoryStore
@@ -275,3 +289,40 @@ def test_an_alarm_fires_at_its_due_time_not_at_the_next_regular_tick(topology: T
         assert readies() == [Ready(("e1",), alarm=True)]
     finally:
         ticker.stop()
+
+
+def test_a_wave_waits_for_the_writes_queued_before_it_and_its_ready_records_ride_with_the_next(
+    topology: Topology,
+) -> None:
+    """A wave whose polls only turn READY writes nothing of its own, yet it is answered only once what
+    was queued before it has committed: the branches it resumes can never outrun the writer."""
+    store = GatedStore()
+    _store_with_execution(store)
+    clock = RealClock()
+    now = clock.now()
+    poll = OperationRecord(
+        "e1-1", OperationType.STEP, OperationStatus.PENDING, sub_type=OperationSubType.WAIT_FOR_CONDITION,
+        attempt=1, next_attempt_timestamp=now - 1, start_timestamp=now - 3,
+    )
+    writer = CheckpointWriter.start(topology, store, clock)
+    idle_ticker = Ticker(clock, [])  # never started: the queued write leaves only with the wave
+    pool = ActorPool(2, name="test-state")
+    try:
+        state = ExecutionState.start(
+            topology, pool, "e1", 1, [poll], None, clock, writer, writer, store, CallbackIds(b"k" * 16), idle_ticker,
+        )
+        state.tell(Checkpoint((RecordUpdate("e1-2", OperationType.STEP, OperationAction.START, name="s"),)))
+        wave: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
+        state.tell(FireDueTimers(wave))
+        assert store.entered.wait(5), "the wave sent what was queued to the writer"
+        with pytest.raises(pykka.Timeout):
+            wave.get(timeout=0.2)
+        store.gate.set()
+        assert wave.get(timeout=5).ok
+        assert store.get_operation("e1", "e1-2") is not None, "the queued write committed before the answer"
+        stored_poll = store.get_operation("e1", "e1-1")
+        assert stored_poll is None or stored_poll.status is OperationStatus.PENDING, "READY was not written alone"
+        snapshot = cast(dict[str, OperationRecord], state.ask(Snapshot(), timeout=5))
+        assert snapshot["e1-1"].status is OperationStatus.READY
+    finally:
+        pool.shutdown()
