@@ -20,7 +20,8 @@ Invariants:
 - a suspended branch holds no thread (Branch is a PooledActor); its timer is
   data in the TimerScheduler, and all branches due at one tick resume after a
   single state refresh.
-- the invocation suspends only when nothing runs and nothing can be started.
+- the invocation suspends only when nothing runs, nothing can be started and
+  no branch's timer is due within the hold (`_hold_seconds`).
 
 Branch owns one branch's run: on RunBranch it runs the branch function on a
 pool thread, replaying what it already did, and reports the outcome; once
