@@ -277,12 +277,13 @@ class BatchParent(TrackedActor):
                 self._run(index)
             elif self._take(run_one(index, self.spec.run_branch, None)) and self._complete():
                 return
-        now = self.clock.now()
         if self.replay_seconds is None:
-            self.replay_seconds = 0.0 if self.invocation_started is None else now - self.invocation_started
+            started = self.invocation_started
+            self.replay_seconds = 0.0 if started is None else self.clock.now() - started
         if self.running == 0:
             dues = [due for i, due in self.resume_at.items() if self.status[i] == SUSPENDED and due is not None]
             resume_at = min(dues) if dues else None
+            now = self.clock.now()
             if resume_at is not None and resume_at <= now + self._hold_seconds(now):
                 return  # its ResumeWave is on the way: a suspension now would re-invoke for it a moment later
             self._answer(BatchSuspended(resume_at))

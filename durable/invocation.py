@@ -116,7 +116,8 @@ class Invocation:
         self._local.view = _View(view.root, view.records, set())
 
     def forget_view(self) -> None:
-        """Stop answering from this thread's view: other threads (a nested batch's branches) write under it now."""
+        """Stop answering from this thread's view: its branch run is over, or other threads (a nested
+        batch's branches) write under it now."""
         self._local.view = None
 
     def lookup(self, operation_id: str, known_new: bool = False) -> OperationRecord | None:
