@@ -146,13 +146,16 @@ def test_a_maps_branches_are_one_node_with_their_count_under_their_parent(engine
     engine.register(handler.name, handler, invocation_timeout=60)
     feed = TopologyFeed(engine.topology, interval=0.05).start()
     try:
-        execution_id = engine.start(handler.name, {"branches": 40, "keep": 1})
+        execution_id = engine.start(handler.name, {"branches": 40, "keep": 5})
 
         def branches() -> Any:
+            """The branches' node once a frame caught every branch started (a busy host draws some frames
+            while the map is still starting them)."""
             frame = feed.latest()
-            return frame and next((n for n in frame.data["nodes"] if n["kind"] == "Branch"), None)
+            node = frame and next((n for n in frame.data["nodes"] if n["kind"] == "Branch"), None)
+            return node if node and node["members"] == 41 else None
 
-        node = wait_until(branches, timeout=20, what="the branches' node")
+        node = wait_until(branches, timeout=20, what="the branches' node with all 41 branches")
         assert node["members"] == 41 and node["label"].endswith("x41")  # type: ignore[index]
         parent = next(n for n in feed.latest().data["nodes"] if n["id"] == node["group"])  # type: ignore[union-attr,index]
         assert parent["kind"] == "BatchParent"
