@@ -43,7 +43,7 @@ sys.addaudithook(_note_reads_beside_the_repository)
 
 @pytest.fixture(autouse=True)
 def _reads_nothing_beside_the_repository() -> Iterator[None]:
-    """Every test runs from the repository alone: opening a file beside it (../shared, say) fails the test."""
+    """Every test runs from the repository alone: opening a file in a folder beside it fails the test."""
     before = len(_OUTSIDE_READS)
     yield
     opened = _OUTSIDE_READS[before:]

@@ -46,7 +46,7 @@ _REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 
 
 class ConformanceDirMissingError(RuntimeError):
-    """The shared conformance folder is not where the harness expects it."""
+    """The vendored requirement files (tests/conformance/requirement_files) are missing or empty."""
 
 
 @attrs.frozen
