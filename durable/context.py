@@ -149,6 +149,22 @@ def durable_wait_for_callback(
     return wrapper
 
 
+class _ReplayFlag:
+    """A context's replay status, shared with its logger without the logger holding the context.
+
+    A bound `is_replaying` would tie context and logger in a reference cycle,
+    left to the garbage collector on every branch resume.
+    """
+
+    __slots__ = ("status",)
+
+    def __init__(self, status: ReplayStatus) -> None:
+        self.status = status
+
+    def __call__(self) -> bool:
+        return self.status is ReplayStatus.REPLAY
+
+
 class _ReplayAware:
     """Keep a context's replay status right around one operation.
 
@@ -195,6 +211,7 @@ class DurableContext(DurableContextProtocol):
         step_id_prefix: str | None = None,
         replay_status: ReplayStatus = ReplayStatus.NEW,
         known_new: bool = False,
+        underlying_logger: LoggerInterface | None = None,
     ) -> None:
         self.state = state
         self.execution_context = execution_context or ExecutionContext(state.execution_arn)
@@ -205,13 +222,26 @@ class DurableContext(DurableContextProtocol):
         self._is_virtual = self._parent_id != self._step_id_prefix
         self._counter = itertools.count(1)
         self._issued = 0
-        self._replay_status = replay_status
+        self._replay = _ReplayFlag(replay_status)
         self._known_new = known_new
         self._log_info = LogInfo(execution_state=state, parent_id=parent_id)
-        if logger is not None:
-            self.logger = logger.with_is_replaying(self.is_replaying)
-        else:
-            self.logger = Logger.from_log_info(root_logger(), self._log_info, self.is_replaying)
+        self._inherited_logger = logger
+        self._underlying_logger = underlying_logger
+        self._logger: Logger | None = None
+
+    @property
+    def logger(self) -> Logger:
+        """Built on first use: most contexts (a branch's, replayed on every resume) never log."""
+        if self._logger is None:
+            if self._inherited_logger is not None:
+                self._logger = self._inherited_logger.with_is_replaying(self._replay)
+            else:
+                self._logger = Logger.from_log_info(self._logs_to(), self._log_info, self._replay)
+        return self._logger
+
+    @logger.setter
+    def logger(self, logger: Logger) -> None:
+        self._logger = logger
 
     @property
     def is_virtual(self) -> bool:
@@ -240,21 +270,28 @@ class DurableContext(DurableContextProtocol):
         parent_id = self._parent_id if is_virtual else operation_id
         replaying = self.is_replaying() and (is_virtual or self.state.lookup(operation_id) is not None)
         return DurableContext(
-            self.state, self.execution_context, self.lambda_context, parent_id,
-            self.logger.with_log_info(LogInfo(execution_state=self.state, parent_id=parent_id)),
+            self.state, self.execution_context, self.lambda_context, parent_id, None,
             operation_id, ReplayStatus.REPLAY if replaying else ReplayStatus.NEW,
-            known_new=self._is_known_new(operation_id),
+            known_new=self._is_known_new(operation_id), underlying_logger=self._logs_to(),
         )
+
+    def _logs_to(self) -> LoggerInterface:
+        """The logger this context's records finally go to (a child's go to the same)."""
+        if self._logger is not None:
+            return self._logger.get_logger()
+        if self._inherited_logger is not None:
+            return self._inherited_logger.get_logger()
+        return self._underlying_logger or root_logger()
 
     def set_logger(self, new_logger: LoggerInterface) -> None:
         """Log through `new_logger` (any logger with the stdlib call shape), keeping the fields and replay rule."""
-        self.logger = Logger.from_log_info(new_logger, self._log_info, self.is_replaying)
+        self.logger = Logger.from_log_info(new_logger, self._log_info, self._replay)
 
     def is_replaying(self) -> bool:
-        return self._replay_status is ReplayStatus.REPLAY
+        return self._replay.status is ReplayStatus.REPLAY
 
     def _set_replay_status_new(self) -> None:
-        self._replay_status = ReplayStatus.NEW
+        self._replay.status = ReplayStatus.NEW
 
     def _create_step_id(self) -> str:
         self._issued = next(self._counter)

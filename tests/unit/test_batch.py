@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from typing import Any
@@ -14,7 +15,9 @@ from durable.config import CompletionConfig, Duration, MapConfig, ParallelBranch
 from durable.context import durable_parallel_branch
 from durable.exceptions import ValidationError
 from durable.execution import InvocationStatus
+from durable.logger import Logger
 from durable.testing import DurableFunctionTestRunner
+from durable.waits import WaitForConditionConfig, WaitForConditionDecision
 from tests.conftest import run_call
 
 pytestmark = pytest.mark.timeout(60)
@@ -237,3 +240,37 @@ def test_an_invocation_waits_for_a_timer_due_sooner_than_its_own_replay_took() -
     # the second invocation starts when the first wait is due and replays for 0.3 s; the second wait is
     # due about 0.15 s later, sooner than another invocation could get back to it
     assert len(result.invocations) == 2
+
+
+def test_resumed_branches_leave_no_reference_cycles_behind() -> None:
+    """Each resume builds a context per branch; if context and logger held each other, every one
+    would wait for the cyclic collector, whose full passes over a large wave's heap cost more than
+    the resumes themselves."""
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        def item(ctx: DurableContext, _value: int, _index: int, _items: Any) -> Any:
+            ctx.logger.info("branch runs")
+            return ctx.wait_for_condition(
+                lambda state, _check: state + 1,
+                WaitForConditionConfig(
+                    lambda state, _attempt: WaitForConditionDecision(state < 3, Duration.from_seconds(1)),
+                    initial_state=0,
+                ),
+            )
+
+        return context.map(list(range(10)), item).get_results()
+
+    gc.collect()
+    gc.disable()
+    try:
+        result = _run(handler)
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        stranded = [type(o).__name__ for o in gc.garbage if isinstance(o, DurableContext | Logger)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert result.status is InvocationStatus.SUCCEEDED and json.loads(result.result) == [3] * 10
+    assert stranded == []
