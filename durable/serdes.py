@@ -352,6 +352,10 @@ class JsonSerDes(SerDes[T]):
         return cast(T, json.loads(data))
 
 
+#: json.dumps with separators builds a new encoder per call; a poll's state is serialized on every check
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
 class ExtendedTypeSerDes(SerDes[T]):
     """Plain JSON for scalars and lists of scalars, tagged envelopes for everything else (see the module doc)."""
 
@@ -360,8 +364,8 @@ class ExtendedTypeSerDes(SerDes[T]):
 
     def serialize(self, value: Any, context: SerDesContext | None = None) -> str:
         if SerDes.is_primitive(value):
-            return json.dumps(value, separators=(",", ":"))
-        return json.dumps(_plain(self._codec.encode(value)), separators=(",", ":"))
+            return _compact(value)
+        return _compact(_plain(self._codec.encode(value)))
 
     def deserialize(self, data: str, context: SerDesContext | None = None) -> Any:
         obj = json.loads(data)

@@ -309,28 +309,44 @@ _encode_body = json.JSONEncoder(separators=(",", ":"), check_circular=False).enc
 
 
 def operation_to_json(op: OperationRecord) -> str:
-    return _encode_body(
-        {
-            "t": op.operation_type.value,
-            "s": op.status.value,
-            "p": op.parent_id,
-            "n": op.name,
-            "st": op.sub_type.value if op.sub_type else None,
-            "ts": op.start_timestamp,
-            "te": op.end_timestamp,
-            "r": op.result,
-            "e": op.error.to_dict() if op.error else None,
-            "a": op.attempt,
-            "na": op.next_attempt_timestamp,
-            "se": op.scheduled_end_timestamp,
-            "w": op.wait_seconds,
-            "rc": op.replay_children,
-            "cb": op.callback_id,
-            "hb": op.heartbeat_timeout,
-            "hd": op.heartbeat_deadline,
-            "x": op.extra,
-        }
-    )
+    """The stored body of `op`: its fields under short keys, those at their defaults left out.
+
+    Bodies written before fields were left out hold every key; both read back alike.
+    """
+    body: dict[str, Any] = {"t": op.operation_type.value, "s": op.status.value}
+    if op.parent_id is not None:
+        body["p"] = op.parent_id
+    if op.name is not None:
+        body["n"] = op.name
+    if op.sub_type is not None:
+        body["st"] = op.sub_type.value
+    if op.start_timestamp is not None:
+        body["ts"] = op.start_timestamp
+    if op.end_timestamp is not None:
+        body["te"] = op.end_timestamp
+    if op.result is not None:
+        body["r"] = op.result
+    if op.error is not None:
+        body["e"] = op.error.to_dict()
+    if op.attempt:
+        body["a"] = op.attempt
+    if op.next_attempt_timestamp is not None:
+        body["na"] = op.next_attempt_timestamp
+    if op.scheduled_end_timestamp is not None:
+        body["se"] = op.scheduled_end_timestamp
+    if op.wait_seconds is not None:
+        body["w"] = op.wait_seconds
+    if op.replay_children:
+        body["rc"] = True
+    if op.callback_id is not None:
+        body["cb"] = op.callback_id
+    if op.heartbeat_timeout is not None:
+        body["hb"] = op.heartbeat_timeout
+    if op.heartbeat_deadline is not None:
+        body["hd"] = op.heartbeat_deadline
+    if op.extra is not None:
+        body["x"] = op.extra
+    return _encode_body(body)
 
 
 #: enum members by value: a dict lookup, where calling the enum costs several frames (every load decodes each)
@@ -362,22 +378,23 @@ def _decoded_once(operation_id: str, text: str) -> OperationRecord:
 
 def _decode(operation_id: str, text: str) -> OperationRecord:
     d = json.loads(text)
+    sub_type, error = d.get("st"), d.get("e")
     return OperationRecord(
         operation_id=operation_id,
         operation_type=_TYPES[d["t"]],
         status=_STATUSES[d["s"]],
-        parent_id=d["p"],
-        name=d["n"],
-        sub_type=_SUB_TYPES[d["st"]] if d["st"] else None,
-        start_timestamp=d["ts"],
-        end_timestamp=d["te"],
-        result=d["r"],
-        error=ErrorObject.from_dict(d["e"]) if d["e"] is not None else None,
-        attempt=d["a"],
-        next_attempt_timestamp=d["na"],
-        scheduled_end_timestamp=d["se"],
-        wait_seconds=d["w"],
-        replay_children=d["rc"],
+        parent_id=d.get("p"),
+        name=d.get("n"),
+        sub_type=_SUB_TYPES[sub_type] if sub_type else None,
+        start_timestamp=d.get("ts"),
+        end_timestamp=d.get("te"),
+        result=d.get("r"),
+        error=ErrorObject.from_dict(error) if error is not None else None,
+        attempt=d.get("a", 0),
+        next_attempt_timestamp=d.get("na"),
+        scheduled_end_timestamp=d.get("se"),
+        wait_seconds=d.get("w"),
+        replay_children=d.get("rc", False),
         callback_id=d.get("cb"),
         heartbeat_timeout=d.get("hb"),
         heartbeat_deadline=d.get("hd"),

@@ -44,3 +44,29 @@ def test_an_event_body_is_the_json_of_its_dictionary() -> None:
     body = event_to_json(event, 7)
     assert json.loads(body) == event.to_dict(7)
     assert json.loads(body)["EventTimestamp"] == "2023-11-14T22:13:20.250Z"
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    event_type=st.sampled_from(["StepStarted", "StepSucceeded", "WaitStarted", "ContextFailed", "CallbackStarted"]),
+    event_id=st.integers(1, 2**53),
+    when=st.floats(min_value=0, max_value=LAST_SECOND, allow_nan=False),
+    details=st.dictionaries(st.text(), _json_values, max_size=3),
+    operation_id=st.none() | st.text(),
+    name=st.none() | st.text(),
+    parent_id=st.none() | st.text(),
+    sub_type=st.none() | st.text(),
+)
+def test_an_event_body_is_exactly_the_text_json_dumps_makes_of_its_dictionary(
+    event_type: str, event_id: int, when: float, details: dict[str, object],
+    operation_id: str | None, name: str | None, parent_id: str | None, sub_type: str | None,
+) -> None:
+    event = HistoryEvent(event_type, when, details, operation_id, name, parent_id, sub_type)
+    assert event_to_json(event, event_id) == json.dumps(event.to_dict(event_id))
