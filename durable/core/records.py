@@ -20,7 +20,14 @@ from durable.exceptions import DurableOperationError
 OperationPayload = str
 
 
-class OperationType(enum.Enum):
+class _Kind(enum.Enum):
+    """An enum whose members hash by identity, as they compare: Enum's own hash is Python code, run on
+    every dict and set lookup of a record's type or status."""
+
+    __hash__ = object.__hash__
+
+
+class OperationType(_Kind):
     EXECUTION = "EXECUTION"
     CONTEXT = "CONTEXT"
     STEP = "STEP"
@@ -37,7 +44,7 @@ class OperationType(enum.Enum):
         return found
 
 
-class OperationStatus(enum.Enum):
+class OperationStatus(_Kind):
     STARTED = "STARTED"
     PENDING = "PENDING"
     READY = "READY"
@@ -63,7 +70,7 @@ _TERMINAL = frozenset(
 )
 
 
-class OperationSubType(enum.Enum):
+class OperationSubType(_Kind):
     STEP = "Step"
     WAIT = "Wait"
     CALLBACK = "Callback"
@@ -93,7 +100,7 @@ _TYPE_OF_SUB_TYPE = {
 }
 
 
-class OperationAction(enum.Enum):
+class OperationAction(_Kind):
     """What a checkpoint asks the service to do with an operation."""
 
     START = "START"

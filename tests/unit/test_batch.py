@@ -267,7 +267,11 @@ def test_resumed_branches_leave_no_reference_cycles_behind() -> None:
         result = _run(handler)
         gc.set_debug(gc.DEBUG_SAVEALL)
         gc.collect()
-        stranded = [type(o).__name__ for o in gc.garbage if isinstance(o, DurableContext | Logger)]
+        stranded = [
+            type(o).__name__ for o in gc.garbage
+            if (isinstance(o, DurableContext) and o.state.durable_execution_arn == result.execution_arn)
+            or (isinstance(o, Logger) and o._default_extra.get("executionArn") == result.execution_arn)
+        ]
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
