@@ -316,6 +316,10 @@ class PostgreSQLStore(Store):
         #: by `commit`, on the CheckpointWriter's thread; a stale entry only sends a commit the slow way
         self._fences: LRUCache[str, tuple[int, int]] = LRUCache(maxsize=FENCE_CACHE)
         self.member: Membership | None = None
+        #: the lease last granted, and until when (monotonic, counted from when its request was sent) it is
+        #: known to hold: written by whoever joins or renews, read by `commit` (a float, assigned whole)
+        self._lease_seconds = 0.0
+        self._lease_until = 0.0
         try:
             probe = psycopg.connect(
                 self.conninfo, connect_timeout=max(1, int(connect_timeout)), autocommit=True,
@@ -670,7 +674,9 @@ class PostgreSQLStore(Store):
         whose token and event count this member knows from its last commit there)
         is one statement, one round trip: the fence, the lease and the event
         numbering are its WHERE clause.  Anything else, or a guess that no longer
-        holds, takes the transaction below.
+        holds, takes the transaction below.  A commit acknowledged after this
+        engine's lease ran out is answered as refused unless a renewal confirms
+        the lease: what it wrote stands, but its invocation must not go on.
         """
         by_execution: dict[str, list[int]] = {}
         for position, ws in enumerate(batch):
@@ -679,13 +685,20 @@ class PostgreSQLStore(Store):
             execution_id: self._quick_form([batch[p] for p in positions])
             for execution_id, positions in by_execution.items()
         }
+        results: list[CommitResult] | None = None
         if len(forms) == 1:
             ((execution_id, form),) = forms.items()
             if form is not None:
                 if self._quick_commit(execution_id, form):
-                    return [CommitResult(True, token=form.token)] * len(batch)
-                forms[execution_id] = None  # the fence this member remembered is stale: the long way
-        return self._full_commit(batch, by_execution, forms)
+                    results = [CommitResult(True, token=form.token)] * len(batch)
+                else:
+                    forms[execution_id] = None  # the fence this member remembered is stale: the long way
+        if results is None:
+            results = self._full_commit(batch, by_execution, forms)
+        if any(result.ok for result in results) and not self.lease_confirmed():
+            lapsed = CommitResult(False, "this engine's lease ran out while the write was in flight")
+            return [lapsed] * len(batch)
+        return results
 
     def _full_commit(
         self,
@@ -864,15 +877,23 @@ class PostgreSQLStore(Store):
                 alarm = ws.alarm
         if not any(r.ok for r in results):
             return results
-        with conn.cursor() as cursor:
-            if operations:
-                cursor.executemany(
-                    "INSERT INTO operations(execution_id, operation_id, body) VALUES (%s,%s,%s) "
-                    "ON CONFLICT (execution_id, operation_id) DO UPDATE SET body = excluded.body",
-                    [(execution_id, op_id, operation_to_json(op)) for op_id, op in operations.items()],
-                )
-            if events:
-                cursor.executemany("INSERT INTO events(execution_id, event_id, body) VALUES (%s,%s,%s)", events)
+        # one statement each, never an executemany: its pipeline leaves the session mid-pipeline between
+        # statements, where the server's idle-in-transaction timeout does not run, so a client cut off
+        # there (a partition) would hold these rows' locks until TCP gave up, and no engine could take over
+        if operations:
+            conn.execute(
+                "INSERT INTO operations(execution_id, operation_id, body) "
+                "SELECT %s, v.id, v.body FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS v(id, body, n) "
+                "ORDER BY v.n ON CONFLICT (execution_id, operation_id) DO UPDATE SET body = excluded.body",
+                (execution_id, list(operations), [operation_to_json(op) for op in operations.values()]),
+            )
+        if events:
+            conn.execute(
+                "INSERT INTO events(execution_id, event_id, body) "
+                "SELECT %s, v.id, v.body FROM unnest(%s::bigint[], %s::text[]) WITH ORDINALITY AS v(id, body, n) "
+                "ORDER BY v.n",
+                (execution_id, [event_id for _, event_id, _ in events], [body for _, _, body in events]),
+            )
         columns.update(next_event_id=state.next_event_id, token=state.token, status=state.status)
         if columns.get("invocation_open") is False:
             columns["owner"] = None
@@ -898,6 +919,7 @@ class PostgreSQLStore(Store):
     def join(self, lease_seconds: float) -> Membership:
         """Register this process as a live member with a fresh lease."""
         engine_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        sent = time.monotonic()
         with self._connection() as conn:
             conn.execute(
                 "INSERT INTO durable_engines(engine_id, epoch, host, pid, state, expires) "
@@ -905,12 +927,14 @@ class PostgreSQLStore(Store):
                 (engine_id, socket.gethostname(), os.getpid(), lease_seconds),
             )
         self.member = Membership(engine_id, 1)
+        self._leased(sent, lease_seconds)
         return self.member
 
     @_retrying
     def rejoin(self, lease_seconds: float) -> Membership:
         """After a lost lease: live again under a new epoch (what the old epoch wrote stays refused)."""
         assert self.member is not None
+        sent = time.monotonic()
         with self._connection() as conn:
             row = conn.execute(
                 "UPDATE durable_engines SET epoch = epoch + 1, state = 'live', heartbeat = clock_timestamp(), "
@@ -920,6 +944,7 @@ class PostgreSQLStore(Store):
         if row is None:
             return self.join(lease_seconds)
         self.member = Membership(self.member.engine_id, row[0])
+        self._leased(sent, lease_seconds)
         return self.member
 
     @_retrying
@@ -928,6 +953,7 @@ class PostgreSQLStore(Store):
         member = self.member
         if member is None:
             return False
+        sent = time.monotonic()
         with self._connection() as conn:
             row = conn.execute(
                 "UPDATE durable_engines SET heartbeat = clock_timestamp(), "
@@ -935,7 +961,24 @@ class PostgreSQLStore(Store):
                 f"WHERE engine_id=%s AND epoch=%s AND {_LIVE} RETURNING 1",
                 (lease_seconds, member.engine_id, member.epoch),
             ).fetchone()
+        if row is not None and self.member == member:
+            self._leased(sent, lease_seconds)
         return row is not None
+
+    def _leased(self, sent: float, lease_seconds: float) -> None:
+        self._lease_seconds, self._lease_until = lease_seconds, sent + lease_seconds
+
+    def lease_confirmed(self) -> bool:
+        """Whether this engine still holds its lease: known from the last renewal, or confirmed by one now.
+
+        A commit that lands while the lease holds can be acknowledged after it
+        ran out (a partition healing, a pause ending): by then another engine
+        may have taken the execution over, and the handler must not go on to
+        run user code that engine now runs.
+        """
+        if self.member is None or time.monotonic() < self._lease_until:
+            return True
+        return self.heartbeat(self._lease_seconds)
 
     @_retrying
     def reap_dead_members(self, now: float) -> list[str]:

@@ -120,6 +120,35 @@ def test_a_member_past_its_lease_is_fenced_and_its_work_handed_on(pg: PostgreSQL
         other.close()
 
 
+def test_a_commit_acknowledged_after_the_lease_was_lost_is_answered_refused(
+    pg: PostgreSQLStore, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition that heals, or a pause that ends, after the write landed: what landed stands, but the
+    handler that waits for the answer must not go on to run what the engine taking over now runs."""
+    other = PostgreSQLStore(pg_url)
+    try:
+        pg.join(lease_seconds=0.3)
+        other.join(lease_seconds=30)
+        _create(pg, "e1")
+        begun = pg.begin_invocation("e1", time.time())
+
+        def then_the_lease_is_lost(original: Any) -> Any:
+            def run(*args: Any) -> Any:
+                landed = original(*args)
+                wait_until(lambda: other.reap_dead_members(time.time()), what="the member to be declared dead")
+                return landed
+
+            return run
+
+        monkeypatch.setattr(pg, "_quick_commit", then_the_lease_is_lost(pg._quick_commit))
+        monkeypatch.setattr(pg, "_full_commit", then_the_lease_is_lost(pg._full_commit))
+        (answer,) = pg.commit([WriteSet("e1", begun.token, (_step("1"),))])
+        assert not answer.ok and "lease ran out" in answer.reason
+        assert other.get_operation("e1", "1") is not None, "the write landed while the lease held"
+    finally:
+        other.close()
+
+
 def test_members_claim_disjoint_batches(pg: PostgreSQLStore, pg_url: str) -> None:
     other = PostgreSQLStore(pg_url)
     try:
