@@ -58,7 +58,7 @@ def event_to_json(event: HistoryEvent, event_id: int) -> str:
     transition and a generic encoder walking a fresh dict costs about twice as much.
     """
     parts = [
-        '{"EventType": ', _quote(event.event_type), ', "EventId": ', str(int(event_id)),
+        '{"EventType": ', _quote(event.event_type), ', "EventId": ', str(event_id),
         ', "EventTimestamp": "', iso_timestamp(event.timestamp), '"',
     ]
     if event.operation_id is not None:

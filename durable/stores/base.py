@@ -311,7 +311,9 @@ _encode_body = json.JSONEncoder(separators=(",", ":"), check_circular=False).enc
 def operation_to_json(op: OperationRecord) -> str:
     """The stored body of `op`: its fields under short keys, those at their defaults left out.
 
-    Bodies written before fields were left out hold every key; both read back alike.
+    Bodies written before fields were left out hold every key; both read back alike.  Spelled out
+    field by field: it runs for every record a flush writes, and a loop over a table of the fields
+    costs about a fifth more.
     """
     body: dict[str, Any] = {"t": op.operation_type.value, "s": op.status.value}
     if op.parent_id is not None:

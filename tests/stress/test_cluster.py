@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +43,13 @@ class Workers:
         self.killed: set[int] = set()
         self.serial = 0
 
-    def start(self) -> int:
+    def start(self, launcher: Sequence[str] = (), url: str | None = None) -> int:
+        """Start one worker, through `launcher` (a command prefix, such as entering a network namespace)
+        and on `url` (the store as seen from where it runs) if given."""
         self.serial += 1
         log = open(self.logs / f"worker-{self.serial}.log", "wb")  # noqa: SIM115 - the child keeps it
         proc = subprocess.Popen(
-            [sys.executable, "-m", "durable.cli", "--store", self.url, "worker", "--function",
+            [*launcher, sys.executable, "-m", "durable.cli", "--store", url or self.url, "worker", "--function",
              "tests.cluster_workflows", "--isolation", "thread", "--workers", "4", "--lease", f"{LEASE}s",
              "--progress", "1"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -77,16 +79,25 @@ class Workers:
     def log_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("worker-*.log")))
 
+    def log_of(self, serial: int) -> str:
+        """The log of the `serial`-th worker started (from 1)."""
+        return (self.logs / f"worker-{serial}.log").read_text(errors="replace")
 
-@pytest.fixture
-def cluster(pg_url: str, tmp_path: Path) -> Iterator[Workers]:
+
+def workers_in(tmp_path: Path, url: str) -> Iterator[Workers]:
+    """Workers on `url` that log and mark under `tmp_path`, all stopped when the test ends."""
     logs = tmp_path / "logs"
     logs.mkdir()
-    workers = Workers(pg_url, tmp_path / "marks.log", logs)
+    workers = Workers(url, tmp_path / "marks.log", logs)
     try:
         yield workers
     finally:
         workers.stop_all()
+
+
+@pytest.fixture
+def cluster(pg_url: str, tmp_path: Path) -> Iterator[Workers]:
+    yield from workers_in(tmp_path, pg_url)
 
 
 def _submit(url: str, handler: Any, count: int) -> tuple[Engine, list[str]]:

@@ -14,7 +14,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -27,13 +26,13 @@ from durable.stores.base import ExecutionStatus
 from tests.cluster_workflows import STEPS, ten_steps
 from tests.conftest import wait_until
 from tests.stress.test_cluster import (
-    ROOT,
     Workers,
     _invocations_never_overlap,
     _marks,
     _reruns_only_after_kills,
     _submit,
     _wait_all_done,
+    workers_in,
 )
 
 pytestmark = [pytest.mark.stress, pytest.mark.timeout(600)]
@@ -99,6 +98,8 @@ class Host:
         tag = f"{os.getpid() % 10000}{index}"
         self.namespace, self.outside, self.inside = f"durable-{tag}", f"dvo{tag}", f"dvi{tag}"
         self.address = f"10.231.{index}.1"
+        #: the command prefix that runs a process inside this host
+        self.launcher = ("ip", "netns", "exec", self.namespace)
         _ip("netns", "add", self.namespace)
         _ip("link", "add", self.outside, "type", "veth", "peer", "name", self.inside)
         _ip("link", "set", self.inside, "netns", self.namespace)
@@ -129,27 +130,6 @@ class Host:
             _ip("netns", "del", self.namespace)
 
 
-class HostedWorkers(Workers):
-    """`durable worker` processes, each started inside a given host's namespace with that host's URL."""
-
-    def start_on(self, host: Host) -> int:
-        self.serial += 1
-        log = open(self.logs / f"worker-{self.serial}.log", "wb")  # noqa: SIM115 - the child keeps it
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", host.namespace, sys.executable, "-m", "durable.cli", "--store",
-             host.url(self.url), "worker", "--function", "tests.cluster_workflows", "--isolation", "thread",
-             "--workers", "4", "--lease", "2s", "--progress", "1"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "DURABLE_TEST_MARKS": str(self.marks), "PYTHONPATH": str(ROOT)},
-        )
-        log.close()
-        self.procs[proc.pid] = proc
-        return proc.pid
-
-    def log_of(self, serial: int) -> str:
-        return (self.logs / f"worker-{serial}.log").read_text(errors="replace")
-
-
 @pytest.fixture
 def hosts(pg_url: str) -> Iterator[list[Host]]:
     reason = _netns_unavailable()
@@ -171,22 +151,16 @@ def hosts(pg_url: str) -> Iterator[list[Host]]:
 
 
 @pytest.fixture
-def workers(pg_url: str, tmp_path: Path) -> Iterator[HostedWorkers]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    started = HostedWorkers(pg_url, tmp_path / "marks.log", logs)
-    try:
-        yield started
-    finally:
-        started.stop_all()
+def workers(pg_url: str, tmp_path: Path) -> Iterator[Workers]:
+    yield from workers_in(tmp_path, pg_url)
 
 
 def test_engines_on_two_hosts_share_the_work_and_a_partitioned_one_is_fenced(
-    hosts: list[Host], workers: HostedWorkers
+    hosts: list[Host], workers: Workers
 ) -> None:
     near, far = hosts
-    cut_off = workers.start_on(far)
-    workers.start_on(near)
+    cut_off = workers.start(far.launcher, far.url(workers.url))
+    workers.start(near.launcher, near.url(workers.url))
     client, ids = _submit(workers.url, ten_steps, 200)
     try:
         def far_has_worked() -> bool:
