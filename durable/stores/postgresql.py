@@ -200,10 +200,13 @@ _FENCE_COLUMNS = "execution_id, status, token, next_event_id, owner"
 
 @attrs.frozen(slots=True)
 class Membership:
-    """This engine's lease: its id and the epoch its writes are fenced by."""
+    """This engine's lease: its id, the epoch its writes are fenced by, its length, and until when
+    (monotonic, counted from when its grant or last renewal was asked) it is known to hold."""
 
     engine_id: str
     epoch: int
+    lease_seconds: float = 0.0
+    held_until: float = 0.0
 
 
 def _require_psycopg() -> Any:
@@ -315,11 +318,8 @@ class PostgreSQLStore(Store):
         #: execution -> (token, next event id) after this engine's last commit there; read and written only
         #: by `commit`, on the CheckpointWriter's thread; a stale entry only sends a commit the slow way
         self._fences: LRUCache[str, tuple[int, int]] = LRUCache(maxsize=FENCE_CACHE)
+        #: replaced whole by whoever joins or renews (the ClusterMember, or `commit` confirming a lapsed lease)
         self.member: Membership | None = None
-        #: the lease last granted, and until when (monotonic, counted from when its request was sent) it is
-        #: known to hold: written by whoever joins or renews, read by `commit` (a float, assigned whole)
-        self._lease_seconds = 0.0
-        self._lease_until = 0.0
         try:
             probe = psycopg.connect(
                 self.conninfo, connect_timeout=max(1, int(connect_timeout)), autocommit=True,
@@ -678,6 +678,7 @@ class PostgreSQLStore(Store):
         engine's lease ran out is answered as refused unless a renewal confirms
         the lease: what it wrote stands, but its invocation must not go on.
         """
+        wrote_as = self.member
         by_execution: dict[str, list[int]] = {}
         for position, ws in enumerate(batch):
             by_execution.setdefault(ws.execution_id, []).append(position)
@@ -695,7 +696,7 @@ class PostgreSQLStore(Store):
                     forms[execution_id] = None  # the fence this member remembered is stale: the long way
         if results is None:
             results = self._full_commit(batch, by_execution, forms)
-        if any(result.ok for result in results) and not self.lease_confirmed():
+        if any(result.ok for result in results) and not self.lease_confirmed(wrote_as):
             lapsed = CommitResult(False, "this engine's lease ran out while the write was in flight")
             return [lapsed] * len(batch)
         return results
@@ -926,8 +927,7 @@ class PostgreSQLStore(Store):
                 "VALUES (%s, 1, %s, %s, 'live', clock_timestamp() + make_interval(secs => %s))",
                 (engine_id, socket.gethostname(), os.getpid(), lease_seconds),
             )
-        self.member = Membership(engine_id, 1)
-        self._leased(sent, lease_seconds)
+        self.member = Membership(engine_id, 1, lease_seconds, sent + lease_seconds)
         return self.member
 
     @_retrying
@@ -943,8 +943,7 @@ class PostgreSQLStore(Store):
             ).fetchone()
         if row is None:
             return self.join(lease_seconds)
-        self.member = Membership(self.member.engine_id, row[0])
-        self._leased(sent, lease_seconds)
+        self.member = Membership(self.member.engine_id, row[0], lease_seconds, sent + lease_seconds)
         return self.member
 
     @_retrying
@@ -961,24 +960,30 @@ class PostgreSQLStore(Store):
                 f"WHERE engine_id=%s AND epoch=%s AND {_LIVE} RETURNING 1",
                 (lease_seconds, member.engine_id, member.epoch),
             ).fetchone()
-        if row is not None and self.member == member:
-            self._leased(sent, lease_seconds)
+        if row is not None and self.member is member:
+            self.member = attrs.evolve(member, lease_seconds=lease_seconds, held_until=sent + lease_seconds)
         return row is not None
 
-    def _leased(self, sent: float, lease_seconds: float) -> None:
-        self._lease_seconds, self._lease_until = lease_seconds, sent + lease_seconds
-
-    def lease_confirmed(self) -> bool:
-        """Whether this engine still holds its lease: known from the last renewal, or confirmed by one now.
+    def lease_confirmed(self, wrote_as: Membership | None) -> bool:
+        """Whether this engine still holds the lease `wrote_as` (the membership a write was made under):
+        known from the last renewal, or confirmed by one now.
 
         A commit that lands while the lease holds can be acknowledged after it
         ran out (a partition healing, a pause ending): by then another engine
         may have taken the execution over, and the handler must not go on to
-        run user code that engine now runs.
+        run user code that engine now runs.  A lease regained meanwhile under a
+        new epoch does not count: the execution may be another engine's now.
         """
-        if self.member is None or time.monotonic() < self._lease_until:
+        if wrote_as is None:
             return True
-        return self.heartbeat(self._lease_seconds)
+        member = self.member
+        if member is None or member.epoch != wrote_as.epoch:
+            return False
+        if time.monotonic() < member.held_until:
+            return True
+        return self.heartbeat(member.lease_seconds) and self.member is not None and (
+            self.member.epoch == wrote_as.epoch
+        )
 
     @_retrying
     def reap_dead_members(self, now: float) -> list[str]:

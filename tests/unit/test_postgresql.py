@@ -149,6 +149,35 @@ def test_a_commit_acknowledged_after_the_lease_was_lost_is_answered_refused(
         other.close()
 
 
+def test_a_commit_acknowledged_after_the_engine_rejoined_under_a_new_epoch_is_answered_refused(
+    pg: PostgreSQLStore, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's lease was lost and regained while the write was in flight: the execution may be
+    another engine's by now, so the fresh lease does not vouch for the write's invocation."""
+    other = PostgreSQLStore(pg_url)
+    try:
+        pg.join(lease_seconds=0.3)
+        other.join(lease_seconds=30)
+        _create(pg, "e1")
+        begun = pg.begin_invocation("e1", time.time())
+
+        def then_lost_and_regained(original: Any) -> Any:
+            def run(*args: Any) -> Any:
+                landed = original(*args)
+                wait_until(lambda: other.reap_dead_members(time.time()), what="the member to be declared dead")
+                pg.rejoin(30)
+                return landed
+
+            return run
+
+        monkeypatch.setattr(pg, "_quick_commit", then_lost_and_regained(pg._quick_commit))
+        monkeypatch.setattr(pg, "_full_commit", then_lost_and_regained(pg._full_commit))
+        (answer,) = pg.commit([WriteSet("e1", begun.token, (_step("1"),))])
+        assert not answer.ok and "lease ran out" in answer.reason
+    finally:
+        other.close()
+
+
 def test_members_claim_disjoint_batches(pg: PostgreSQLStore, pg_url: str) -> None:
     other = PostgreSQLStore(pg_url)
     try:
