@@ -20,6 +20,8 @@ Invariants:
 - a suspended branch holds no thread (Branch is a PooledActor); its timer is
   data in the TimerScheduler, and all branches due at one tick resume after a
   single state refresh.
+- the parent has no thread of its own either (an InlineActor): a branch's
+  outcome is booked on the branch's thread when the parent is idle.
 - the invocation suspends only when nothing runs, nothing can be started and
   no branch's timer is due within the hold (`_hold_seconds`).
 
@@ -58,10 +60,10 @@ from actors.messages import (
     Watch,
     WaveFired,
 )
-from actors.pool import ActorPool, PooledActor, stop_quietly
+from actors.pool import ActorPool, InlineActor, PooledActor, stop_quietly
 from actors.replies import resolve
 from actors.timer_scheduler import TimerScheduler
-from actors.topology import Topology, TrackedActor
+from actors.topology import Topology
 from durable.clock import Clock
 from durable.core.batch import (
     BatchItem,
@@ -139,7 +141,9 @@ class Branch(PooledActor):
         return None
 
 
-class BatchParent(TrackedActor):
+class BatchParent(InlineActor):
+    pooled_from_kept_threads = True
+
     def __init__(
         self,
         topology: Topology,
@@ -153,14 +157,13 @@ class BatchParent(TrackedActor):
         deadline: float | None = None,
         parent: str | None = None,
     ) -> None:
-        super().__init__(topology, spec.name, parent)
+        super().__init__(topology, pool, spec.name, parent)
         self.spec = spec
         self.clock = clock
         self.invocation_started = invocation_started
         self.deadline = deadline
         #: how long this invocation took to get here and replay the settled branches (see `_hold_seconds`)
         self.replay_seconds: float | None = None
-        self.pool = pool
         self.state = state
         self.subscribe_ticks = subscribe_ticks
         self.reply_to = reply_to
@@ -341,7 +344,7 @@ class BatchParent(TrackedActor):
 
     def _timers(self) -> pykka.ActorRef[Any]:
         if self.timers is None:
-            self.timers = TimerScheduler.start(self.topology, self.actor_ref, self.spec.name, self.actor_urn)
+            self.timers = TimerScheduler.start(self.topology, self.pool, self.actor_ref, self.spec.name, self.actor_urn)
             self.subscribe_ticks(self.timers, True)
         return self.timers
 

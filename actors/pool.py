@@ -20,11 +20,12 @@ with `_actor_loop_setup` and `_handle_receive` for the loop's body.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import queue
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pykka
 from loguru import logger
@@ -33,26 +34,50 @@ from pykka import ActorDeadError, ThreadingFuture
 from actors.topology import Topology, TrackedActor
 
 _CLAIM = object()
+#: per thread: the pool it serves, whether it is kept free of inline work, and what it lends (`about_to_wait`)
+_thread_waits = threading.local()
 
 
 class ActorPool:
-    """A fixed number of daemon threads running whichever pooled actors have mail."""
+    """A fixed number of daemon threads running whichever pooled actors have mail.
+
+    A pool thread that is about to wait on work this pool must do (a map
+    branch that runs a nested map waits for that map's branches) calls
+    `stand_in` first: another thread serves the pool while it waits, so a pool
+    whose every thread waits on nested work still has one to run it.
+    """
 
     def __init__(self, size: int = 64, name: str = "durable-pool") -> None:
         self.size = size
+        self.name = name
         self.ready: queue.SimpleQueue[PooledActor | None] = queue.SimpleQueue()
-        self.threads = [
-            threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(size)
-        ]
-        for thread in self.threads:
-            thread.start()
+        self._stand_ins = itertools.count(1)
+        self.threads = [self._thread(f"{name}-{i}") for i in range(size)]
+
+    def _thread(self, name: str) -> threading.Thread:
+        thread = threading.Thread(target=self._run, name=name, daemon=True)
+        thread.start()
+        return thread
 
     def _run(self) -> None:
+        _thread_waits.pool = self
         while True:
             actor = self.ready.get()
             if actor is None:
                 return
             actor._drain()
+
+    @contextlib.contextmanager
+    def stand_in(self) -> Iterator[None]:
+        """While the block runs, one more thread serves this pool if the caller is one of its threads."""
+        if getattr(_thread_waits, "pool", None) is not self:
+            yield
+            return
+        self._thread(f"{self.name}-stand-in-{next(self._stand_ins)}")
+        try:
+            yield
+        finally:
+            self.ready.put(None)  # one thread (whichever takes it, after the work queued before it) retires
 
     def schedule(self, actor: PooledActor) -> None:
         self.ready.put(actor)
@@ -179,14 +204,32 @@ class InlineActor(PooledActor):
     is handled by its current holder, which drains until the mailbox is empty.
     It never waits for a pool thread, so it cannot be starved by a pool whose
     threads all wait on it.  Its handlers must not block.
+
+    A thread that must stay free for its own job (the Ticker, a process
+    link: see `keep_this_thread_free`) hands the actor to its pool instead
+    when `pooled_from_kept_threads` says it may: only an actor that no pool
+    thread ever waits on, or the pool could be starved of the thread to run it.
     """
+
+    pooled_from_kept_threads: ClassVar[bool] = False
 
     def _wake(self) -> None:
         if self._claim():
-            self._drain()
+            if self.pooled_from_kept_threads and getattr(_thread_waits, "kept_free", False):
+                self.pool.schedule(self)
+            else:
+                self._drain()
 
 
-_thread_waits = threading.local()
+def keep_this_thread_free() -> None:
+    """Never run an InlineActor's handlers on the calling thread from here on.
+
+    For a thread whose own job must not wait behind other actors' work: the
+    Ticker (a tick must not run a wave's refresh), or a link that relays
+    messages and answers between processes (an inline handler that asked
+    across the link would wait on the very thread that carries the answer).
+    """
+    _thread_waits.kept_free = True
 
 
 @contextlib.contextmanager

@@ -53,6 +53,7 @@ from actors.messages import (
     Send,
     Settable,
 )
+from actors.pool import keep_this_thread_free
 from actors.replies import Answer, reject, resolve
 from actors.topology import Topology, TrackedActor
 
@@ -293,6 +294,9 @@ class ChildLink(TrackedActor):
         self.ids = itertools.count(1)
         self.futures: dict[int, Settable] = {}
         self.refs: dict[int, pykka.ActorRef[Any]] = {}
+
+    def on_start(self) -> None:
+        keep_this_thread_free()
 
     def handle(self, message: Any) -> Any:
         match message:

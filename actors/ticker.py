@@ -20,6 +20,7 @@ from typing import Any
 
 import pykka
 
+from actors.pool import keep_this_thread_free
 from durable.clock import Clock
 
 
@@ -58,6 +59,7 @@ class Ticker:
     def _run(self) -> None:
         from actors.messages import Tick
 
+        keep_this_thread_free()
         timed: list[tuple[float, int, pykka.ActorRef[Any], Any]] = []
         order = itertools.count()
         next_tick = time.monotonic() + self.interval

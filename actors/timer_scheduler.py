@@ -4,7 +4,9 @@ Owns: a DueQueue of keys (a branch or an operation) and their due times.
 Takes: ScheduleResume, Tick.  Sends: one ResumeWave with every
 key due at a tick to its owner.  Popping the wave and sending it happen in
 one handler, so a wave is atomic by construction, and registering a timer
-never waits on anything: there is no lock to wait on.
+never waits on anything: there is no lock to wait on.  An InlineActor: a
+timer is set on the suspending branch's thread; a Tick, which comes from
+the Ticker's thread, is handled on the pool.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ import pykka
 
 from actors.due_queue import DueQueue
 from actors.messages import ResumeWave, ScheduleResume, Tick
-from actors.topology import Topology, TrackedActor
+from actors.pool import ActorPool, InlineActor
+from actors.topology import Topology
 
 
-class TimerScheduler(TrackedActor):
-    def __init__(self, topology: Topology, owner: pykka.ActorRef[Any], name: str, parent: str | None = None) -> None:
-        super().__init__(topology, name, parent)
+class TimerScheduler(InlineActor):
+    pooled_from_kept_threads = True
+
+    def __init__(
+        self, topology: Topology, pool: ActorPool, owner: pykka.ActorRef[Any], name: str, parent: str | None = None
+    ) -> None:
+        super().__init__(topology, pool, name, parent)
         self.owner = owner
         self.timers: DueQueue[str] = DueQueue()
 

@@ -189,6 +189,7 @@ def _coordinate(invocation: Invocation, spec: BatchSpec) -> Any:
         invocation.clock, invocation.started, invocation.deadline, invocation.state.actor_urn,
     )
     try:
-        return future.get()
+        with engine.branch_pool.stand_in():  # a branch running a nested batch holds its pool thread meanwhile
+            return future.get()
     finally:
         parent.stop(block=False)

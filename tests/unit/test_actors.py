@@ -174,7 +174,8 @@ class Probe(TrackedActor):
 
 def test_every_timer_due_at_a_tick_comes_in_one_resume_wave(topology: Topology) -> None:
     probe = Probe.start(topology)
-    timers = TimerScheduler.start(topology, probe, "invocation")
+    pool = ActorPool(2, "test-timers")
+    timers = TimerScheduler.start(topology, pool, probe, "invocation")
     for i in range(300):
         timers.tell(ScheduleResume(f"branch-{i}", 10.0 + (i % 3) * 0.001))
     timers.tell(ScheduleResume("late", 99.0))

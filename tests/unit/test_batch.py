@@ -278,3 +278,22 @@ def test_resumed_branches_leave_no_reference_cycles_behind() -> None:
         gc.enable()
     assert result.status is InvocationStatus.SUCCEEDED and json.loads(result.result) == [3] * 10
     assert stranded == []
+
+
+def test_more_branches_running_nested_maps_than_pool_threads_all_finish() -> None:
+    """Each outer branch holds a pool thread while it waits for its nested map; the nested branches still run."""
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        def inner(ctx: DurableContext, value: int, _index: int, _items: Any) -> int:
+            return ctx.step(lambda _: value * 2, name="double")
+
+        def outer(ctx: DurableContext, value: int, _index: int, _items: Any) -> Any:
+            return ctx.map([value, value + 1], inner, name="inner").get_results()
+
+        return context.map(list(range(event)), outer, name="outer").get_results()
+
+    outer_items = 100  # the engine's branch pool has 64 threads
+    result = _run(handler, outer_items)
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result) == [[2 * i, 2 * i + 2] for i in range(outer_items)]

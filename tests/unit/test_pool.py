@@ -115,3 +115,36 @@ def test_a_waiting_sender_lends_its_thread_once_and_a_backlog_goes_to_the_pool(p
         assert all(name.startswith("test-pool-") for name in names[ThreadNoter.turn:])
     finally:
         ref.stop()
+
+
+class Waiter(PooledActor):
+    """On a pool thread, waits for another pooled actor on the same pool to answer, as a nested map's caller does."""
+
+    def __init__(self, topology: Topology, pool: ActorPool, other: pykka.ActorRef[Any]) -> None:
+        super().__init__(topology, pool, "waiter")
+        self.other = other
+
+    def handle(self, message: Any) -> Any:
+        answer: pykka.Future[Any] = self.other.ask(message, block=False)
+        with self.pool.stand_in():
+            return answer.get(timeout=30)
+
+
+def test_a_pool_thread_waiting_on_its_own_pool_gets_a_stand_in_that_retires_after() -> None:
+    pool = ActorPool(size=1, name="test-stand-in")
+    topology = Topology()
+    recorder = Recorder.start(topology, pool)
+    waiter = Waiter.start(topology, pool, recorder)
+    try:
+        assert waiter.ask("report", timeout=30) == ([], 0)
+        serving = lambda: sum(t.name.startswith("test-stand-in") for t in threading.enumerate())  # noqa: E731
+        pause = threading.Event()
+        for _ in range(300):
+            if serving() == 1:
+                break
+            pause.wait(0.01)
+        assert serving() == 1, "one thread retires once the wait is over: the pool is back to its size"
+    finally:
+        waiter.stop()
+        recorder.stop()
+        pool.shutdown()
