@@ -35,6 +35,7 @@ from actors.messages import ChildExited, InvocationOutcome, Received, RunHandler
 from actors.pool import ActorPool
 from actors.process_link import ChildLink, ParentLink, WorkerProcessError, call
 from actors.topology import Topology
+from durable.core.every_level import every_level_handlers
 from durable.exceptions import ValidationError
 
 LOG_EXTRA_TYPES = (str, int, float, bool, type(None))
@@ -161,6 +162,12 @@ def _emit_stdlib(fields: dict[str, Any]) -> None:
     target = logging.getLogger(fields.get("name") or None)
     if target.isEnabledFor(int(fields.get("levelno", logging.INFO))):
         target.handle(logging.makeLogRecord(fields))
+        return
+    hearers = every_level_handlers(target)
+    if hearers:
+        record = logging.makeLogRecord(fields)
+        for handler in hearers:
+            handler.handle(record)
 
 
 _emitters: dict[str, Any] = {}

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from durable.core.every_level import every_level_handlers
 from durable.identifier import OperationIdentifier
 from durable.types import LoggerInterface
 
@@ -80,29 +81,38 @@ class Logger(LoggerInterface):
         return self._logger
 
     def debug(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
-        self._log(self._logger.debug, msg, *args, extra=extra)
+        self._log(logging.DEBUG, self._logger.debug, msg, *args, extra=extra)
 
     def info(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
-        self._log(self._logger.info, msg, *args, extra=extra)
+        self._log(logging.INFO, self._logger.info, msg, *args, extra=extra)
 
     def warning(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
-        self._log(self._logger.warning, msg, *args, extra=extra)
+        self._log(logging.WARNING, self._logger.warning, msg, *args, extra=extra)
 
     def error(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
-        self._log(self._logger.error, msg, *args, extra=extra)
+        self._log(logging.ERROR, self._logger.error, msg, *args, extra=extra)
 
     def exception(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
-        self._log(self._logger.exception, msg, *args, extra=extra)
+        self._log(logging.ERROR, self._logger.exception, msg, *args, extra=extra)
 
     def _log(
-        self, log: Callable[..., Any], msg: object, *args: object, extra: Mapping[str, object] | None = None
+        self, level: int, log: Callable[..., Any], msg: object, *args: object,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         if self._is_replaying():
             return
-        if isinstance(self._logger, logging.Logger):
-            log(msg, *args, extra={**self._default_extra, **(extra or {})}, stacklevel=3)
+        fields = {**self._default_extra, **(extra or {})}
+        target = self._logger
+        if not isinstance(target, logging.Logger):
+            log(msg, *args, extra=fields)
+        elif target.isEnabledFor(level):
+            log(msg, *args, extra=fields, stacklevel=3)
         else:
-            log(msg, *args, extra={**self._default_extra, **(extra or {})})
+            hearers = every_level_handlers(target)
+            if hearers:
+                record = target.makeRecord(target.name, level, "(unknown file)", 0, msg, args, None, extra=fields)
+                for handler in hearers:
+                    handler.handle(record)
 
 
 def root_logger() -> LoggerInterface:

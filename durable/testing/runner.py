@@ -369,7 +369,14 @@ def normalize_input(value: Any) -> Any:
 
 
 class _LogCapture(logging.Handler):
-    """Keeps the records `context.logger` writes for this runner's executions."""
+    """Keeps the records `context.logger` writes for this runner's executions, at every level.
+
+    It hears records below the loggers' levels too (`hears_every_level`, see
+    `durable.logger`), so `result.logs` is whole without the runner lowering
+    the root logger's level under the user's own handlers (or pytest's caplog).
+    """
+
+    hears_every_level = True
 
     def __init__(self, arns: set[str], into: list[LogEntry]) -> None:
         super().__init__(logging.DEBUG)
@@ -390,9 +397,9 @@ class DurableFunctionTestRunner:
     AWS runner's does; timeouts (the execution's, a callback's) pass in real
     time, and so does the time a test takes to answer a callback.
 
-    While the runner is open it lowers the root logger to DEBUG (and restores
-    it on close) so that `result.logs` holds every record `context.logger`
-    wrote; configure your handlers' levels as usual.
+    `result.logs` holds every record `context.logger` wrote, at every level;
+    the runner leaves the logging levels as they are, so the user's handlers
+    (and pytest's caplog) see what they would see without it.
     """
 
     def __init__(
@@ -425,7 +432,6 @@ class DurableFunctionTestRunner:
         self._store_url: Any = None
         self._logs: list[LogEntry] = []
         self._capture: _LogCapture | None = None
-        self._root_level = logging.NOTSET
         self._arns: set[str] = set()
 
     def __enter__(self) -> DurableFunctionTestRunner:
@@ -454,16 +460,11 @@ class DurableFunctionTestRunner:
         if self.skip_time:
             self.engine.skip_time(True)
         self._capture = _LogCapture(self._arns, self._logs)
-        root = logging.getLogger()
-        root.addHandler(self._capture)
-        self._root_level = root.level
-        if root.level == logging.NOTSET or root.level > logging.DEBUG:
-            root.setLevel(logging.DEBUG)
+        logging.getLogger().addHandler(self._capture)
 
     def close(self) -> None:
         if self._capture is not None:
             logging.getLogger().removeHandler(self._capture)
-            logging.getLogger().setLevel(self._root_level)
             self._capture = None
         if self.engine is not None:
             self.engine.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,22 @@ def test_a_one_hour_wait_completes_on_the_virtual_clock_and_logs_once() -> None:
     assert [op.name for op in box.child_operations] == ["echo"]
     assert box.get_step("echo").result == '"abc"'
     assert [op.name for op in result.get_all_operations()] == ["box", "echo", "hour"], "a stack walk, as AWS's"
+
+
+def test_the_runner_keeps_every_log_line_without_lowering_anyones_logging_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.WARNING)
+    try:
+        with caplog.at_level(logging.WARNING), DurableFunctionTestRunner(hour_long, execution_timeout=7200) as runner:
+            assert root.level == logging.WARNING
+            result = runner.run(input="abc")
+    finally:
+        root.setLevel(before)
+    assert [str(entry) for entry in result.logs] == ["[INFO] before the wait abc", "[INFO] after the wait"]
+    assert caplog.records == [], "below WARNING nothing reaches the user's handlers, as without the runner"
 
 
 def test_a_results_history_is_read_when_asked_even_after_the_runner_closed() -> None:

@@ -41,6 +41,9 @@ from . import handler_registry
 
 HANDLERS, requirement = handler_registry()
 
+#: the plugins' own logger, at INFO whatever the root logger's level, so their lines reach the runner's logs
+PLUGIN_LOG = logging.getLogger("conformance.plugin")
+PLUGIN_LOG.setLevel(logging.INFO)
 TERMINAL = frozenset({InvocationStatus.SUCCEEDED, InvocationStatus.FAILED})
 
 
@@ -73,7 +76,7 @@ class ConfPlugin(DurableInstrumentationPlugin):
 
     def emit(self, **fields: Any) -> None:
         record = {"plugin": self.name, **fields, "durableExecutionArn": self.arn}
-        logging.getLogger("conformance.plugin").info(json.dumps(record), extra={"executionArn": self.arn})
+        PLUGIN_LOG.info(json.dumps(record), extra={"executionArn": self.arn})
 
     def remember(self, info: InvocationStartInfo) -> None:
         self.arn = info.execution_arn or ""
