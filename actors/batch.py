@@ -47,6 +47,7 @@ from loguru import logger
 from actors.messages import (
     BatchSuspended,
     BranchFailed,
+    BranchFatal,
     BranchRecords,
     BranchSucceeded,
     BranchSuspended,
@@ -61,7 +62,7 @@ from actors.messages import (
     WaveFired,
 )
 from actors.pool import ActorPool, InlineActor, PooledActor, stop_quietly
-from actors.replies import resolve
+from actors.replies import reject, resolve
 from actors.timer_scheduler import TimerScheduler
 from actors.topology import Topology
 from durable.clock import Clock
@@ -75,7 +76,7 @@ from durable.core.batch import (
 )
 from durable.core.operation_ids import branch_index, child_id
 from durable.core.records import ErrorObject
-from durable.exceptions import SuspendExecution
+from durable.exceptions import OrphanedChildException, SuspendExecution
 
 WAITING, RUNNING, SUSPENDED, SUCCEEDED, FAILED = "waiting", "running", "suspended", "succeeded", "failed"
 
@@ -103,13 +104,19 @@ class BatchSpec:
 
 
 def run_one(index: int, run: Callable[[int, RecordsUnder | None], Any], view: RecordsUnder | None) -> Any:
-    """Run branch `index` and say how it went: BranchSucceeded, BranchSuspended or BranchFailed."""
+    """Run branch `index` and say how it went: BranchSucceeded, BranchSuspended, BranchFailed or BranchFatal;
+    None when the batch ended while it ran (its next checkpoint was refused as orphaned: it just stops)."""
     try:
         return BranchSucceeded(index, run(index, view))
     except SuspendExecution as suspended:
         return BranchSuspended(index, suspended.resume_at, suspended.waiting_on)
+    except OrphanedChildException:
+        logger.debug("branch {} stopped: its batch had already completed", index)
+        return None
     except Exception as error:
         return BranchFailed(index, branch_error_object(error))
+    except BaseException as fatal:
+        return BranchFatal(index, fatal)
 
 
 class Branch(PooledActor):
@@ -132,6 +139,8 @@ class Branch(PooledActor):
                 outcome = run_one(self.index, self.run, view)
                 if not isinstance(outcome, BranchSuspended):
                     self.stop()
+                if outcome is None:
+                    return None
                 try:
                     self.send(self.parent, outcome)
                 except pykka.ActorDeadError:
@@ -192,6 +201,9 @@ class BatchParent(InlineActor):
             case BranchSucceeded() | BranchFailed() | BranchSuspended():
                 if not self._take(message):
                     return None
+            case BranchFatal(_index, error):
+                self._fatal(error)
+                return None
             case ResumeWave(keys, _now):
                 wave = tuple(int(key) for key in keys if self.status[int(key)] == SUSPENDED)
                 if wave and not self.done:
@@ -278,8 +290,13 @@ class BatchParent(InlineActor):
             self._mark_running(index)
             if index not in self.spec.settled_before:
                 self._run(index)
-            elif self._take(run_one(index, self.spec.run_branch, None)) and self._complete():
-                return
+            else:
+                replayed = run_one(index, self.spec.run_branch, None)
+                if isinstance(replayed, BranchFatal):
+                    self._fatal(replayed.error)
+                    return
+                if self._take(replayed) and self._complete():
+                    return
         if self.replay_seconds is None:
             started = self.invocation_started
             self.replay_seconds = 0.0 if started is None else self.clock.now() - started
@@ -336,6 +353,13 @@ class BatchParent(InlineActor):
             elif status != WAITING:
                 items.append(BatchItem(index, BatchItemStatus.STARTED))
         self._answer(BatchResult(items, reason))
+
+    def _fatal(self, error: BaseException) -> None:
+        """Re-raise a branch's fatal error on the caller's thread; the batch is over."""
+        if not self.done:
+            self.done = True
+            reject(self.reply_to, error)
+            self._release()
 
     def _answer(self, outcome: Any) -> None:
         self.done = True

@@ -60,8 +60,10 @@ from durable.core.operation_ids import ancestors
 from durable.core.records import OperationAction, OperationRecord, OperationStatus, OperationType
 from durable.core.transitions import apply_update, fire_due
 from durable.core.writes import UNCHANGED, Unchanged
-from durable.exceptions import CheckpointRejectedError
+from durable.exceptions import CheckpointRejectedError, OrphanedChildException
 from durable.stores.base import OUTSIDE_CLOSED, CommitResult, ExecutionChange, ExecutionStatus, Store, WriteSet
+
+_CLOSING = frozenset({OperationAction.SUCCEED, OperationAction.FAIL})
 
 
 class ExecutionState(InlineActor):
@@ -101,6 +103,9 @@ class ExecutionState(InlineActor):
         self.store = store
         self.callback_ids = callback_ids
         self.watchers: dict[str, pykka.ActorRef[Any]] = {}
+        #: operations under a child context that completed while they were open (a map's unfinished branches
+        #: after a first-successful ended it): their checkpoints are refused, as the SDK refuses them
+        self.orphans: set[str] = set()
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -225,6 +230,10 @@ class ExecutionState(InlineActor):
         events: list[HistoryEvent] = []
         try:
             for update in message.updates:
+                if update.operation_id in self.orphans:
+                    raise OrphanedChildException(
+                        "Parent context completed, child operation cannot checkpoint", update.operation_id
+                    )
                 current = changed.get(update.operation_id) or self.ops.get(update.operation_id)
                 callback_id = None
                 if update.operation_type is OperationType.CALLBACK and update.action is OperationAction.START:
@@ -232,9 +241,12 @@ class ExecutionState(InlineActor):
                 op, new_events = apply_update(current, update, now, callback_id, wall)
                 changed[op.operation_id] = op
                 events.extend(new_events)
-        except Exception as error:
+        except (Exception, OrphanedChildException) as error:
             reject(message.reply_to, error)
             return
+        for update in message.updates:
+            if update.operation_type is OperationType.CONTEXT and update.action in _CLOSING:
+                self.orphans.update(self.under.get(update.operation_id, ()))
         self._persist(list(changed.values()), events, message.reply_to)
 
     def _persist(self, changed: list[OperationRecord], events: list[HistoryEvent], reply_to: Any) -> None:

@@ -494,6 +494,15 @@ class BranchSuspended:
 
 
 @attrs.frozen(slots=True)
+class BranchFatal:
+    """The branch raised what is not an error of its own (SystemExit, a failed checkpoint writer): the batch
+    re-raises it on the caller's thread at once, as the SDK does, instead of counting a branch failure."""
+
+    index: int
+    error: BaseException
+
+
+@attrs.frozen(slots=True)
 class Watch:
     """A BatchParent asks the ExecutionState to forward (or, `on=False`, stop forwarding) OutsideChanges."""
 

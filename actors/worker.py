@@ -80,7 +80,7 @@ class InvocationWorker(TrackedActor):
                     assert self.process is not None
                     self.process.restart()
                     died = True
-                except Exception as error:  # recorded by the invoker where it could be; run it again, backing off
+                except BaseException as error:  # recorded by the invoker where it could be; run it again, backing off
                     logger.opt(exception=error).error("invocation of {} crashed", execution_id)
                     died = True
                 with contextlib.suppress(pykka.ActorDeadError):  # the engine closed meanwhile

@@ -171,7 +171,7 @@ class Invoker:
                 with contextlib.suppress(CheckpointRejectedError):  # fenced: the process was killed for its deadline
                     self.ask(state, lambda f: EndInvocation(died, f))
                 raise
-            except Exception as crash:
+            except BaseException as crash:  # SystemExit and the like too: the handler's runtime died under it
                 logger.opt(exception=crash).error("invocation {} of {} crashed", token, execution_id)
                 error = ErrorObject(f"{type(crash).__name__}: {crash}", "Runtime.Unknown")
                 crashed = InvocationOutcome(OutcomeStatus.INTERRUPTED, error=error, started=now)

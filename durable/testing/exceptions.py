@@ -98,14 +98,20 @@ class TooManyRequestsException(_Typed):
     type_name = "TooManyRequestsException"
 
 
-class IllegalStateException(_Typed):
+class _ServiceFault(_Typed):
+    """A fault of the service itself: answered as a ServiceException, whatever the class."""
+
     http_status_code = 500
 
     def to_dict(self) -> dict[str, Any]:
         return {"Type": "ServiceException", "Message": self.message}
 
 
-class RuntimeException(IllegalStateException):
+class IllegalStateException(_ServiceFault):
+    pass
+
+
+class RuntimeException(_ServiceFault):
     pass
 
 

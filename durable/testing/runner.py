@@ -52,6 +52,7 @@ from durable.testing.exceptions import (
     ResourceNotFoundException,
 )
 from durable.testing.model import create_test_lambda_context
+from durable.testing.stores.base import StoreType
 
 P = ParamSpec("P")
 DEFAULT_MAX_INVOCATION_PAGE_BYTES = 5 * 1024 * 1024
@@ -421,7 +422,8 @@ class DurableFunctionTestRunner:
         self.max_invocation_page_bytes = max_invocation_page_bytes
         self.execution_timeout = execution_timeout
         self.invocation_timeout = invocation_timeout
-        self.store = store
+        #: a store URL, or a store object of `durable.testing.stores` (as the testing library's runner takes)
+        self.store = getattr(store, "store_url", store)
         self.skip_time = skip_time
         self.functions = functions or {}
         self.workers = workers
@@ -703,7 +705,7 @@ class WebRunnerConfig:
     local_runner_endpoint: str = "http://0.0.0.0:5000"
     local_runner_region: str = "us-west-2"
     local_runner_mode: str = "local"
-    store_type: Any = None
+    store_type: StoreType = StoreType.MEMORY
     store_path: str | None = None
     invocation_timeout_seconds: int = 900
     skip_time: bool = False

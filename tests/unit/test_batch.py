@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
+import threading
 import time
 from typing import Any
 
 import pytest
+from loguru import logger
 
 from durable import DurableContext, durable_execution
 from durable.concurrency.models import BatchItemStatus, BatchResult, CompletionReason
 from durable.config import CompletionConfig, Duration, MapConfig, ParallelBranch, ParallelConfig
 from durable.context import durable_parallel_branch
+from durable.core.records import OperationStatus
 from durable.exceptions import ValidationError
 from durable.execution import InvocationStatus
 from durable.logger import Logger
@@ -297,3 +301,58 @@ def test_more_branches_running_nested_maps_than_pool_threads_all_finish() -> Non
     result = _run(handler, outer_items)
     assert result.status is InvocationStatus.SUCCEEDED
     assert json.loads(result.result) == [[2 * i, 2 * i + 2] for i in range(outer_items)]
+
+
+def test_branches_still_running_when_their_batch_completes_stop_at_their_next_checkpoint() -> None:
+    """As the SDK does: the map's completion orphans what runs under it, so a late step is refused, not recorded."""
+    released, stopped, side_effects = threading.Event(), threading.Semaphore(0), []
+    logger.enable("actors")
+    sink = logger.add(lambda m: stopped.release() if "its batch had already completed" in m else None, level="DEBUG")
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        def item(ctx: DurableContext, _value: int, index: int, _items: Any) -> str:
+            if index == 0:
+                return ctx.step(lambda _: "fast", name="fast")
+            ctx.step(lambda _: released.wait(30) and "slow", name="slow")
+            ctx.step(lambda _: side_effects.append(index), name="after")
+            return "late"
+
+        config: MapConfig[Any] = MapConfig(completion_config=CompletionConfig(min_successful=1))
+        batch = context.map([0, 1, 2], item, name="race", config=config)
+
+        def hold(_: Any) -> None:  # the invocation stays open until both late branches have stopped
+            released.set()
+            assert all(stopped.acquire(timeout=30) for _ in range(2)) or side_effects
+
+        context.step(hold, name="hold")
+        return [entry.status.value for entry in batch.all]
+
+    try:
+        with DurableFunctionTestRunner(handler) as runner:
+            result = runner.run(input=None)
+    finally:
+        logger.remove(sink)
+        logger.disable("actors")
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result or "null") == ["SUCCEEDED", "STARTED", "STARTED"]
+    assert side_effects == []
+    statuses = {op.name: op.status for op in result.get_all_operations() if op.name in ("slow", "after")}
+    assert statuses == {"slow": OperationStatus.STARTED}, "the late steps stay as they were when the map ended"
+
+
+def test_a_branch_raising_system_exit_ends_its_invocation_at_once_and_the_execution_is_retried() -> None:
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        def item(ctx: DurableContext, value: int, index: int, _items: Any) -> int:
+            if index == 1:
+                sys.exit(2)
+            return value
+
+        return context.map([0, 1, 2], item, name="exits").get_results()
+
+    with DurableFunctionTestRunner(handler, invocation_timeout=60) as runner:
+        arn = runner.run_async(input=None, execution_timeout=3)
+        result = runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.FAILED and "timed out" in str(result.error), "retried until its timeout"
+    assert len(result.invocations) >= 2, "each invocation ended at once instead of hanging to its timeout"

@@ -251,6 +251,8 @@ def test_log_lines_carry_the_active_span(provider: TracerProvider, exporter: InM
     root = logging.getLogger()
     handler = Keep()
     root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)  # as a user who wants INFO lines sets it: the runner leaves levels alone
     try:
         plugin = ExecutionOtelPlugin(_config(provider, enrich_logger=True))
 
@@ -266,6 +268,7 @@ def test_log_lines_carry_the_active_span(provider: TracerProvider, exporter: InM
             result = runner.run()
     finally:
         root.removeHandler(handler)
+        root.setLevel(level)
     assert result.status.value == "SUCCEEDED"
     attempt = next(s for s in exporter.get_finished_spans() if s.name == "logged attempt 1")
     ours = [r for r in stdlib if getattr(r, "executionArn", None) == result.execution_arn]

@@ -202,3 +202,23 @@ def test_run_viz_in_process_isolation_shows_the_links_and_each_workers_counters(
     text = dot.read_text()
     assert "ParentLink\\nworker-1 link" in text and "ParentLink\\nworker-2 link" in text
     assert "InvocationWorker\\nworker-1\\ndispatched " in text
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "filesystem"])
+def test_the_runner_takes_the_testing_librarys_store_objects(tmp_path: Path, kind: str) -> None:
+    from durable.testing.stores.filesystem import FileSystemExecutionStore
+    from durable.testing.stores.memory import InMemoryExecutionStore
+    from durable.testing.stores.sqlite import SQLiteExecutionStore
+
+    store: Any = {
+        "memory": lambda: InMemoryExecutionStore(),
+        "sqlite": lambda: SQLiteExecutionStore.create_and_initialize(tmp_path / "made" / "runs.db"),
+        "filesystem": lambda: FileSystemExecutionStore.create(tmp_path / "runs"),
+    }[kind]()
+    with DurableFunctionTestRunner(hour_long, execution_timeout=7200, store=store) as runner:
+        result = runner.run(input="abc")
+    assert result.status is InvocationStatus.SUCCEEDED and json.loads(result.result or "null") == "abc"
+    if kind == "sqlite":
+        assert (tmp_path / "made" / "runs.db").exists()
+    if kind == "filesystem":
+        assert any((tmp_path / "runs").iterdir())
