@@ -20,8 +20,9 @@ Invariants:
 - a suspended branch holds no thread (Branch is a PooledActor); its timer is
   data in the TimerScheduler, and all branches due at one tick resume after a
   single state refresh.
-- the parent has no thread of its own either (an InlineActor): a branch's
-  outcome is booked on the branch's thread when the parent is idle.
+- the parent has no thread of its own either (a PooledActor on the branches'
+  pool, at their depth): outcomes that arrive while a wave runs are booked
+  together, after it.
 - the invocation suspends only when nothing runs, nothing can be started and
   no branch's timer is due within the hold (`_hold_seconds`).
 
@@ -61,7 +62,7 @@ from actors.messages import (
     Watch,
     WaveFired,
 )
-from actors.pool import ActorPool, InlineActor, PooledActor, stop_quietly
+from actors.pool import ActorPool, PooledActor, stop_quietly
 from actors.replies import reject, resolve
 from actors.timer_scheduler import TimerScheduler
 from actors.topology import Topology
@@ -127,8 +128,10 @@ class Branch(PooledActor):
         parent: pykka.ActorRef[Any],
         index: int,
         run: Callable[[int, RecordsUnder | None], Any],
+        depth: int = 0,
     ) -> None:
         super().__init__(topology, pool, f"branch {index}", parent.actor_urn)
+        self.depth = depth
         self.parent = parent
         self.index = index
         self.run = run
@@ -150,9 +153,7 @@ class Branch(PooledActor):
         return None
 
 
-class BatchParent(InlineActor):
-    pooled_from_kept_threads = True
-
+class BatchParent(PooledActor):
     def __init__(
         self,
         topology: Topology,
@@ -167,6 +168,8 @@ class BatchParent(InlineActor):
         parent: str | None = None,
     ) -> None:
         super().__init__(topology, pool, spec.name, parent)
+        #: a batch at operation id 1 is at depth 0, one in its branch (1-2-1) at 2: see PooledActor.depth
+        self.depth = 0 if spec.prefix is None else spec.prefix.count("-")
         self.spec = spec
         self.clock = clock
         self.invocation_started = invocation_started
@@ -339,7 +342,7 @@ class BatchParent(InlineActor):
         self.running += 1
 
     def _run(self, index: int) -> None:
-        branch = Branch.start(self.topology, self.pool, self.actor_ref, index, self.spec.run_branch)
+        branch = Branch.start(self.topology, self.pool, self.actor_ref, index, self.spec.run_branch, self.depth)
         self.branches[index] = branch
         self.send(branch, RunBranch())
 
@@ -368,7 +371,9 @@ class BatchParent(InlineActor):
 
     def _timers(self) -> pykka.ActorRef[Any]:
         if self.timers is None:
-            self.timers = TimerScheduler.start(self.topology, self.pool, self.actor_ref, self.spec.name, self.actor_urn)
+            self.timers = TimerScheduler.start(
+                self.topology, self.pool, self.actor_ref, self.spec.name, self.actor_urn, self.depth
+            )
             self.subscribe_ticks(self.timers, True)
         return self.timers
 

@@ -45,7 +45,7 @@ from durable.stores.base import UNCHANGED, CommitResult, Store
 
 class CheckpointWriter(BorrowingActor):
     def __init__(self, topology: Topology, store: Store, clock: Clock) -> None:
-        super().__init__(topology, ActorPool(1, "durable-writer"), store.url)
+        super().__init__(topology, ActorPool(1, "durable-writer", elastic=False), store.url)
         self.store = store
         self.clock = clock
         self.pending: list[Persist] = []

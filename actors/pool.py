@@ -19,11 +19,13 @@ with `_actor_loop_setup` and `_handle_receive` for the loop's body.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import queue
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -38,51 +40,131 @@ _CLAIM = object()
 _thread_waits = threading.local()
 
 
-class ActorPool:
-    """A fixed number of daemon threads running whichever pooled actors have mail.
+#: an extra thread (added while the pool was starved, or standing in for a waiting one) retires after this idle
+IDLE_RETIRE_SECONDS = 5.0
+#: how often a pool's watcher looks whether work waits while no thread takes any
+WATCH_SECONDS = 0.02
+#: work has waited with no thread taking any for this long: the pool is starved and grows
+STARVED_SECONDS = 0.05
+#: threads added per look while starved
+GROWTH = 16
+#: nesting depths the pool tells apart (deeper ones share the last queue)
+DEPTHS = 8
 
-    A pool thread that is about to wait on work this pool must do (a map
-    branch that runs a nested map waits for that map's branches) calls
-    `stand_in` first: another thread serves the pool while it waits, so a pool
-    whose every thread waits on nested work still has one to run it.
+
+class ActorPool:
+    """Daemon threads running whichever pooled actors have mail: `size` of them, more while they are all held.
+
+    A thread may be held up by the actor it runs: a map branch waits on a
+    nested map's branches, or on its user code (a long call, a barrier with
+    its sibling branches).  Two things keep the pool from starving then:
+
+    - a pool thread about to wait on work this pool must do calls
+      `stand_in` first, which starts another thread at once;
+    - a watcher thread (`elastic`) looks every WATCH_SECONDS; when work has
+      waited STARVED_SECONDS and no thread took any, it adds up to GROWTH
+      threads per look.  A look that itself came late (the whole process
+      was held up, by a collector pass say) is no evidence and grows nothing.
+
+    Threads added either way retire after IDLE_RETIRE_SECONDS without work,
+    so the pool settles back to `size`.  Progress is counted on an
+    `itertools.count`, whose `next` is atomic, so no thread writes state
+    another owns.
     """
 
-    def __init__(self, size: int = 64, name: str = "durable-pool") -> None:
+    def __init__(self, size: int = 64, name: str = "durable-pool", elastic: bool = True) -> None:
         self.size = size
         self.name = name
-        self.ready: queue.SimpleQueue[PooledActor | None] = queue.SimpleQueue()
-        self._stand_ins = itertools.count(1)
-        self.threads = [self._thread(f"{name}-{i}") for i in range(size)]
+        #: actors with mail, one queue per nesting depth, deepest served first (`schedule`)
+        self.levels: tuple[collections.deque[PooledActor], ...] = tuple(collections.deque() for _ in range(DEPTHS))
+        #: one token per scheduled actor (None: a thread is to retire); threads sleep here
+        self.ready: queue.SimpleQueue[bool | None] = queue.SimpleQueue()
+        self._taken = itertools.count()
+        #: threads that went to wait for work, and that came back: their difference is the idle threads
+        self._waiting, self._woken = itertools.count(), itertools.count()
+        self._extras = itertools.count(1)
+        self._closing: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self.threads = [self._thread(f"{name}-{i}", extra=False) for i in range(size)]
+        if elastic:
+            threading.Thread(target=self._watch, name=f"{name}-watch", daemon=True).start()
 
-    def _thread(self, name: str) -> threading.Thread:
-        thread = threading.Thread(target=self._run, name=name, daemon=True)
+    def _thread(self, name: str, extra: bool) -> threading.Thread:
+        thread = threading.Thread(target=self._run, args=(extra,), name=name, daemon=True)
         thread.start()
         return thread
 
-    def _run(self) -> None:
+    def _add_thread(self) -> None:
+        self._thread(f"{self.name}-extra-{next(self._extras)}", extra=True)
+
+    def _run(self, extra: bool) -> None:
         _thread_waits.pool = self
+        taken = self._taken
+        idle = IDLE_RETIRE_SECONDS if extra else None
+        levels = self.levels[::-1]
+        waiting, woken = self._waiting, self._woken
         while True:
-            actor = self.ready.get()
-            if actor is None:
+            next(waiting)
+            try:
+                token = self.ready.get(timeout=idle)
+            except queue.Empty:
                 return
-            actor._drain()
+            finally:
+                next(woken)
+            if token is None:
+                return
+            next(taken)
+            for level in levels:
+                if level:
+                    try:
+                        actor = level.popleft()
+                    except IndexError:  # another thread took it first (it holds a token of its own)
+                        continue
+                    actor._drain()
+                    break
+
+    def _watch(self) -> None:
+        looked, seen = time.monotonic(), next(self._taken)
+        starved_since: float | None = None
+        while True:
+            try:
+                self._closing.get(timeout=WATCH_SECONDS)
+                return
+            except queue.Empty:
+                pass
+            now, count = time.monotonic(), next(self._taken)
+            progressed, late = count - seen > 1, now - looked > 2 * WATCH_SECONDS
+            looked, seen = now, count
+            waiting = self.ready.qsize()
+            if progressed or late or not waiting:
+                starved_since = None
+            elif starved_since is None:
+                starved_since = now
+            elif now - starved_since >= STARVED_SECONDS:
+                logger.debug("{}: {} actors waited {:.0f} ms with every thread held; adding threads",
+                             self.name, waiting, (now - starved_since) * 1000)
+                for _ in range(min(waiting, GROWTH)):
+                    self._add_thread()
 
     @contextlib.contextmanager
     def stand_in(self) -> Iterator[None]:
         """While the block runs, one more thread serves this pool if the caller is one of its threads."""
-        if getattr(_thread_waits, "pool", None) is not self:
-            yield
+        if getattr(_thread_waits, "pool", None) is not self or next(self._waiting) - next(self._woken) > 0:
+            yield  # not a pool thread, or a thread of the pool is idle and takes the work (deepest first)
             return
-        self._thread(f"{self.name}-stand-in-{next(self._stand_ins)}")
+        self._add_thread()
         try:
             yield
         finally:
-            self.ready.put(None)  # one thread (whichever takes it, after the work queued before it) retires
+            self.ready.put(None)  # one thread retires (whichever takes it, after the work queued before it)
 
     def schedule(self, actor: PooledActor) -> None:
-        self.ready.put(actor)
+        """Queue `actor` to be drained: the deeper its nesting, the sooner (a nested batch's branches before
+        more of the outer batch's, whose threads would only wait on theirs)."""
+        self.levels[min(actor.depth, DEPTHS - 1)].append(actor)
+        self.ready.put(True)
 
     def shutdown(self) -> None:
+        self._closing.put(None)
         for _ in self.threads:
             self.ready.put(None)
 
@@ -105,6 +187,9 @@ class PooledActor(TrackedActor):
     stop scans it, and a map's ten thousand branches made that quadratic.
     Whoever starts a pooled actor keeps its ref and stops it.
     """
+
+    #: how deeply nested the work it does is (a map branch inside a map branch: 2); the pool serves deeper first
+    depth = 0
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:

@@ -25,9 +25,11 @@ class TimerScheduler(InlineActor):
     pooled_from_kept_threads = True
 
     def __init__(
-        self, topology: Topology, pool: ActorPool, owner: pykka.ActorRef[Any], name: str, parent: str | None = None
+        self, topology: Topology, pool: ActorPool, owner: pykka.ActorRef[Any], name: str, parent: str | None = None,
+        depth: int = 0,
     ) -> None:
         super().__init__(topology, pool, name, parent)
+        self.depth = depth
         self.owner = owner
         self.timers: DueQueue[str] = DueQueue()
 

@@ -11,11 +11,10 @@ at their path (a preview summarises, it does not reproduce).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from enum import StrEnum
 from typing import Any
-
-import attrs
 
 __all__ = ["FieldMatchMode", "PreviewConfig", "PreviewField", "PreviewMode", "build_preview"]
 
@@ -34,7 +33,7 @@ class FieldMatchMode(StrEnum):
     PATH = "PATH"
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True)
 class PreviewField:
     """A field selector.  Names are split on dots, so a key that contains a dot cannot be chosen."""
 
@@ -47,14 +46,14 @@ class PreviewField:
         return self.name in path.split(".")
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True)
 class PreviewConfig:
     """What `build_preview` shows: `include` counts under EXCLUDE_ALL, `exclude` under INCLUDE_ALL."""
 
     mode: PreviewMode
-    include: list[PreviewField] = attrs.field(factory=list)
-    exclude: list[PreviewField] = attrs.field(factory=list)
-    mask: list[PreviewField] = attrs.field(factory=list)
+    include: list[PreviewField] = dataclasses.field(default_factory=list)
+    exclude: list[PreviewField] = dataclasses.field(default_factory=list)
+    mask: list[PreviewField] = dataclasses.field(default_factory=list)
     mask_string: str = "***"
     max_preview_bytes: int = 4096
 

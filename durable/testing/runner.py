@@ -129,16 +129,50 @@ class _OperationsByParent(list[OperationRecord]):
             self.by_parent.setdefault(op.parent_id, []).append(op)
 
 
-def _children(record: OperationRecord, all_operations: list[OperationRecord] | None) -> list[Operation]:
-    if isinstance(all_operations, _OperationsByParent):
-        found = all_operations.by_parent.get(record.operation_id, [])
-        return [create_operation(op, all_operations) for op in found]
-    return [create_operation(op, all_operations) for op in all_operations or () if op.parent_id == record.operation_id]
+def _children(record: OperationRecord, all_operations: list[Any] | None) -> list[Operation]:
+    if not isinstance(all_operations, _OperationsByParent):
+        all_operations = _OperationsByParent([as_record(op) for op in all_operations or ()])
+    found = all_operations.by_parent.get(record.operation_id, [])
+    return [create_operation(op, all_operations) for op in found]
 
 
-def _expect(record: OperationRecord, kind: OperationType, label: str) -> None:
+def _expect(operation: Any, kind: OperationType, label: str) -> OperationRecord:
+    record = as_record(operation)
     if record.operation_type is not kind:
         raise InvalidParameterValueException(f"Expected {label} operation, got {record.operation_type}")
+    return record
+
+
+def as_record(operation: Any) -> OperationRecord:
+    """A record of this runtime from what the testing library's factories take: the service's
+    `durable.lambda_service.Operation` (details per kind, datetimes), or a record already."""
+    if isinstance(operation, OperationRecord):
+        return operation
+    step, context, wait = operation.step_details, operation.context_details, operation.wait_details
+    callback, invoke = operation.callback_details, operation.chained_invoke_details
+    execution = operation.execution_details
+    outcome = next((d for d in (context, step, callback, invoke) if d is not None), None)
+    return OperationRecord(
+        operation_id=operation.operation_id,
+        operation_type=operation.operation_type,
+        status=operation.status,
+        parent_id=operation.parent_id,
+        name=operation.name,
+        sub_type=operation.sub_type,
+        start_timestamp=_seconds(operation.start_timestamp),
+        end_timestamp=_seconds(operation.end_timestamp),
+        result=execution.input_payload if execution is not None else getattr(outcome, "result", None),
+        error=getattr(outcome, "error", None),
+        attempt=step.attempt if step is not None else 0,
+        next_attempt_timestamp=_seconds(step.next_attempt_timestamp) if step is not None else None,
+        scheduled_end_timestamp=_seconds(wait.scheduled_end_timestamp) if wait is not None else None,
+        replay_children=bool(context.replay_children) if context is not None else False,
+        callback_id=callback.callback_id if callback is not None else None,
+    )
+
+
+def _seconds(when: datetime.datetime | None) -> float | None:
+    return None if when is None else when.timestamp()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +183,7 @@ class ExecutionOperation(Operation):
     def from_svc_operation(
         operation: OperationRecord, all_operations: list[OperationRecord] | None = None
     ) -> ExecutionOperation:
-        _expect(operation, OperationType.EXECUTION, "EXECUTION")
+        operation = _expect(operation, OperationType.EXECUTION, "EXECUTION")
         return ExecutionOperation(**_common(operation), input_payload=operation.result)
 
 
@@ -163,7 +197,7 @@ class ContextOperation(Operation):
     def from_svc_operation(
         operation: OperationRecord, all_operations: list[OperationRecord] | None = None
     ) -> ContextOperation:
-        _expect(operation, OperationType.CONTEXT, "CONTEXT")
+        operation = _expect(operation, OperationType.CONTEXT, "CONTEXT")
         return ContextOperation(
             **_common(operation), child_operations=_children(operation, all_operations),
             result=operation.result, error=operation.error,
@@ -205,7 +239,7 @@ class StepOperation(ContextOperation):
     def from_svc_operation(
         operation: OperationRecord, all_operations: list[OperationRecord] | None = None
     ) -> StepOperation:
-        _expect(operation, OperationType.STEP, "STEP")
+        operation = _expect(operation, OperationType.STEP, "STEP")
         error = operation.error if operation.status is not OperationStatus.SUCCEEDED else None
         finished = operation.attempt - 1 if operation.status is OperationStatus.STARTED else operation.attempt
         return StepOperation(
@@ -223,7 +257,7 @@ class WaitOperation(Operation):
     def from_svc_operation(
         operation: OperationRecord, all_operations: list[OperationRecord] | None = None
     ) -> WaitOperation:
-        _expect(operation, OperationType.WAIT, "WAIT")
+        operation = _expect(operation, OperationType.WAIT, "WAIT")
         return WaitOperation(**_common(operation), scheduled_end_timestamp=_when(operation.scheduled_end_timestamp))
 
 
@@ -237,7 +271,7 @@ class CallbackOperation(ContextOperation):
     def from_svc_operation(
         operation: OperationRecord, all_operations: list[OperationRecord] | None = None
     ) -> CallbackOperation:
-        _expect(operation, OperationType.CALLBACK, "CALLBACK")
+        operation = _expect(operation, OperationType.CALLBACK, "CALLBACK")
         return CallbackOperation(
             **_common(operation), child_operations=_children(operation, all_operations),
             callback_id=operation.callback_id, result=operation.result, error=operation.error,
@@ -253,7 +287,7 @@ class InvokeOperation(Operation):
     def from_svc_operation(
         operation: OperationRecord, all_operations: list[OperationRecord] | None = None
     ) -> InvokeOperation:
-        _expect(operation, OperationType.CHAINED_INVOKE, "INVOKE")
+        operation = _expect(operation, OperationType.CHAINED_INVOKE, "INVOKE")
         return InvokeOperation(**_common(operation), result=operation.result, error=operation.error)
 
 
@@ -267,8 +301,9 @@ OPERATION_FACTORIES: MutableMapping[OperationType, type[OperationFactory]] = {
 }
 
 
-def create_operation(svc_operation: OperationRecord, all_operations: list[OperationRecord] | None = None) -> Operation:
+def create_operation(svc_operation: OperationRecord | Any, all_operations: list[Any] | None = None) -> Operation:
     """The test view of one recorded operation (with its children, for contexts, steps and callbacks)."""
+    svc_operation = as_record(svc_operation)
     factory = OPERATION_FACTORIES.get(svc_operation.operation_type)
     if factory is None:
         raise DurableFunctionsTestError(f"Unknown operation type: {svc_operation.operation_type}")
@@ -523,18 +558,24 @@ class DurableFunctionTestRunner:
             record = self._engine.wait(execution_arn, timeout=timeout)
         except TimeoutError:
             raise TimeoutError("Execution did not complete within timeout") from None
+        except ValidationError:
+            raise ResourceNotFoundException("execution does not exist.") from None
         return self._result(record)
 
     def wait_for_callback(self, execution_arn: str, name: str | None = None, timeout: int = 60) -> str:
         """The id of a callback the execution started and then waited on (named `name`; else the latest).
 
         A callback counts once the invocation that created it has ended, so the
-        handler is waiting on it.  TimeoutError if none does within `timeout` seconds.
+        handler is waiting on it.  TimeoutError if none does within `timeout` seconds
+        (an execution that does not exist has none, as the testing library sees it).
         """
         started = time.time()
         pause = 0.002
         while time.time() - started < timeout:
-            callback_id = _ready_callback(self._engine.history(execution_arn), name)
+            try:
+                callback_id = _ready_callback(self._engine.history(execution_arn), name)
+            except ValidationError:
+                callback_id = None
             if callback_id:
                 return callback_id
             time.sleep(min(pause, self.poll_interval))
@@ -557,7 +598,13 @@ class DurableFunctionTestRunner:
             raise InvalidParameterValueException("callback_id is required")
         try:
             send()
-        except (UnknownCallbackError, CallbackConflictError, ValidationError) as error:
+        except CallbackConflictError as error:  # the callback is no longer waiting: said as the testing library says it
+            closed = (
+                f"Callback {callback_id} is not active" if kind == "heartbeat"
+                else f"Callback operation [{callback_id}] is not in STARTED state"
+            )
+            raise ResourceNotFoundException(f"Failed to process callback {kind}: {closed}") from error
+        except (UnknownCallbackError, ValidationError) as error:
             raise ResourceNotFoundException(f"Failed to process callback {kind}: {error}") from error
 
     def get_history(self, execution_arn: str) -> list[dict[str, Any]]:

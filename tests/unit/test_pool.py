@@ -10,6 +10,7 @@ from typing import Any
 import pykka
 import pytest
 
+from actors import pool as pool_module
 from actors.pool import ActorPool, BorrowingActor, PooledActor, about_to_wait
 from actors.topology import Topology
 
@@ -130,21 +131,58 @@ class Waiter(PooledActor):
             return answer.get(timeout=30)
 
 
-def test_a_pool_thread_waiting_on_its_own_pool_gets_a_stand_in_that_retires_after() -> None:
-    pool = ActorPool(size=1, name="test-stand-in")
+def test_a_pool_thread_waiting_on_its_own_pool_gets_a_stand_in_that_retires_when_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pool_module, "IDLE_RETIRE_SECONDS", 0.2)
+    pool = ActorPool(size=1, name="test-stand-in", elastic=False)
     topology = Topology()
     recorder = Recorder.start(topology, pool)
     waiter = Waiter.start(topology, pool, recorder)
     try:
-        assert waiter.ask("report", timeout=30) == ([], 0)
-        serving = lambda: sum(t.name.startswith("test-stand-in") for t in threading.enumerate())  # noqa: E731
-        pause = threading.Event()
-        for _ in range(300):
-            if serving() == 1:
-                break
-            pause.wait(0.01)
-        assert serving() == 1, "one thread retires once the wait is over: the pool is back to its size"
+        assert waiter.ask("report", timeout=30) == ([], 0), "the one pool thread waits; a stand-in ran the recorder"
+        assert _eventually(lambda: _threads_named("test-stand-in") == 1), "the stand-in retires once idle"
     finally:
         waiter.stop()
         recorder.stop()
         pool.shutdown()
+
+
+class Meeter(PooledActor):
+    """Waits at a barrier that only opens once every Meeter is running at the same time."""
+
+    def __init__(self, topology: Topology, pool: ActorPool, barrier: threading.Barrier) -> None:
+        super().__init__(topology, pool, "meeter")
+        self.barrier = barrier
+
+    def handle(self, message: Any) -> Any:
+        return self.barrier.wait() >= 0
+
+
+def test_a_pool_whose_threads_are_all_held_grows_until_the_waiting_work_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool_module, "IDLE_RETIRE_SECONDS", 0.2)
+    pool = ActorPool(size=2, name="test-elastic")
+    topology = Topology()
+    barrier = threading.Barrier(6, timeout=20)
+    meeters = [Meeter.start(topology, pool, barrier) for _ in range(6)]
+    try:
+        answers = [ref.ask("meet", block=False) for ref in meeters]
+        assert all(answer.get(timeout=30) for answer in answers), "all six ran at once on a pool of two"
+        assert _eventually(lambda: _threads_named("test-elastic-") == 2), "the added threads retire once idle"
+    finally:
+        for ref in meeters:
+            ref.stop()
+        pool.shutdown()
+
+
+def _threads_named(prefix: str) -> int:
+    return sum(t.name.startswith(prefix) and not t.name.endswith("watch") for t in threading.enumerate())
+
+
+def _eventually(condition: Any, seconds: float = 10.0) -> bool:
+    pause = threading.Event()
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return True
+        pause.wait(0.01)
+    return bool(condition())

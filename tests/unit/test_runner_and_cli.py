@@ -222,3 +222,28 @@ def test_the_runner_takes_the_testing_librarys_store_objects(tmp_path: Path, kin
         assert (tmp_path / "made" / "runs.db").exists()
     if kind == "filesystem":
         assert any((tmp_path / "runs").iterdir())
+
+
+def test_the_operation_factories_take_the_services_operation_shape() -> None:
+    """As the testing library's do: a user's test builds fake operations to check its own helpers."""
+    import datetime
+
+    from durable.lambda_service import ContextDetails, Operation, OperationSubType, OperationType, StepDetails
+    from durable.testing.runner import ContextOperation, create_operation
+
+    now = datetime.datetime.now(datetime.UTC)
+    parent = Operation(
+        operation_id="p", operation_type=OperationType.CONTEXT, status=OperationStatus.SUCCEEDED, name="ctx",
+        sub_type=OperationSubType.RUN_IN_CHILD_CONTEXT, start_timestamp=now,
+        context_details=ContextDetails(result='"r"'),
+    )
+    child = Operation(
+        operation_id="c", operation_type=OperationType.STEP, status=OperationStatus.SUCCEEDED, parent_id="p",
+        name="s", sub_type=OperationSubType.STEP, start_timestamp=now,
+        step_details=StepDetails(attempt=2, result='"x"'),
+    )
+    view = create_operation(parent, [parent, child])
+    assert isinstance(view, ContextOperation) and view.result == '"r"'
+    assert view.start_timestamp == now
+    step = view.get_step("s")
+    assert (step.attempt, step.result) == (2, '"x"')
