@@ -331,7 +331,7 @@ class ChildLink(TrackedActor):
     def _run(self, job: RunHandler) -> None:
         try:
             done = HandlerDone(self.run(job))
-        except Exception as error:
+        except BaseException as error:  # SystemExit too: the engine records a crashed invocation, never waits on it
             done = HandlerDone(None, error)
         self.actor_ref.tell(Send(done))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,18 @@ def slow_step(event: dict[str, Any], context: DurableContext) -> str:
 def exit_in_step(event: Any, context: DurableContext) -> str:
     """Simulates a crash: the process dies inside a step."""
     return context.step(lambda _: os._exit(3), name="crash")
+
+
+@durable_execution
+def system_exit_in_branch(event: Any, context: DurableContext) -> Any:
+    """A map branch calls sys.exit: the invocation ends as crashed (it would end a Lambda runtime)."""
+
+    def item(ctx: DurableContext, value: int, index: int, _items: Any) -> int:
+        if index == 1:
+            sys.exit(3)
+        return value
+
+    return context.map([0, 1, 2], item, name="exits").get_results()
 
 
 @durable_execution

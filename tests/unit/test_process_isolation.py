@@ -18,7 +18,7 @@ from durable.stores.base import ExecutionStatus
 from durable.testing import DurableFunctionTestRunner
 from examples import approval, invoke, map_limited, retries, timer_wave, wait
 from tests.conftest import wait_until
-from tests.workflows import exit_in_step, slow_step
+from tests.workflows import exit_in_step, slow_step, system_exit_in_branch
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -136,6 +136,23 @@ def test_closing_the_engine_ends_a_worker_process_busy_in_a_step(store_url: str,
     busy = _pid(tmp_path / "pid")
     engine.close()
     wait_until(lambda: _gone(busy), timeout=10, what="the busy worker process to end with the engine")
+
+
+def test_system_exit_in_a_worker_process_branch_ends_the_invocation_as_crashed(store_url: str) -> None:
+    with Engine(store=store_url, isolation="process", workers=2) as engine:
+        engine.register(system_exit_in_branch, invocation_timeout=60)
+        eid = engine.start("system_exit_in_branch", None)
+
+        def crashes() -> list[dict[str, Any]] | None:
+            found = [
+                e["InvocationCompletedDetails"]["Error"] for e in engine.history(eid)
+                if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
+            ]
+            return found if len(found) >= 2 else None
+
+        found = cast(list[dict[str, Any]], wait_until(crashes, timeout=30, what="two crashed invocations"))
+        engine.stop(eid)
+    assert all("SystemExit: 3" in json.dumps(error) for error in found), found
 
 
 def test_a_handler_that_keeps_crashing_its_process_is_rerun_with_backoff(store_url: str) -> None:
