@@ -48,6 +48,8 @@ WATCH_SECONDS = 0.02
 STARVED_SECONDS = 0.05
 #: threads added per look while starved
 GROWTH = 16
+#: a process busy computing for this share of a core is not starved, only slow: more threads would not help
+BUSY_SHARE = 0.5
 #: nesting depths the pool tells apart (deeper ones share the last queue)
 DEPTHS = 8
 
@@ -62,9 +64,11 @@ class ActorPool:
     - a pool thread about to wait on work this pool must do calls
       `stand_in` first, which starts another thread at once;
     - a watcher thread (`elastic`) looks every WATCH_SECONDS; when work has
-      waited STARVED_SECONDS and no thread took any, it adds up to GROWTH
-      threads per look.  A look that itself came late (the whole process
-      was held up, by a collector pass say) is no evidence and grows nothing.
+      waited STARVED_SECONDS, no thread took any and the process computed
+      less than BUSY_SHARE of a core meanwhile (its threads wait, they do not
+      work), it adds up to GROWTH threads per look.  A look that itself came
+      late (the whole process was held up, by a collector pass say) is no
+      evidence and grows nothing.
 
     Threads added either way retire after IDLE_RETIRE_SECONDS without work,
     so the pool settles back to `size`.  Progress is counted on an
@@ -77,12 +81,14 @@ class ActorPool:
         self.name = name
         #: actors with mail, one queue per nesting depth, deepest served first (`schedule`)
         self.levels: tuple[collections.deque[PooledActor], ...] = tuple(collections.deque() for _ in range(DEPTHS))
-        #: one token per scheduled actor (None: a thread is to retire); threads sleep here
+        #: one token per scheduled actor (None: the pool shuts down, a thread leaves); threads sleep here
         self.ready: queue.SimpleQueue[bool | None] = queue.SimpleQueue()
         self._taken = itertools.count()
         #: threads that went to wait for work, and that came back: their difference is the idle threads
         self._waiting, self._woken = itertools.count(), itertools.count()
         self._extras = itertools.count(1)
+        #: one token per stand-in whose wait is over: an extra thread takes one and leaves (core threads never do)
+        self._retiring: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._closing: queue.SimpleQueue[None] = queue.SimpleQueue()
         self.threads = [self._thread(f"{name}-{i}", extra=False) for i in range(size)]
         if elastic:
@@ -121,9 +127,15 @@ class ActorPool:
                         continue
                     actor._drain()
                     break
+            if extra and not self._retiring.empty():
+                try:
+                    self._retiring.get_nowait()
+                    return
+                except queue.Empty:
+                    pass
 
     def _watch(self) -> None:
-        looked, seen = time.monotonic(), next(self._taken)
+        looked, seen, spent = time.monotonic(), next(self._taken), time.process_time()
         starved_since: float | None = None
         while True:
             try:
@@ -131,11 +143,12 @@ class ActorPool:
                 return
             except queue.Empty:
                 pass
-            now, count = time.monotonic(), next(self._taken)
+            now, count, cpu = time.monotonic(), next(self._taken), time.process_time()
             progressed, late = count - seen > 1, now - looked > 2 * WATCH_SECONDS
-            looked, seen = now, count
+            computing = cpu - spent > BUSY_SHARE * (now - looked)
+            looked, seen, spent = now, count, cpu
             waiting = self.ready.qsize()
-            if progressed or late or not waiting:
+            if progressed or late or computing or not waiting:
                 starved_since = None
             elif starved_since is None:
                 starved_since = now
@@ -155,7 +168,7 @@ class ActorPool:
         try:
             yield
         finally:
-            self.ready.put(None)  # one thread retires (whichever takes it, after the work queued before it)
+            self._retiring.put(None)  # one extra thread leaves once it is done with what it runs
 
     def schedule(self, actor: PooledActor) -> None:
         """Queue `actor` to be drained: the deeper its nesting, the sooner (a nested batch's branches before
