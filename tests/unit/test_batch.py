@@ -356,3 +356,33 @@ def test_a_branch_raising_system_exit_ends_its_invocation_at_once_and_the_execut
         result = runner.wait_for_result(arn, timeout=30)
     assert result.status is InvocationStatus.FAILED and "timed out" in str(result.error), "retried until its timeout"
     assert len(result.invocations) >= 2, "each invocation ended at once instead of hanging to its timeout"
+
+
+def test_two_thousand_branches_waiting_on_nested_maps_do_not_take_a_thread_each() -> None:
+    """Stand-ins start only when no pool thread is idle, and leave when their wait ends."""
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        def inner(ctx: DurableContext, value: int, _index: int, _items: Any) -> int:
+            return value * 2
+
+        def outer(ctx: DurableContext, value: int, _index: int, _items: Any) -> int:
+            return int(ctx.map([value], inner, name="inner").get_results()[0])
+
+        return sum(context.map(list(range(event)), outer, name="outer").get_results())
+
+    peak, done = [threading.active_count()], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.005):
+            peak[0] = max(peak[0], threading.active_count())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = _run(handler, 2000)
+    finally:
+        done.set()
+        sampler.join()
+    assert result.status is InvocationStatus.SUCCEEDED and json.loads(result.result or "null") == 1999 * 2000
+    assert peak[0] < 400, f"{peak[0]} threads for 2,000 branches waiting on nested maps"
