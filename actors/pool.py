@@ -90,14 +90,13 @@ class ActorPool:
         #: one token per stand-in whose wait is over: an extra thread takes one and leaves (core threads never do)
         self._retiring: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._closing: queue.SimpleQueue[None] = queue.SimpleQueue()
-        self.threads = [self._thread(f"{name}-{i}", extra=False) for i in range(size)]
+        for i in range(size):
+            self._thread(f"{name}-{i}", extra=False)
         if elastic:
             threading.Thread(target=self._watch, name=f"{name}-watch", daemon=True).start()
 
-    def _thread(self, name: str, extra: bool) -> threading.Thread:
-        thread = threading.Thread(target=self._run, args=(extra,), name=name, daemon=True)
-        thread.start()
-        return thread
+    def _thread(self, name: str, extra: bool) -> None:
+        threading.Thread(target=self._run, args=(extra,), name=name, daemon=True).start()
 
     def _add_thread(self) -> None:
         self._thread(f"{self.name}-extra-{next(self._extras)}", extra=True)
@@ -178,7 +177,7 @@ class ActorPool:
 
     def shutdown(self) -> None:
         self._closing.put(None)
-        for _ in self.threads:
+        for _ in range(self.size):
             self.ready.put(None)
 
 

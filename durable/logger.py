@@ -101,18 +101,16 @@ class Logger(LoggerInterface):
     ) -> None:
         if self._is_replaying():
             return
-        fields = {**self._default_extra, **(extra or {})}
         target = self._logger
         if not isinstance(target, logging.Logger):
-            log(msg, *args, extra=fields)
+            log(msg, *args, extra={**self._default_extra, **(extra or {})})
         elif target.isEnabledFor(level):
-            log(msg, *args, extra=fields, stacklevel=3)
-        else:
-            hearers = every_level_handlers(target)
-            if hearers:
-                record = target.makeRecord(target.name, level, "(unknown file)", 0, msg, args, None, extra=fields)
-                for handler in hearers:
-                    handler.handle(record)
+            log(msg, *args, extra={**self._default_extra, **(extra or {})}, stacklevel=3)
+        elif hearers := every_level_handlers(target):
+            fields = {**self._default_extra, **(extra or {})}
+            record = target.makeRecord(target.name, level, "(unknown file)", 0, msg, args, None, extra=fields)
+            for handler in hearers:
+                handler.handle(record)
 
 
 def root_logger() -> LoggerInterface:
