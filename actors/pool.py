@@ -32,10 +32,14 @@ from typing import Any, ClassVar
 import pykka
 from loguru import logger
 from pykka import ActorDeadError, ThreadingFuture
+from pykka._envelope import Envelope
+from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr, _ActorStop
 
 from actors.topology import Topology, TrackedActor
 
 _CLAIM = object()
+#: pykka's own messages (stop, proxy calls): the only ones its `_handle_receive` does not pass to `on_receive`
+_PYKKA_MESSAGES = frozenset({_ActorStop, ProxyCall, ProxyGetAttr, ProxySetAttr})
 #: per thread: the pool it serves, whether it is kept free of inline work, and what it lends (`about_to_wait`)
 _thread_waits = threading.local()
 
@@ -192,6 +196,20 @@ class _PoolInbox(queue.SimpleQueue[Any]):
             self.owner._wake()
 
 
+class PooledRef(pykka.ActorRef[Any]):
+    """The ref of a pooled actor: `tell` posts the bare message, since nobody waits for an answer to it.
+
+    An ask still goes in an envelope with its future; the actor tells the two
+    apart by type.  A wave of ten thousand resumes sends several messages per
+    resume, so an object less per message counts.
+    """
+
+    def tell(self, message: Any) -> None:
+        if self.actor_stopped.is_set():
+            raise ActorDeadError(f"{self} not found")
+        self.actor_inbox.put(message)
+
+
 class PooledActor(TrackedActor):
     """A TrackedActor whose mailbox is drained on an ActorPool instead of its own thread.
 
@@ -221,6 +239,7 @@ class PooledActor(TrackedActor):
         self._claim_token: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._claim_token.put(_CLAIM)
         super().__init__(topology, name, parent)
+        self._actor_ref = PooledRef(self)
 
     @staticmethod
     def _create_actor_inbox() -> Any:
@@ -270,21 +289,27 @@ class PooledActor(TrackedActor):
             if inbox.empty() or not self._claim():
                 return
 
-    def _process(self, envelope: Any) -> None:
+    def _process(self, item: Any) -> None:
+        """Handle one item of mail: a told message as it was sent, or an asked one in its envelope."""
+        if type(item) is Envelope:
+            message, reply_to = item.message, item.reply_to
+        else:
+            message, reply_to = item, None
         try:
-            response = self._handle_receive(envelope.message)
-            if envelope.reply_to is not None:
-                envelope.reply_to.set(response)
+            handler = self._handle_receive if type(message) in _PYKKA_MESSAGES else self.on_receive
+            response = handler(message)
+            if reply_to is not None:
+                reply_to.set(response)
         except Exception:
-            if envelope.reply_to is not None:
-                envelope.reply_to.set_exception()
+            if reply_to is not None:
+                reply_to.set_exception()
             else:
-                logger.opt(exception=sys.exc_info()[1]).error("{} failed on {!r}", self, envelope.message)
+                logger.opt(exception=sys.exc_info()[1]).error("{} failed on {!r}", self, message)
 
     def _fail_leftovers(self, inbox: _PoolInbox) -> None:
         while not inbox.empty():
             envelope = inbox.get_nowait()
-            if envelope.reply_to is None:
+            if type(envelope) is not Envelope or envelope.reply_to is None:
                 continue
             error = ActorDeadError(f"{self.actor_ref} stopped before handling the message")
             envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))

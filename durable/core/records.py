@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import enum
+import operator
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
@@ -218,6 +219,14 @@ class OperationRecord:
         """Whether the due time is a timeout, measured in real time (skipping test time never reaches it)."""
         return self.operation_type in _TIMEOUTS and self.status is OperationStatus.STARTED
 
+    def evolve(self, **changes: Any) -> OperationRecord:
+        """`attrs.evolve` for the hot path (twice per poll of a timer wave): every field read in one C call,
+        the record built from them by position."""
+        values = list(_record_values(self))
+        for name, value in changes.items():
+            values[_RECORD_INDEX[name]] = value
+        return OperationRecord(*values)
+
     def due_at(self, skew: float) -> float | None:
         """The due time on the engine's clock, given how far it runs ahead of real time."""
         due = self.due_timestamp
@@ -227,6 +236,9 @@ class OperationRecord:
 
 
 _TIMEOUTS = frozenset({OperationType.CALLBACK, OperationType.CHAINED_INVOKE})
+_RECORD_FIELDS = tuple(field.name for field in attrs.fields(OperationRecord))
+_RECORD_INDEX = {name: i for i, name in enumerate(_RECORD_FIELDS)}
+_record_values = operator.attrgetter(*_RECORD_FIELDS)
 
 
 def next_timer(operations: list[OperationRecord]) -> float | None:

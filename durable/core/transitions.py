@@ -10,8 +10,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-import attrs
-
 from durable.core.history import HistoryEvent, error_details, operation_event, result_details
 from durable.core.records import (
     CallbackTimeoutType,
@@ -85,8 +83,7 @@ def apply_update(
             f"operation {update.operation_id} must be started before it can {action.value.lower()}"
         )
     if action is OperationAction.SUCCEED:
-        op = attrs.evolve(
-            current,
+        op = current.evolve(
             status=OperationStatus.SUCCEEDED,
             end_timestamp=now,
             result=update.payload,
@@ -99,9 +96,8 @@ def apply_update(
         _add_retry_details(op, details)
         return op, [operation_event(op, f"{prefix}Succeeded", now, details)]
     if action is OperationAction.FAIL:
-        op = attrs.evolve(
-            current, status=OperationStatus.FAILED, end_timestamp=now, error=update.error,
-            attempt=max(current.attempt, 1),
+        op = current.evolve(
+            status=OperationStatus.FAILED, end_timestamp=now, error=update.error, attempt=max(current.attempt, 1)
         )
         details = error_details(update.error)
         _add_retry_details(op, details)
@@ -109,8 +105,7 @@ def apply_update(
     if action is OperationAction.RETRY:
         delay = update.next_attempt_delay_seconds or 0
         asked = now if update.issued_at is None else min(now, update.issued_at)
-        op = attrs.evolve(
-            current,
+        op = current.evolve(
             status=OperationStatus.PENDING,
             error=update.error,
             result=update.payload if update.payload is not None else current.result,
@@ -124,7 +119,7 @@ def apply_update(
         details = {**error_details(update.error), "RetryDetails": retry}
         return op, [operation_event(op, f"{prefix}Failed", now, details)]
     if action is OperationAction.CANCEL:
-        op = attrs.evolve(current, status=OperationStatus.CANCELLED, end_timestamp=now)
+        op = current.evolve(status=OperationStatus.CANCELLED, end_timestamp=now)
         details = {"Duration": op.wait_seconds} if op.wait_seconds is not None else {}
         return op, [operation_event(op, f"{prefix}Cancelled", now, details)]
     raise InvalidStateError(f"unknown action {action}")
@@ -173,11 +168,11 @@ def fire_due(
         if due is None or due > now:
             continue
         if op.operation_type is OperationType.WAIT:
-            done = attrs.evolve(op, status=OperationStatus.SUCCEEDED, end_timestamp=now)
+            done = op.evolve(status=OperationStatus.SUCCEEDED, end_timestamp=now)
             changed.append(done)
             events.append(operation_event(done, "WaitSucceeded", now, {"Duration": op.wait_seconds}))
         elif op.status is OperationStatus.PENDING:
-            changed.append(attrs.evolve(op, status=OperationStatus.READY))
+            changed.append(op.evolve(status=OperationStatus.READY))
         elif op.operation_type in _TIMES_OUT:
             done, event = time_out(op, now, wall)
             changed.append(done)
@@ -203,7 +198,7 @@ def time_out(op: OperationRecord, now: float, wall: float | None = None) -> tupl
     else:
         error = ErrorObject(f"chained invoke timed out after {op.wait_seconds} s", "Invoke.Timeout")
         event_type = "ChainedInvokeTimedOut"
-    done = attrs.evolve(op, status=OperationStatus.TIMED_OUT, end_timestamp=now, error=error)
+    done = op.evolve(status=OperationStatus.TIMED_OUT, end_timestamp=now, error=error)
     return done, operation_event(done, event_type, now, error_details(error))
 
 
@@ -225,15 +220,15 @@ def complete_callback(
 ) -> tuple[OperationRecord, list[HistoryEvent]]:
     """What an outside system's success, failure or heartbeat does to an open callback (heartbeats in real time)."""
     if action is CallbackAction.SUCCEED:
-        done = attrs.evolve(op, status=OperationStatus.SUCCEEDED, end_timestamp=now, result=payload)
+        done = op.evolve(status=OperationStatus.SUCCEEDED, end_timestamp=now, result=payload)
         return done, [operation_event(done, "CallbackSucceeded", now, result_details(payload))]
     if action is CallbackAction.FAIL:
         error = error or ErrorObject()
-        done = attrs.evolve(op, status=OperationStatus.FAILED, end_timestamp=now, error=error)
+        done = op.evolve(status=OperationStatus.FAILED, end_timestamp=now, error=error)
         return done, [operation_event(done, "CallbackFailed", now, error_details(error))]
     if op.heartbeat_timeout is None:
         return op, []
-    return attrs.evolve(op, heartbeat_deadline=(now if wall is None else wall) + op.heartbeat_timeout), []
+    return op.evolve(heartbeat_deadline=(now if wall is None else wall) + op.heartbeat_timeout), []
 
 
 _CHILD_ENDINGS = {
@@ -250,9 +245,9 @@ def end_chained_invoke(
     """The caller's chained-invoke operation once the invoked execution has ended."""
     status, event_type = _CHILD_ENDINGS[child_status]
     if status is OperationStatus.SUCCEEDED:
-        done = attrs.evolve(op, status=status, end_timestamp=now, result=result)
+        done = op.evolve(status=status, end_timestamp=now, result=result)
         return done, [operation_event(done, event_type, now, result_details(result))]
     error = error or ErrorObject(f"the invoked execution ended {child_status}", f"Invoke.{child_status.title()}")
-    done = attrs.evolve(op, status=status, end_timestamp=now, error=error)
+    done = op.evolve(status=status, end_timestamp=now, error=error)
     return done, [operation_event(done, event_type, now, error_details(error))]
 
