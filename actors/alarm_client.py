@@ -4,8 +4,9 @@ Owns: the per-execution chains of alarm updates (`actors.alarm_chain`), the
 retry and acknowledgement deadlines.  Takes: PrepareAlarm (before a commit
 that changes the stored alarm), AlarmCommitted (after it), AlarmAck and
 AlarmNack (the manager's answers), AlarmFired (the manager let one go),
-Tick.  Sends: SetAlarm and DeleteAlarm (with sequence numbers) to the
-AlarmManager, and each held Persist to the CheckpointWriter.
+Tick (asked of the Ticker for its earliest deadline).  Sends: SetAlarm and
+DeleteAlarm (with sequence numbers) to the AlarmManager, and each held
+Persist to the CheckpointWriter.
 
 Invariant, after quiescence: the manager's alarm for an execution is never
 later than the stored one and never missing while one is stored.  A move
@@ -36,6 +37,7 @@ from actors.messages import (
     SetAlarm,
     Tick,
 )
+from actors.ticker import TickAt, Ticker
 from actors.topology import Topology, TrackedActor
 from durable.clock import Clock
 from durable.stores.base import Store
@@ -51,7 +53,9 @@ class AlarmClient(TrackedActor):
         writer: pykka.ActorRef[Any],
         clock: Clock,
         store: Store | None = None,
+        ticker: Ticker | None = None,
     ) -> None:
+        """`ticker`: asked for a Tick at the earliest retry or acknowledgement deadline (None: Ticks are told)."""
         super().__init__(topology, "engine")
         self.manager = manager
         self.writer = writer
@@ -60,6 +64,7 @@ class AlarmClient(TrackedActor):
         self.chains = AlarmChains()
         self.retries: DueQueue[tuple[str, int]] = DueQueue()
         self.unacked: DueQueue[tuple[str, int]] = DueQueue()
+        self.wakeup = TickAt(ticker, self.actor_ref)
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -76,12 +81,15 @@ class AlarmClient(TrackedActor):
             case AlarmFired(execution_id, due):
                 self._run(self.chains.fired(execution_id, due))
             case Tick(now):
+                self.wakeup.arrived(now)
                 for (execution_id, seq), _ in self.unacked.pop_due(now):
                     self._run(self.chains.failed(execution_id, seq))
                 for (execution_id, seq), _ in self.retries.pop_due(now):
                     self._run(self.chains.retry(execution_id, seq))
             case _:
                 raise TypeError(f"AlarmClient got an unexpected message {message!r}")
+        dues = [due for due in (self.unacked.earliest(), self.retries.earliest()) if due is not None]
+        self.wakeup.ask(min(dues) if dues else None)
         return None
 
     def _run(self, effects: list[Effect]) -> None:

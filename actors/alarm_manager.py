@@ -3,8 +3,9 @@
 Owns: one alarm (a due time) per execution, and the sequence number of the
 last update applied to it, and whether a virtual clock may skip.  Takes:
 SetAlarm, DeleteAlarm, Tick, DispatcherIdle, SkipTime, NextAlarm.  Asks the Ticker for a Tick
-at its earliest alarm, so an alarm fires on time rather than at the next
-regular tick.  Sends: one Ready(all due, alarm=True) per tick to
+at its earliest alarm (`TickAt`), so an alarm fires on time, and hears the
+regular ticks only while it may skip time (a record it waits for may land
+between two of its messages).  Sends: one Ready(all due, alarm=True) per tick to
 the Dispatcher, AlarmAck for every update, and AlarmFired to the AlarmClient
 for each alarm let go.  An update older than the last one applied to that
 execution is acknowledged and ignored: a late duplicate cannot undo a newer
@@ -40,7 +41,7 @@ from actors.messages import (
     SkipTime,
     Tick,
 )
-from actors.ticker import Ticker
+from actors.ticker import TickAt, Ticker
 from actors.topology import Topology, TrackedActor
 from durable.clock import Clock, VirtualClock
 
@@ -63,8 +64,7 @@ class AlarmManager(TrackedActor):
         self.fired = 0
         self.skipping = False
         self.ticker: Ticker | None = None
-        #: the time of the Tick asked of the Ticker's `at` for the earliest alarm (None: none on its way)
-        self.wake_asked: float | None = None
+        self.wakeup = TickAt(None, self.actor_ref)
 
     def connect(
         self, dispatcher: pykka.ActorRef[Any], client: pykka.ActorRef[Any], ticker: Ticker | None = None
@@ -72,6 +72,7 @@ class AlarmManager(TrackedActor):
         self.dispatcher = dispatcher
         self.client = client
         self.ticker = ticker
+        self.wakeup = TickAt(ticker, self.actor_ref)
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -87,8 +88,7 @@ class AlarmManager(TrackedActor):
                     self.idle_seqs[execution_id] = self.seqs.pop(execution_id)
                 self._ack(execution_id, seq)
             case Tick(now):
-                if self.wake_asked is not None and self.wake_asked <= now:
-                    self.wake_asked = None
+                self.wakeup.arrived(now)
                 self._fire(now)
                 self._wake_on_time()
                 self._skip_if_idle()
@@ -96,6 +96,8 @@ class AlarmManager(TrackedActor):
                 self.idle = idle
                 self._skip_if_idle()
             case SkipTime(on):
+                if self.ticker is not None and on != self.skipping:
+                    (self.ticker.subscribe if on else self.ticker.unsubscribe)(self.actor_ref)
                 self.skipping = on
                 self._skip_if_idle()
             case NextAlarm():
@@ -117,13 +119,7 @@ class AlarmManager(TrackedActor):
             self.send(self.client, AlarmAck(execution_id, seq))
 
     def _wake_on_time(self) -> None:
-        """Ask the Ticker for a Tick at the earliest alarm, unless one is on its way for it or earlier."""
-        earliest = self.alarms.earliest()
-        if self.ticker is None or earliest is None:
-            return
-        if self.wake_asked is None or earliest < self.wake_asked:
-            self.wake_asked = earliest
-            self.ticker.at(earliest, self.actor_ref, Tick(earliest))
+        self.wakeup.ask(self.alarms.earliest())
 
     def _fire(self, now: float) -> None:
         due = self.alarms.pop_due(now)

@@ -4,7 +4,8 @@ Owns: the ready queue, the offers out to workers, the running table
 (execution -> worker, token, deadline, ExecutionState), the pool of workers
 and their counters.  Takes: Ready, OutsideChange, Woken (a change another
 engine wrote; forwarded to the running ExecutionState), Take, InvocationStarted,
-InvocationEnded, Tick, Committed (a fence it asked for), Settle, DispatcherStats.
+InvocationEnded, Tick (asked of the Ticker for its earliest deadline, offer
+timeout or back-off), Committed (a fence it asked for), Settle, DispatcherStats.
 Sends: Offer, then Invoke, to a worker; a fencing Persist to the
 CheckpointWriter when an invocation outlives its deadline; DispatcherIdle to
 the AlarmManager when the engine goes idle or busy; Capacity to the
@@ -64,12 +65,15 @@ from actors.messages import (
     Woken,
 )
 from actors.replies import resolve
+from actors.ticker import TickAt, Ticker
 from actors.topology import Topology, TrackedActor
-from durable.clock import Clock, RealClock
+from durable.clock import Clock, RealClock, skew
 from durable.core.records import ErrorObject
 from durable.core.writes import close_invocation
 
 DISPATCH_TIMEOUT = 0.25
+#: a fencing write that failed (the store refused or was down) is tried again after this
+FENCE_RETRY_SECONDS = 0.1
 CRASH_BACKOFF_CAP = 60.0
 WorkerFactory = Callable[[pykka.ActorRef[Any], int], pykka.ActorRef[Any]]
 
@@ -123,8 +127,10 @@ class Dispatcher(TrackedActor):
         workers: int,
         dispatch_timeout: float = DISPATCH_TIMEOUT,
         clock: Clock | None = None,
+        ticker: Ticker | None = None,
     ) -> None:
-        """`clock`: its real-time reading (`wall`) times offers and back-offs, whatever the engine's time does."""
+        """`clock`: its real-time reading (`wall`) times offers and back-offs, whatever the engine's time does.
+        `ticker`: asked for a Tick at the earliest deadline, offer timeout or back-off (None: Ticks are told)."""
         super().__init__(topology, "engine")
         self.clock: Clock = clock or RealClock()
         self.writer = writer
@@ -149,6 +155,7 @@ class Dispatcher(TrackedActor):
         self.serial = 0
         self.claimer: pykka.ActorRef[Any] | None = None
         self.counters = {"dispatched": 0, "requeued": 0, "fenced": 0, "replaced_workers": 0, "replaced_processes": 0}
+        self.wakeup = TickAt(ticker, self.actor_ref)
 
     def connect_claimer(self, claimer: pykka.ActorRef[Any]) -> None:
         """On a shared store: tell `claimer` (the ClusterMember) the free capacity as invocations end."""
@@ -199,6 +206,7 @@ class Dispatcher(TrackedActor):
                 run = self.running.get(eid)
                 if run is not None and run.worker == worker:
                     run.token, run.deadline, run.state, run.pid = token, deadline, state, pid
+                    self.wakeup.ask(deadline)
             case InvocationEnded(eid, _token, worker, crashed):
                 self._ended(eid, worker)
                 if crashed:
@@ -206,9 +214,11 @@ class Dispatcher(TrackedActor):
                 else:
                     self.crashes.pop(eid, None)
             case Tick(now):
+                self.wakeup.arrived(now)
                 self._fence_overdue(now)
                 self._withdraw_stale()
                 self._release_backed_off()
+                self._wake_at_next_due()
             case Committed(FenceWritten(eid, token), result):
                 self._fenced(eid, token, result.ok)
             case Settle(reply_to):
@@ -262,7 +272,8 @@ class Dispatcher(TrackedActor):
                 self._requeue_front(eid, alarm)
                 continue
             self.offer_ids += 1
-            self.offers[worker] = Offered(eid, alarm, self.offer_ids, self.clock.wall())
+            offer = self.offers[worker] = Offered(eid, alarm, self.offer_ids, self.clock.wall())
+            self._wake_at_wall(offer.sent + self.dispatch_timeout)
             self.offered.add(eid)
             self.send(self.workers[worker], Offer(self.offer_ids))
         idle = not self.running and not self.queue and not self.offered and not self.backed_off
@@ -333,7 +344,19 @@ class Dispatcher(TrackedActor):
         delay = min(CRASH_BACKOFF_CAP, 2.0 ** (crashes - 2))
         logger.warning("{} crashed {} times in a row; running it again in {} s", eid, crashes,
                        delay)
-        self.backed_off[eid] = self.clock.wall() + delay
+        due = self.backed_off[eid] = self.clock.wall() + delay
+        self._wake_at_wall(due)
+
+    def _wake_at_wall(self, due: float) -> None:
+        """Ask for a Tick at `due`, a real time, on the engine's clock (a skip ahead only brings it early)."""
+        self.wakeup.ask(due + skew(self.clock))
+
+    def _wake_at_next_due(self) -> None:
+        dues = [run.deadline for run in self.running.values() if run.deadline is not None and not run.fencing]
+        ahead = skew(self.clock)
+        dues += [offer.sent + self.dispatch_timeout + ahead for offer in self.offers.values() if not offer.withdrawn]
+        dues += [due + ahead for due in self.backed_off.values()]
+        self.wakeup.ask(min(dues) if dues else None)
 
     def _release_backed_off(self) -> None:
         now = self.clock.wall()
@@ -356,6 +379,7 @@ class Dispatcher(TrackedActor):
             return
         if not ok:
             run.fencing = False
+            self.wakeup.ask(self.clock.now() + FENCE_RETRY_SECONDS)
             return
         logger.warning("invocation {} of {} timed out; re-invoking from its last checkpoint", token, eid)
         _kill(run.pid)

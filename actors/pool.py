@@ -48,6 +48,8 @@ _thread_waits = threading.local()
 IDLE_RETIRE_SECONDS = 5.0
 #: how often a pool's watcher looks whether work waits while no thread takes any
 WATCH_SECONDS = 0.02
+#: an idle pool's watcher looks this seldom, unless work arrives
+DOZE_SECONDS = 1.0
 #: work has waited with no thread taking any for this long: the pool is starved and grows
 STARVED_SECONDS = 0.05
 #: threads added per look while starved
@@ -93,7 +95,10 @@ class ActorPool:
         self._extras = itertools.count(1)
         #: one token per stand-in whose wait is over: an extra thread takes one and leaves (core threads never do)
         self._retiring: queue.SimpleQueue[None] = queue.SimpleQueue()
-        self._closing: queue.SimpleQueue[None] = queue.SimpleQueue()
+        #: what the watcher sleeps on: True to stop it, False to wake it from a doze (work came to an idle pool)
+        self._watcher_mail: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        #: set by the watcher while it dozes: the pool was idle at its last look
+        self._watcher_dozing = False
         for i in range(size):
             self._thread(f"{name}-{i}", extra=False)
         if elastic:
@@ -140,17 +145,24 @@ class ActorPool:
     def _watch(self) -> None:
         looked, seen, spent = time.monotonic(), next(self._taken), time.process_time()
         starved_since: float | None = None
+        sleep = WATCH_SECONDS
         while True:
             try:
-                self._closing.get(timeout=WATCH_SECONDS)
-                return
+                if self._watcher_mail.get(timeout=sleep):
+                    return
             except queue.Empty:
                 pass
+            self._watcher_dozing = False
             now, count, cpu = time.monotonic(), next(self._taken), time.process_time()
             progressed, late = count - seen > 1, now - looked > 2 * WATCH_SECONDS
             computing = cpu - spent > BUSY_SHARE * (now - looked)
             looked, seen, spent = now, count, cpu
             waiting = self.ready.qsize()
+            sleep = WATCH_SECONDS
+            if not progressed and not waiting:
+                self._watcher_dozing = True  # before looking again: work scheduled after the look wakes us
+                if not self.ready.qsize():
+                    sleep = DOZE_SECONDS
             if progressed or late or computing or not waiting:
                 starved_since = None
             elif starved_since is None:
@@ -178,9 +190,12 @@ class ActorPool:
         more of the outer batch's, whose threads would only wait on theirs)."""
         self.levels[min(actor.depth, DEPTHS - 1)].append(actor)
         self.ready.put(True)
+        if self._watcher_dozing:
+            self._watcher_dozing = False
+            self._watcher_mail.put(False)
 
     def shutdown(self) -> None:
-        self._closing.put(None)
+        self._watcher_mail.put(True)
         for _ in range(self.size):
             self.ready.put(None)
 

@@ -132,9 +132,12 @@ class Engine:
         self.clock = clock or RealClock()
         self.registry = FunctionRegistry()
         self.topology = Topology()
+        self.ticker = Ticker(self.clock, [], tick_interval)
         self.writer = CheckpointWriter.start(self.topology, self.store, self.clock)
         self.alarm_manager = AlarmManager.start(self.topology, self.clock, self._next_timer)
-        self.alarm_client = AlarmClient.start(self.topology, self.alarm_manager, self.writer, self.clock, self.store)
+        self.alarm_client = AlarmClient.start(
+            self.topology, self.alarm_manager, self.writer, self.clock, self.store, self.ticker
+        )
         self.completions = CompletionBoard.start(self.topology, self.store)
         self.callback_ids = CallbackIds(
             self.store.stored_signing_key() or load_or_create_key(self.store.secret_key_path())
@@ -144,14 +147,14 @@ class Engine:
             self.callback_ids, self, lambda_context=lambda_context,
         )
         self.dispatcher = Dispatcher.start(
-            self.topology, self.writer, self.alarm_manager, self._make_worker, workers, lock_timeout, self.clock
+            self.topology, self.writer, self.alarm_manager, self._make_worker, workers, lock_timeout, self.clock,
+            self.ticker,
         )
         self.external = ExternalEvents.start(
             self.topology, self.store, self.clock, self.callback_ids, self.writer, self.dispatcher
         )
         self.invoker.external = self.external
         self.writer.proxy().connect(self.alarm_client, self.completions).get()
-        ticked: list[pykka.ActorRef[Any]] = [self.alarm_manager, self.dispatcher, self.alarm_client]
         self.member: pykka.ActorRef[Any] | None = None
         self.wake_listener: WakeListener | None = None
         if self.shared:
@@ -161,8 +164,7 @@ class Engine:
             self.dispatcher.proxy().connect_claimer(self.member).get()
             self.wake_listener = WakeListener(self.store, self.member)
             self.wake_listener.start()
-            ticked.append(self.member)
-        self.ticker = Ticker(self.clock, ticked, tick_interval)
+            self.ticker.subscribe(self.member)
         self.alarm_manager.proxy().connect(self.dispatcher, self.alarm_client, self.ticker).get()
         self.ticker.start()
         self.branch_pool = ActorPool(branch_threads, "durable-branch")
