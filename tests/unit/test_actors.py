@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pykka
@@ -26,12 +28,13 @@ from actors.messages import (
     ResumeWave,
     ScheduleResume,
     SetAlarm,
+    Settle,
     Snapshot,
     Tick,
     WriterStats,
 )
 from actors.pool import ActorPool
-from actors.ticker import Ticker
+from actors.ticker import DOZE_SECONDS, Ticker
 from actors.timer_scheduler import TimerScheduler
 from actors.topology import Topology, TrackedActor
 from durable.clock import RealClock
@@ -45,6 +48,7 @@ from durable.core.records import (
     OperationType,
     RecordUpdate,
 )
+from durable.engine import Engine
 from durable.exceptions import CheckpointRejectedError
 from durable.stores.base import CommitResult, WriteSet
 from durable.stores.memory import MemoryStore
@@ -290,6 +294,38 @@ def test_an_alarm_fires_at_its_due_time_not_at_the_next_regular_tick(topology: T
         assert readies() == [Ready(("e1",), alarm=True)]
     finally:
         ticker.stop()
+
+
+def test_a_dozing_ticker_still_delivers_a_once_message_after_one_interval(topology: Topology) -> None:
+    """With nobody to tick the Ticker sleeps for seconds; a `once` wakes it, and still waits one interval
+    (so unwaited checkpoints keep gathering), not the whole doze."""
+    probe = Probe.start(topology)
+    ticker = Ticker(RealClock(), [], interval=0.05)
+    ticker.start()
+    try:
+        wait_until(lambda: ticker._dozing, what="the ticker to doze")
+        asked = time.monotonic()
+        ticker.once(probe, "flush")
+        wait_until(lambda: probe.ask("seen") == ["flush"], timeout=DOZE_SECONDS / 2, what="the once message")
+        assert time.monotonic() - asked >= 0.04, "it waited an interval"
+    finally:
+        ticker.stop()
+
+
+def test_an_idle_engine_ticks_none_of_its_actors(tmp_path: Path) -> None:
+    """The Dispatcher, AlarmManager and AlarmClient are told a Tick only at a due time of theirs: an engine
+    with nothing to do handles no messages at all (it used to handle 300 a second)."""
+    with Engine(store=f"sqlite:///{tmp_path / 'idle.db'}") as engine:
+        engine.dispatcher.ask(Settle(pykka.ThreadingFuture()))
+
+        def handled() -> dict[str, int]:
+            return {info.kind: info.gauge.handled for info in engine.topology.actors()
+                    if info.kind in ("Dispatcher", "AlarmManager", "AlarmClient") and info.gauge is not None}
+
+        before = handled()
+        assert len(before) == 3
+        threading.Event().wait(0.3)  # the window observed, not a synchronisation
+        assert handled() == before
 
 
 def test_a_wave_waits_for_the_writes_queued_before_it_and_its_ready_records_ride_with_the_next(
