@@ -350,6 +350,9 @@ class TrackedActor(pykka.ThreadingActor):
 
     def __init__(self, topology: Topology, name: str, parent: str | None = None) -> None:
         super().__init__()
+        self._track(topology, name, parent)
+
+    def _track(self, topology: Topology, name: str, parent: str | None) -> None:
         self.topology = topology
         self.sent: dict[str, int] = {}
         self.gauge = ActorGauge(self.actor_inbox)
