@@ -366,6 +366,8 @@ class ExtendedTypeSerDes(SerDes[T]):
     def serialize(self, value: Any, context: SerDesContext | None = None) -> str:
         if SerDes.is_primitive(value):
             return _compact(value)
+        if self._codec is TYPE_CODEC:
+            return _compact(_envelope(value))
         return _compact(_plain(self._codec.encode(value)))
 
     def deserialize(self, data: str, context: SerDesContext | None = None) -> Any:
@@ -390,6 +392,34 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {key: _plain(item) for key, item in obj.items()}
     return obj
+
+
+#: the tag of each builtin scalar type, by exact type (a subclass, a str enum say, goes through the codecs)
+_SCALAR_TAGS: dict[type, TypeTag] = {
+    type(None): TypeTag.NONE, str: TypeTag.STR, bool: TypeTag.BOOL, int: TypeTag.INT, float: TypeTag.FLOAT,
+}
+
+
+def _envelope(value: Any) -> Any:
+    """What `_plain(TYPE_CODEC.encode(value))` makes of `value`, in one pass for the builtin types that fill
+    most payloads (a map's result holds an envelope per item and per field); other types go through the codecs.
+    """
+    kind = type(value)
+    tag = _SCALAR_TAGS.get(kind)
+    if tag is not None:
+        return {TYPE_TOKEN: tag, VALUE_TOKEN: value}
+    if kind is list:
+        return {TYPE_TOKEN: TypeTag.LIST, VALUE_TOKEN: [_envelope(item) for item in value]}
+    if kind is tuple:
+        return {TYPE_TOKEN: TypeTag.TUPLE, VALUE_TOKEN: [_envelope(item) for item in value]}
+    if kind is dict:
+        for key in value:
+            if isinstance(key, tuple):
+                raise SerDesError("Tuple keys not supported")
+        return {TYPE_TOKEN: TypeTag.DICT, VALUE_TOKEN: {key: _envelope(item) for key, item in value.items()}}
+    if kind is BatchResult:
+        return {TYPE_TOKEN: TypeTag.BATCH_RESULT, VALUE_TOKEN: _envelope(value.to_dict())[VALUE_TOKEN]}
+    return _plain(TYPE_CODEC.encode(value))
 
 
 DEFAULT_JSON_SERDES: SerDes[Any] = JsonSerDes()
