@@ -50,9 +50,11 @@ def child_handler(
         payload = serialize(config.serdes, value, operation_id, arn)
         if len(payload) > CHECKPOINT_SIZE_LIMIT_BYTES:
             summary = config.summary_generator(value) if config.summary_generator else ""
-            invocation.checkpoint(update(identifier, OperationAction.SUCCEED, payload=summary, replay_children=True))
+            invocation.checkpoint_outcome(
+                update(identifier, OperationAction.SUCCEED, payload=summary, replay_children=True)
+            )
         else:
-            invocation.checkpoint(update(identifier, OperationAction.SUCCEED, payload=payload))
+            invocation.checkpoint_outcome(update(identifier, OperationAction.SUCCEED, payload=payload))
         return value
     except SuspendExecution:
         raise

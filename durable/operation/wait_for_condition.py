@@ -68,7 +68,7 @@ def run_wait_for_condition(
         invocation.checkpoint(update(identifier, OperationAction.FAIL, error=failure))
         failure.raise_as_operation_error(WaitForConditionError)
     if not decision.should_continue:
-        invocation.checkpoint(update(identifier, OperationAction.SUCCEED, payload=payload))
+        invocation.checkpoint_outcome(update(identifier, OperationAction.SUCCEED, payload=payload))
         return state
     delay = max(1, decision.delay_seconds)
     # Not waited on: the suspension that follows, and any refresh or closing write after it, reach the

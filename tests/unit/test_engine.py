@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from durable.config import Duration
 from durable.core.records import OperationStatus
 from durable.engine import Engine
 from durable.stores import StoreError
-from durable.stores.base import ExecutionRecord, ExecutionStatus
+from durable.stores.base import CommitResult, ExecutionRecord, ExecutionStatus, WriteSet
+from durable.stores.memory import MemoryStore
+from durable.waits import WaitForConditionConfig, WaitForConditionDecision
 from tests.conftest import wait_until
 from tests.workflows import at_most_once_slow, slow_step, step_wait_step
 
@@ -198,3 +201,48 @@ def test_an_invocation_the_runtime_crashes_is_recorded_and_run_again(
         if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
     ]
     assert errors == [{"ErrorType": "Runtime.Unknown", "ErrorMessage": "RuntimeError: injected fault in the runtime"}]
+
+
+class _HeldSucceedStore(MemoryStore):
+    """Fault injection: a commit holding a poll's SUCCEED blocks until the test lets it through (a slow disk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.let_through = threading.Event()
+
+    def commit(self, batch: list[WriteSet]) -> list[CommitResult]:
+        if any(op.name == "poll" and op.status is OperationStatus.SUCCEEDED for ws in batch for op in ws.operations):
+            self.holding.set()
+            self.let_through.wait(30)
+        return super().commit(batch)
+
+
+_AFTER_POLL = threading.Event()
+
+
+@durable_execution
+def poll_then_step(event: Any, context: DurableContext) -> str:
+    context.wait_for_condition(lambda state, _check: state, WaitForConditionConfig(
+        lambda state, attempt: WaitForConditionDecision.stop_polling(), initial_state=1), name="poll")
+    _AFTER_POLL.set()
+    return context.step(lambda _: "stepped", name="after")
+
+
+def test_a_polls_success_is_not_waited_for_yet_nothing_after_it_is_durable_before_it() -> None:
+    """The handler goes on past a poll's SUCCEED while its commit is held; the step after it commits behind it."""
+    store = _HeldSucceedStore()
+    _AFTER_POLL.clear()
+    with Engine(store=store) as engine:
+        engine.register("poll_then_step", poll_then_step)
+        eid = engine.start("poll_then_step")
+        assert store.holding.wait(20), "the poll's SUCCEED reached the store"
+        wait_until(_AFTER_POLL.is_set, what="the handler to go on while the SUCCEED's commit is held")
+        names = [op.name for op in store.load_operations(eid)]
+        assert "after" not in names, "nothing after the poll is stored before the poll's success"
+        store.let_through.set()
+        record = engine.wait(eid, timeout=30)
+        history = engine.history(eid)
+    assert record.status is ExecutionStatus.SUCCEEDED
+    done = [(e["EventType"], e.get("Name")) for e in history if e["EventType"] in ("StepSucceeded", "StepStarted")]
+    assert done.index(("StepSucceeded", "poll")) < done.index(("StepStarted", "after"))
