@@ -736,11 +736,30 @@ class DurableFunctionCloudTestRunner:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def _unavailable(self, *args: Any, **kwargs: Any) -> Any:
-        raise DurableFunctionsTestError(_CLOUD.format("DurableFunctionCloudTestRunner"))
+    def run(self, input: str | None = None, timeout: int = 60) -> DurableFunctionTestResult:
+        raise _cloud_refused()
 
-    run = run_async = wait_for_result = wait_for_callback = _unavailable
-    send_callback_success = send_callback_failure = send_callback_heartbeat = _unavailable
+    def run_async(self, input: str | None = None, timeout: int = 60) -> str:
+        raise _cloud_refused()
+
+    def send_callback_success(self, callback_id: str, result: bytes | None = None) -> None:
+        raise _cloud_refused()
+
+    def send_callback_failure(self, callback_id: str, error: ErrorObject | None = None) -> None:
+        raise _cloud_refused()
+
+    def send_callback_heartbeat(self, callback_id: str) -> None:
+        raise _cloud_refused()
+
+    def wait_for_result(self, execution_arn: str, timeout: int = 60) -> DurableFunctionTestResult:
+        raise _cloud_refused()
+
+    def wait_for_callback(self, execution_arn: str, name: str | None = None, timeout: int = 60) -> str:
+        raise _cloud_refused()
+
+
+def _cloud_refused() -> DurableFunctionsTestError:
+    return DurableFunctionsTestError(_CLOUD.format("DurableFunctionCloudTestRunner"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import json
 import logging
 import subprocess
@@ -247,3 +248,29 @@ def test_the_operation_factories_take_the_services_operation_shape() -> None:
     assert view.start_timestamp == now
     step = view.get_step("s")
     assert (step.attempt, step.result) == (2, '"x"')
+
+
+#: the testing library's DurableFunctionCloudTestRunner methods: parameter names and defaults
+_CLOUD_SIGNATURES = {
+    "run": [("input", None), ("timeout", 60)],
+    "run_async": [("input", None), ("timeout", 60)],
+    "send_callback_success": [("callback_id", inspect.Parameter.empty), ("result", None)],
+    "send_callback_failure": [("callback_id", inspect.Parameter.empty), ("error", None)],
+    "send_callback_heartbeat": [("callback_id", inspect.Parameter.empty)],
+    "wait_for_result": [("execution_arn", inspect.Parameter.empty), ("timeout", 60)],
+    "wait_for_callback": [("execution_arn", inspect.Parameter.empty), ("name", None), ("timeout", 60)],
+}
+
+
+@pytest.mark.parametrize("method", sorted(_CLOUD_SIGNATURES))
+def test_the_cloud_runner_takes_the_libraries_arguments_and_names_the_local_runner(method: str) -> None:
+    from durable.testing import DurableFunctionCloudTestRunner
+    from durable.testing.exceptions import DurableFunctionsTestError
+
+    runner = DurableFunctionCloudTestRunner("my-function", region="eu-west-1")
+    bound = getattr(runner, method)
+    params = [(p.name, p.default) for p in inspect.signature(bound).parameters.values()]
+    assert params == _CLOUD_SIGNATURES[method]
+    arguments = {name: "x" for name, default in params if default is inspect.Parameter.empty}
+    with pytest.raises(DurableFunctionsTestError, match="DurableFunctionTestRunner"):
+        bound(**arguments)
