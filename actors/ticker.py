@@ -149,8 +149,6 @@ class TickAt:
 
 #: with nobody to tick and nothing timed, the thread still looks this often (a virtual clock may have jumped)
 DOZE_SECONDS = 1.0
-#: a request that only wakes the thread (a `once` while it dozes)
-_WAKE = object()
 
 
 @attrs.frozen
@@ -166,4 +164,10 @@ class _Subscribe:
     on: bool
 
 
-_Request = _At | _Subscribe | object
+@attrs.frozen
+class _Wake:
+    """A request that only wakes the thread (a `once` while it dozes)."""
+
+
+_WAKE = _Wake()
+_Request = _At | _Subscribe | _Wake

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import sys
 import threading
 import time
 from typing import Any
@@ -23,6 +22,7 @@ from durable.logger import Logger
 from durable.testing import DurableFunctionTestRunner
 from durable.waits import WaitForConditionConfig, WaitForConditionDecision
 from tests.conftest import run_call
+from tests.workflows import system_exit_in_branch
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -342,16 +342,7 @@ def test_branches_still_running_when_their_batch_completes_stop_at_their_next_ch
 
 
 def test_a_branch_raising_system_exit_ends_its_invocation_at_once_and_the_execution_is_retried() -> None:
-    @durable_execution
-    def handler(event: Any, context: DurableContext) -> Any:
-        def item(ctx: DurableContext, value: int, index: int, _items: Any) -> int:
-            if index == 1:
-                sys.exit(2)
-            return value
-
-        return context.map([0, 1, 2], item, name="exits").get_results()
-
-    with DurableFunctionTestRunner(handler, invocation_timeout=60) as runner:
+    with DurableFunctionTestRunner(system_exit_in_branch, invocation_timeout=60) as runner:
         arn = runner.run_async(input=None, execution_timeout=3)
         result = runner.wait_for_result(arn, timeout=30)
     assert result.status is InvocationStatus.FAILED and "timed out" in str(result.error), "retried until its timeout"
