@@ -160,38 +160,39 @@ QUICK_LIMIT = 16
 
 
 @functools.lru_cache(maxsize=QUICK_LIMIT * QUICK_LIMIT)
-def _quick_commit_sql(operations: int, events: int) -> str:
+def _quick_commit_sql(operations: int, events: int) -> bytes:
     """An invocation's plain checkpoint as one statement, fenced by token, owner, lease and the next event id.
 
-    One statement text per shape, with scalar parameters (the server prepares each after a few uses):
-    execution id, token, owner, epoch, first event id, event count; then (id, body) per operation and
+    One statement per shape, with positional text parameters (`_QuickCheckpoint.values`): engine id,
+    epoch, execution id, token, first event id, event count; then (id, body) per operation and
     (event id, body) per event.
     """
+    ops = ", ".join(f"(${7 + 2 * i}, ${8 + 2 * i})" for i in range(operations))
+    first_event = 7 + 2 * operations
+    evs = ", ".join(f"(${first_event + 2 * i}::bigint, ${first_event + 1 + 2 * i})" for i in range(events))
     parts = [
         f"""WITH lease AS (
-    SELECT 1 FROM durable_engines WHERE engine_id = %(me)s AND epoch = %(epoch)s AND {_LIVE}
+    SELECT 1 FROM durable_engines WHERE engine_id = $1 AND epoch = $2 AND {_LIVE}
 ), execution AS (
-    UPDATE executions SET next_event_id = next_event_id + %(n)s
-    WHERE execution_id = %(id)s AND token = %(token)s AND status = 'RUNNING' AND owner = %(me)s
-      AND next_event_id = %(first)s AND EXISTS (SELECT 1 FROM lease)
+    UPDATE executions SET next_event_id = next_event_id + $6
+    WHERE execution_id = $3 AND token = $4 AND status = 'RUNNING' AND owner = $1
+      AND next_event_id = $5 AND EXISTS (SELECT 1 FROM lease)
     RETURNING 1
 )"""
     ]
     if operations:
-        rows = ", ".join(f"(%(o{i})s, %(ob{i})s)" for i in range(operations))
         parts.append(f""", written AS (
     INSERT INTO operations (execution_id, operation_id, body)
-    SELECT %(id)s, v.id, v.body FROM execution, (VALUES {rows}) AS v(id, body)
+    SELECT $3, v.id, v.body FROM execution, (VALUES {ops}) AS v(id, body)
     ON CONFLICT (execution_id, operation_id) DO UPDATE SET body = excluded.body
 )""")
     if events:
-        rows = ", ".join(f"(%(e{i})s::bigint, %(eb{i})s)" for i in range(events))
         parts.append(f""", numbered AS (
     INSERT INTO events (execution_id, event_id, body)
-    SELECT %(id)s, v.id, v.body FROM execution, (VALUES {rows}) AS v(id, body)
+    SELECT $3, v.id, v.body FROM execution, (VALUES {evs}) AS v(id, body)
 )""")
     parts.append("\nSELECT count(*) FROM execution")
-    return "".join(parts)
+    return "".join(parts).encode()
 
 
 #: what a commit reads of each execution it writes, under its row lock
@@ -295,10 +296,76 @@ class Claimed:
 class _QuickCheckpoint:
     """One execution's plain checkpoint as its single statement, and the fence it leaves behind."""
 
-    statement: str
-    params: dict[str, Any]
+    statement: bytes
+    #: the statement's shape, the name it is prepared under on the checkpoint line
+    shape: bytes
+    #: its parameters in order, as text
+    values: list[bytes | None]
+    execution_id: str
     token: int
     next_event_id: int
+    #: operation id -> body, and the events' bodies from `next_event_id - len(events)` on: what `_landed` looks for
+    operations: dict[str, str]
+    events: list[str]
+
+
+class _CheckpointLine:
+    """The connection plain checkpoints go out on, each statement shape prepared on it once.
+
+    Only `commit` uses it, and only the CheckpointWriter calls `commit`, one
+    batch at a time, so the line has one user.  libpq runs the prepared
+    statement with text parameters and the GIL released while it waits:
+    psycopg's per-statement layer (cursor, adaptation, result) cost more CPU
+    than the rest of a step's checkpoint on this path.  A lost connection is
+    handed back to the pool, which discards it; the next statement takes a
+    fresh one.
+    """
+
+    def __init__(self, pool: Any, psycopg: Any) -> None:
+        self._pool = pool
+        self._psycopg = psycopg
+        self._conn: Any = None
+        self._prepared: set[bytes] = set()
+
+    def run(self, form: _QuickCheckpoint) -> int:
+        """Run the checkpoint's statement; the count of executions it wrote (0: the fence did not hold)."""
+        if self._conn is None:
+            self._conn = self._pool.getconn()
+            self._prepared = set()
+        pgconn = self._conn.pgconn
+        try:
+            if form.shape not in self._prepared:
+                _checked(self._psycopg, pgconn, pgconn.prepare(form.shape, form.statement))
+                self._prepared.add(form.shape)
+            return _run_statement(self._psycopg, pgconn, form.shape, form.values, prepared=True)
+        except self._psycopg.Error:
+            if pgconn.status != self._psycopg.pq.ConnStatus.OK:
+                self.close()
+            raise
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pool.putconn(conn)
+
+
+def _run_statement(
+    psycopg: Any, pgconn: Any, statement: bytes, values: list[bytes | None], prepared: bool = False
+) -> int:
+    """Run a statement (or a prepared one, by name) on libpq with text parameters; its one integer result."""
+    run = pgconn.exec_prepared if prepared else pgconn.exec_params
+    return int(_checked(psycopg, pgconn, run(statement, values)).get_value(0, 0))
+
+
+def _checked(psycopg: Any, pgconn: Any, result: Any) -> Any:
+    """The result, or the error psycopg would raise for it (OperationalError when the connection is gone)."""
+    pq = psycopg.pq
+    if result.status in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+        return result
+    if pgconn.status != pq.ConnStatus.OK:
+        message = pgconn.error_message.decode("utf-8", "replace").strip() or "the connection was lost"
+        raise psycopg.OperationalError(message)
+    raise psycopg.errors.error_from_result(result)
 
 
 class PostgreSQLStore(Store):
@@ -346,6 +413,7 @@ class PostgreSQLStore(Store):
             open=True,
             name=f"durable-{self.schema}",
         )
+        self._line = _CheckpointLine(self.pool, psycopg)
 
     # ----- schema
 
@@ -717,7 +785,7 @@ class PostgreSQLStore(Store):
             for execution_id in sorted(by_execution):
                 positions = by_execution[execution_id]
                 form = forms[execution_id]
-                if form is not None and conn.execute(form.statement, form.params).fetchone()[0]:
+                if form is not None and _run_statement(self._psycopg, conn.pgconn, form.statement, form.values):
                     fences[execution_id] = (form.token, form.next_event_id)
                     for position in positions:
                         results[position] = CommitResult(True, token=form.token)
@@ -772,52 +840,54 @@ class PostgreSQLStore(Store):
             bodies.extend(event_to_json(event, first + len(bodies)) for event in ws.events)
         if len(operations) > QUICK_LIMIT or len(bodies) > QUICK_LIMIT:
             return None
-        params: dict[str, Any] = {
-            "me": member.engine_id, "epoch": member.epoch, "id": execution_id, "token": token, "first": first,
-            "n": len(bodies),
-        }
-        for i, (operation_id, body) in enumerate(operations.items()):
-            params[f"o{i}"], params[f"ob{i}"] = operation_id, body
+        values: list[bytes | None] = [
+            member.engine_id.encode(), b"%d" % member.epoch, execution_id.encode(), b"%d" % token, b"%d" % first,
+            b"%d" % len(bodies),
+        ]
+        for operation_id, body in operations.items():
+            values += (operation_id.encode(), body.encode())
         for i, body in enumerate(bodies):
-            params[f"e{i}"], params[f"eb{i}"] = first + i, body
-        return _QuickCheckpoint(_quick_commit_sql(len(operations), len(bodies)), params, token, first + len(bodies))
+            values += (b"%d" % (first + i), body.encode())
+        shape = (len(operations), len(bodies))
+        return _QuickCheckpoint(
+            _quick_commit_sql(*shape), b"durable_checkpoint_%d_%d" % shape, values, execution_id, token,
+            first + len(bodies), operations, bodies,
+        )
 
     def _quick_commit(self, execution_id: str, form: _QuickCheckpoint) -> bool:
         """One execution's plain checkpoint as one statement on its own; False: the fence did not hold."""
         started, delay = time.monotonic(), FIRST_RETRY
         while True:
             try:
-                with self._connection() as conn:
-                    applied = conn.execute(form.statement, form.params).fetchone()[0]
+                applied = self._line.run(form)
                 break
             except Exception as error:
                 if not self._lost(error):
                     raise
-                applied = self._landed(form.params, started)
-                if applied is not None:
+                landed = self._landed(form)
+                if landed is not None:
+                    applied = int(landed)
                     break
                 delay = self._again(error, started, delay)
         if applied:
             self._fences[execution_id] = (form.token, form.next_event_id)
         return bool(applied)
 
-    def _landed(self, params: dict[str, Any], started: float) -> bool | None:
+    def _landed(self, form: _QuickCheckpoint) -> bool | None:
         """After a lost connection: did the single-statement checkpoint commit?  None: cannot tell yet."""
         try:
             with self._connection() as conn:
-                if params["n"]:
-                    last = params["n"] - 1
+                if form.events:
                     row = conn.execute(
                         "SELECT body FROM events WHERE execution_id=%s AND event_id=%s",
-                        (params["id"], params[f"e{last}"]),
+                        (form.execution_id, form.next_event_id - 1),
                     ).fetchone()
-                    return row is not None and bool(row[0] == params[f"eb{last}"])
-                mine = {params[key]: params[f"ob{key[1:]}"] for key in params if key[0] == "o" and key[1:].isdigit()}
+                    return row is not None and bool(row[0] == form.events[-1])
                 stored = dict(conn.execute(
                     "SELECT operation_id, body FROM operations WHERE execution_id=%s AND operation_id = ANY(%s)",
-                    (params["id"], list(mine)),
+                    (form.execution_id, list(form.operations)),
                 ).fetchall())
-                return stored == mine
+                return stored == form.operations
         except Exception as error:
             if not self._lost(error):
                 raise
@@ -1112,7 +1182,9 @@ class PostgreSQLStore(Store):
         return conn
 
     def close(self) -> None:
+        self._line.close()
         self.pool.close()
+
 
 
 def _record(row: tuple[Any, ...]) -> ExecutionRecord:
