@@ -28,6 +28,11 @@ from actors.worker_process import WorkerProcess
 OnStarted = Callable[[int, float, "pykka.ActorRef[Any]"], None]
 
 
+class RunAgainError(Exception):
+    """Raised by an InvocationRunner once it recorded an invocation that ended asking to be run again
+    (a retryable InvocationError from the handler): the Dispatcher re-runs it as after a crash, backing off."""
+
+
 class InvocationRunner(Protocol):
     def run(
         self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str, process: WorkerProcess | None
@@ -79,6 +84,9 @@ class InvocationWorker(TrackedActor):
                     logger.warning("{}; starting a new worker process and running {} again", lost, execution_id)
                     assert self.process is not None
                     self.process.restart()
+                    died = True
+                except RunAgainError as again:
+                    logger.warning("invocation of {} asked to be run again: {}", execution_id, again)
                     died = True
                 except BaseException as error:  # recorded by the invoker where it could be; run it again, backing off
                     logger.opt(exception=error).error("invocation of {} crashed", execution_id)

@@ -28,7 +28,7 @@ from durable.core.history import format_table
 from durable.core.records import OperationStatus, OperationType
 from durable.engine.registry import resolve_function_source
 from durable.exceptions import DurableExecutionsError
-from durable.execution import DurableHandler
+from durable.execution import as_durable_handler
 from durable.limits import LIST_LIMIT, check_name, check_seconds, check_text, check_token, parse_count, parse_json
 from durable.stores import default_store_url, open_store
 from durable.stores.base import ExecutionRecord, ExecutionStatus, Store, StoreError
@@ -281,7 +281,7 @@ def _load(args: argparse.Namespace) -> tuple[str, list[tuple[str, Any]], Any]:
     if ":" not in args.function:
         raise CliError(f"{args.function!r} is not MODULE:FUNCTION (for example examples.hello:handler)")
     handlers = _resolve_sources([args.function, *args.also])
-    if not isinstance(handlers[0][1], DurableHandler):
+    if as_durable_handler(handlers[0][1]) is None:
         raise CliError(f"{args.function} is not decorated with @durable_execution")
     return handlers[0][0], handlers, payload
 
@@ -555,8 +555,9 @@ def _named(handlers: list[tuple[str, Any]]) -> dict[str, Any]:
     named: dict[str, Any] = {}
     for spec, handler in handlers:
         named[spec] = handler
-        if isinstance(handler, DurableHandler):
-            named.setdefault(handler.name, handler)
+        durable = as_durable_handler(handler)
+        if durable is not None:
+            named.setdefault(durable.name, handler)
     return named
 
 

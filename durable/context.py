@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from durable.concurrency.models import BatchResult, envelope_summary_generator
@@ -408,8 +408,8 @@ class DurableContext(DurableContextProtocol):
         name: str | None = None,
         config: MapConfig[Any] | None = None,
     ) -> BatchResult[T]:
-        if isinstance(inputs, (str, bytes, dict)) or not isinstance(inputs, Sequence):
-            raise ValidationError(f"map inputs must be a sequence (a list or tuple), got {type(inputs).__name__}")
+        if not isinstance(inputs, Iterable):
+            raise ValidationError(f"map inputs must be iterable, got {type(inputs).__name__}")
         if not callable(func):
             raise ValidationError(f"map function must be callable, got {type(func).__name__}")
         map_name = self._resolve_step_name(name, func)
@@ -438,8 +438,9 @@ class DurableContext(DurableContextProtocol):
         name: str | None = None,
         config: ParallelConfig | None = None,
     ) -> BatchResult[T]:
-        if isinstance(functions, (str, bytes, dict)) or not isinstance(functions, Sequence):
-            raise ValidationError(f"parallel takes a sequence of branches, got {type(functions).__name__}")
+        if not isinstance(functions, Iterable):
+            raise ValidationError(f"parallel takes an iterable of branches, got {type(functions).__name__}")
+        functions = list(functions)
         for index, entry in enumerate(functions):
             if not callable(entry):
                 raise ValidationError(f"parallel branch {index} is not callable: {type(entry).__name__}")

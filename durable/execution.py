@@ -4,8 +4,10 @@ An invocation runs the handler from the top with a root DurableContext, the
 event being the execution's input (`{}` when there is none, as on Lambda).
 Operations already checkpointed return their recorded outcome; new ones run.
 It ends SUCCEEDED (the return value as `json.dumps` writes it), FAILED (the
-escaping error, recorded as `ErrorObject.from_exception` does) or PENDING (an
-operation suspended: everything left waits on a timer or an outside event).
+escaping error, recorded as `ErrorObject.from_exception` does), PENDING (an
+operation suspended: everything left waits on a timer or an outside event) or
+INTERRUPTED (a retryable InvocationError escaped: the engine runs it again, as
+Lambda retries the invocation the SDK re-raises it from).
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ import attrs
 from actors.messages import InvocationOutcome, OutcomeStatus
 from durable.context import DurableContext, ReplayStatus
 from durable.core.records import ErrorObject, InvocationStatus
-from durable.exceptions import CheckpointError, CheckpointRejectedError, SuspendExecution
+from durable.exceptions import (
+    CheckpointError,
+    CheckpointRejectedError,
+    ExecutionError,
+    InvocationError,
+    SuspendExecution,
+)
 from durable.invocation import Invocation
 from durable.lambda_service import DurableExecutionInvocationOutput, DurableServiceClient, Operation
 from durable.plugin import DurableInstrumentationPlugin
@@ -56,8 +64,29 @@ class DurableHandler(Generic[R]):
         self.plugins: tuple[DurableInstrumentationPlugin, ...] = tuple(plugins)
         functools.update_wrapper(self, func)
 
-    def __call__(self, event: Any, context: DurableContext) -> R:
-        return self.func(event, context)
+    def __call__(self, event: Any, context: Any) -> Any:
+        """Run the function on a DurableContext (a handler calling another's code, in its own operations),
+        or, as the Lambda entry point a decorator stacked on it calls, run the invocation this runtime
+        handed that decorator (`EntryPointInvocation`) and return the SDK's output mapping.
+
+        Called as a Lambda entry point with anything else it refuses, as the SDK refuses a payload that
+        is not a durable invocation: here the engine or the test runner invokes handlers, no Lambda service.
+        """
+        if isinstance(context, DurableContext):
+            return self.func(event, context)
+        if isinstance(event, EntryPointInvocation):
+            return event.run(self, context)
+        if isinstance(event, DurableExecutionInvocationInput) or (
+            isinstance(event, dict) and "DurableExecutionArn" in event
+        ):
+            raise ExecutionError(
+                f"{self.name} was called with a Lambda durable invocation; this runtime invokes handlers itself: "
+                "run it with durable.engine.Engine or durable.testing.DurableFunctionTestRunner"
+            )
+        raise ExecutionError(
+            "Unexpected payload provided to start the durable execution. "
+            "Check your resource configurations to confirm the durability is set."
+        )
 
     def invoke(self, invocation: Invocation, input_payload: str | None, started: float) -> InvocationOutcome:
         """Run one invocation and say how it ended; never raises for user errors."""
@@ -75,11 +104,70 @@ class DurableHandler(Generic[R]):
             return InvocationOutcome(OutcomeStatus.PENDING, started=started)
         except CheckpointRejectedError:
             raise
+        except InvocationError as error:
+            # retryable: the SDK re-raises it so that Lambda runs the invocation again; here the engine does
+            status = OutcomeStatus.INTERRUPTED if error.is_retryable() else OutcomeStatus.FAILED
+            return InvocationOutcome(status, error=ErrorObject.from_exception(error), started=started)
         except Exception as error:
             return InvocationOutcome(
                 OutcomeStatus.FAILED, error=ErrorObject.from_exception(error), started=started
             )
         return _returned(value, started)
+
+
+class DurableEntryPoint(DurableHandler[Any]):
+    """A Lambda entry point stacked on a durable handler: a decorator (logging, tracing, metrics) applied
+    above `@durable_execution` with `functools.wraps`.
+
+    As Lambda calls the outermost function, each invocation calls `entry(event, lambda_context)` with an
+    `EntryPointInvocation` for the event; the decorator passes it down to the durable handler, which runs
+    the invocation and returns the SDK's output mapping back up.
+    """
+
+    def __init__(self, entry: Callable[[Any, Any], Any], core: DurableHandler[Any]) -> None:
+        super().__init__(core.func, core.plugins)
+        self.entry = entry
+        self.core = core
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        return self.entry(event, context)
+
+    def invoke(self, invocation: Invocation, input_payload: str | None, started: float) -> InvocationOutcome:
+        invocation.lambda_context = invocation.lambda_context or LocalLambdaContext(invocation)
+        event = EntryPointInvocation(
+            durable_execution_arn=invocation.execution_arn,
+            checkpoint_token=(invocation.meta.request_id if invocation.meta is not None else None) or "",
+            initial_execution_state=InitialExecutionState([], ""),
+            service_client=_NoServiceClient(),
+            invocation=invocation,
+            input_payload=input_payload,
+            started=started,
+        )
+        try:
+            self.entry(event, invocation.lambda_context)
+        except CheckpointRejectedError:
+            raise
+        except Exception as error:
+            if not event.outcome:  # the decorator failed before the handler ran: Lambda would retry the invocation
+                return InvocationOutcome(OutcomeStatus.INTERRUPTED, error=ErrorObject.from_exception(error),
+                                         started=started)
+        if not event.outcome:
+            why = f"the entry point of {self.name} returned without calling the durable handler"
+            return InvocationOutcome(OutcomeStatus.FAILED, error=ErrorObject(why, "ExecutionError"), started=started)
+        return event.outcome[0]
+
+
+def as_durable_handler(target: Any) -> DurableHandler[Any] | None:
+    """`target` as a DurableHandler: itself, a DurableEntryPoint for a decorator stacked on one (found through
+    `__wrapped__`, which `functools.wraps` sets), or None when it is neither."""
+    if isinstance(target, DurableHandler):
+        return target
+    inner, seen = getattr(target, "__wrapped__", None), 0
+    while inner is not None and seen < 32:
+        if isinstance(inner, DurableHandler):
+            return DurableEntryPoint(target, inner)
+        inner, seen = getattr(inner, "__wrapped__", None), seen + 1
+    return None
 
 
 class LocalLambdaContext:
@@ -103,6 +191,16 @@ class LocalLambdaContext:
 
     def log(self, msg: Any) -> None:
         logging.getLogger().info(msg)
+
+
+class _NoServiceClient:
+    """The service client an entry point's event carries: there is no Lambda service to call here."""
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        raise ExecutionError("there is no Lambda durable service here: the engine checkpoints the handler's operations")
+
+    def get_execution_state(self, *args: Any, **kwargs: Any) -> Any:
+        raise ExecutionError("there is no Lambda durable service here: the engine holds the execution's state")
 
 
 def handler_event(payload: str | None) -> Any:
@@ -287,6 +385,34 @@ class DurableExecutionInvocationInputWithClient(DurableExecutionInvocationInput)
             updated_operation_ids=invocation_input.updated_operation_ids,
             service_client=service_client,
         )
+
+
+@dataclass(frozen=True)
+class EntryPointInvocation(DurableExecutionInvocationInputWithClient):
+    """The event a decorator stacked on a durable handler is called with (`DurableEntryPoint`): a durable
+    invocation, as the SDK hands its entry point one, carrying this runtime's invocation.  Its initial
+    state is empty: the handler replays from the engine's state, not from the event."""
+
+    invocation: Invocation = field(kw_only=True, repr=False, compare=False)
+    input_payload: str | None = field(kw_only=True, repr=False, compare=False)
+    started: float = field(kw_only=True, repr=False, compare=False)
+    #: the invocation's outcome, once the durable handler ran it
+    outcome: list[InvocationOutcome] = field(default_factory=list, kw_only=True, repr=False, compare=False)
+
+    def run(self, handler: DurableHandler[Any], lambda_context: Any) -> MutableMapping[str, Any]:
+        if self.outcome:
+            raise ExecutionError("this durable invocation has already run")
+        if lambda_context is not None:
+            self.invocation.lambda_context = lambda_context
+        outcome = handler.invoke(self.invocation, self.input_payload, self.started)
+        self.outcome.append(outcome)
+        if outcome.status is OutcomeStatus.INTERRUPTED:  # the SDK re-raises it, for Lambda to retry
+            raise InvocationError((outcome.error.message if outcome.error else None) or "to be run again")
+        status = {
+            OutcomeStatus.SUCCEEDED: InvocationStatus.SUCCEEDED,
+            OutcomeStatus.FAILED: InvocationStatus.FAILED,
+        }.get(outcome.status, InvocationStatus.PENDING)
+        return DurableExecutionInvocationOutput(status=status, result=outcome.result, error=outcome.error).to_dict()
 
 
 def handle_checkpoint_error(error: CheckpointError) -> DurableExecutionInvocationOutput:

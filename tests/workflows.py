@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -142,3 +143,37 @@ def crash_steps(event: dict[str, Any], context: DurableContext) -> int:
         return run
 
     return sum(context.step(step(index), name=f"s{index}") for index in range(event["steps"]))
+
+
+def entry_log(handler: Any) -> Any:
+    """A Lambda entry-point decorator stacked on a durable handler (as logging and tracing libraries are):
+    it appends what it was called with, and what came back, to the file named by $ENTRY_LOG."""
+
+    @functools.wraps(handler)
+    def entry(event: Any, lambda_context: Any) -> Any:
+        path = os.environ["ENTRY_LOG"]
+        arn, request = bool(event.durable_execution_arn), bool(lambda_context.aws_request_id)
+        _mark(path, f"in {type(event).__name__} {arn} {request}")
+        try:
+            out = handler(event, lambda_context)
+        except Exception as error:
+            _mark(path, f"raised {type(error).__name__}")
+            raise
+        _mark(path, f"out {out['Status']}")
+        return out
+
+    return entry
+
+
+@entry_log
+@durable_execution
+def logged_entry(event: dict[str, Any], context: DurableContext) -> str:
+    """Asks to be invoked again once (a retryable InvocationError), then waits and returns."""
+    from durable.exceptions import InvocationError
+
+    once = os.environ["ENTRY_LOG"] + ".again"
+    if not Path(once).exists():
+        Path(once).write_text("")
+        raise InvocationError("run me again")
+    context.wait(Duration.from_seconds(1))
+    return context.step(lambda _: "done", name="finish")

@@ -39,7 +39,7 @@ from actors.messages import (
 from actors.pool import about_to_wait
 from actors.process_link import WorkerProcessError
 from actors.topology import Topology
-from actors.worker import OnStarted
+from actors.worker import OnStarted, RunAgainError
 from actors.worker_process import WorkerProcess, handler_reference
 from durable.clock import Clock, skew
 from durable.core.callback_ids import CallbackIds
@@ -55,6 +55,8 @@ from durable.stores.base import CommitResult, ExecutionRecord, ExecutionStatus, 
 EARLY_TOLERANCE = 0.001
 #: how long a worker waits for an actor's reply before giving the invocation up as crashed (it runs again)
 REPLY_TIMEOUT = 120.0
+#: invocations in a row that may end asking to be run again before the execution fails with the last one's error
+MAX_FAILED_INVOCATIONS = 5
 
 
 @attrs.define
@@ -178,8 +180,13 @@ class Invoker:
                 with contextlib.suppress(Exception):
                     self.ask(state, lambda f: EndInvocation(crashed, f))
                 raise
+            if outcome.status is OutcomeStatus.INTERRUPTED:
+                outcome = self._give_up_after(execution_id, outcome)
             self.ask(state, lambda f: EndInvocation(outcome, f))
             remember_reported_ends(self.reported_ends, execution_id, outcome)
+            if outcome.status is OutcomeStatus.INTERRUPTED:
+                assert outcome.error is not None
+                raise RunAgainError(f"{outcome.error.type}: {outcome.error.message}")
             if outcome.status is not OutcomeStatus.PENDING:
                 self.tell_caller(record)
         except CheckpointRejectedError as error:
@@ -187,6 +194,22 @@ class Invoker:
         finally:
             state.stop(block=False)
         return token
+
+    def _give_up_after(self, execution_id: str, outcome: InvocationOutcome) -> InvocationOutcome:
+        """The outcome of an invocation that asked to be run again: FAILED with its error once it is the
+        MAX_FAILED_INVOCATIONS-th in a row that ended with an error (as the AWS testing library's runner
+        gives up), else as it is."""
+        before = 0
+        for event in reversed(self.store.history(execution_id)):
+            if event.get("EventType") == "InvocationCompleted":
+                if "Error" not in event.get("InvocationCompletedDetails", {}):
+                    break
+                before += 1
+        if before + 1 < MAX_FAILED_INVOCATIONS:
+            return outcome
+        logger.warning("{}: {} invocations in a row ended with an error; failing the execution",
+                       execution_id, before + 1)
+        return attrs.evolve(outcome, status=OutcomeStatus.FAILED)
 
     def _invoke(
         self, function: Any, invocation: Invocation, record: ExecutionRecord, now: float, process: WorkerProcess | None

@@ -13,7 +13,7 @@ from actors.messages import InvocationOutcome, Remote, RunHandler
 from actors.process_link import RemoteRef, WorkerProcessError
 from actors.topology import Topology
 from actors.worker_process import ChildEngine, import_handler
-from durable.execution import DurableHandler, durable_execution, run_plain_function
+from durable.execution import as_durable_handler, durable_execution, run_plain_function
 from durable.invocation import Invocation
 
 
@@ -30,7 +30,7 @@ def run_job(job: RunHandler, engine: ChildEngine, topology: Topology) -> Invocat
     record = job.record
     if not job.durable:
         return run_plain_function(target, record, job.started)
-    handler = target if isinstance(target, DurableHandler) else durable_execution(target)
+    handler = as_durable_handler(target) or durable_execution(target)
     state = RemoteRef(engine.link, Remote("state"), f"state of {record.execution_id}")
     invocation = Invocation(
         record.execution_id, state, job.snapshot, topology, engine, engine, record.tenant_id,  # type: ignore[arg-type]  # RemoteRef quacks like an ActorRef

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from durable.exceptions import ValidationError
-from durable.execution import DurableHandler
+from durable.execution import DurableHandler, as_durable_handler
 from durable.limits import check_name, check_seconds
 
 DEFAULT_INVOCATION_TIMEOUT = 900.0
@@ -48,7 +48,7 @@ class FunctionRegistry:
         timeout = DEFAULT_INVOCATION_TIMEOUT if invocation_timeout is None else check_seconds(
             invocation_timeout, f"invocation_timeout of {name!r}"
         )
-        entry = RegisteredFunction(name, handler, timeout)
+        entry = RegisteredFunction(name, as_durable_handler(handler) or handler, timeout)
         self._functions[name] = entry
         return entry
 
@@ -89,7 +89,7 @@ def resolve_function_source(source: str) -> list[tuple[str, Any]]:
     beside = [
         (f"{module_part}:{attribute}", value)
         for attribute, value in sorted(vars(_import(module_part)).items())
-        if isinstance(value, DurableHandler) and f"{module_part}:{attribute}" not in dict(named)
+        if as_durable_handler(value) is not None and f"{module_part}:{attribute}" not in dict(named)
     ]
     if not named and not beside:
         raise ValidationError(f"module {module_part!r} defines no @durable_execution handler")

@@ -43,7 +43,7 @@ from durable.core.records import (
 )
 from durable.engine import Engine
 from durable.exceptions import CallbackConflictError, UnknownCallbackError, ValidationError
-from durable.execution import DurableHandler, durable_execution
+from durable.execution import as_durable_handler, durable_execution
 from durable.stores import open_store
 from durable.stores.base import ExecutionRecord, ExecutionStatus
 from durable.testing.exceptions import (
@@ -339,18 +339,34 @@ class DurableFunctionTestResult:
     operations: list[Operation]
     result: OperationPayload | None = None
     error: ErrorObject | None = None
-    logs: list[LogEntry] = dataclasses.field(default_factory=list, kw_only=True)
-    execution_arn: str = dataclasses.field(default="", kw_only=True)
-    #: reads the history when it is first asked for: a 10,000-branch map's history is 100,000+ events,
-    #: and most tests never look at it (it stays readable after the runner is closed)
-    history_source: Callable[[], list[dict[str, Any]]] = dataclasses.field(
-        default=list, kw_only=True, repr=False, compare=False
-    )
+
+    def _with(
+        self, logs: list[LogEntry], execution_arn: str, history_source: Callable[[], list[dict[str, Any]]]
+    ) -> DurableFunctionTestResult:
+        """This result with what this runner adds to the library's four fields, kept out of them so a
+        result compares, prints and lists its fields as the library's does.  `history_source` reads the
+        history when it is first asked for: a 10,000-branch map's history is 100,000+ events, and most
+        tests never look at it (it stays readable after the runner is closed)."""
+        object.__setattr__(self, "_extras", (logs, execution_arn, history_source))
+        return self
+
+    def _extra(self, index: int) -> Any:
+        return self.__dict__.get("_extras", ([], "", list))[index]
+
+    @property
+    def logs(self) -> list[LogEntry]:
+        """Every record `context.logger` wrote for this execution, at every level (ours)."""
+        return cast(list[LogEntry], self._extra(0))
+
+    @property
+    def execution_arn(self) -> str:
+        """The execution's id (ours)."""
+        return cast(str, self._extra(1))
 
     @functools.cached_property
     def history(self) -> list[dict[str, Any]]:
         """The execution's history events (ours)."""
-        return self.history_source()
+        return cast(list[dict[str, Any]], self._extra(2)())
 
     @functools.cached_property
     def invocations(self) -> list[InvocationRecord]:
@@ -452,7 +468,7 @@ class DurableFunctionTestRunner:
         workers: int = 4,
         isolation: str = "thread",
     ) -> None:
-        self.handler = handler if isinstance(handler, DurableHandler) else durable_execution(handler)
+        self.handler = as_durable_handler(handler) or durable_execution(handler)
         self.poll_interval = poll_interval
         self.max_invocation_page_bytes = max_invocation_page_bytes
         self.execution_timeout = execution_timeout
@@ -584,7 +600,9 @@ class DurableFunctionTestRunner:
         raise TimeoutError(f"Callback did not become available within {timeout}s (elapsed: {elapsed:.1f}s).")
 
     def send_callback_success(self, callback_id: str, result: bytes | str | None = None) -> None:
-        self._callback("success", callback_id, lambda: self._engine.send_callback_success(callback_id, result))
+        """Complete the callback with `result`; an empty one is no result, as the testing library reads it."""
+        payload = result or None
+        self._callback("success", callback_id, lambda: self._engine.send_callback_success(callback_id, payload))
 
     def send_callback_failure(self, callback_id: str, error: ErrorObject | dict[str, Any] | None = None) -> None:
         self._callback("failure", callback_id, lambda: self._engine.send_callback_failure(callback_id, error))
@@ -626,14 +644,10 @@ class DurableFunctionTestRunner:
             source = functools.partial(_stored_history, self._store_url, record.execution_id, self._scratch)
         else:  # still running (the history as it stands now) or a store that ends with the engine
             source = functools.partial(list, engine.history(record.execution_id))
-        return DurableFunctionTestResult(
-            status=status,
-            operations=top,
-            result=record.result,
-            error=error,
-            logs=[entry for entry in list(self._logs) if entry.execution_arn == record.execution_id],
-            execution_arn=record.execution_id,
-            history_source=source,
+        return DurableFunctionTestResult(status=status, operations=top, result=record.result, error=error)._with(
+            [entry for entry in list(self._logs) if entry.execution_arn == record.execution_id],
+            record.execution_id,
+            source,
         )
 
 

@@ -160,3 +160,36 @@ def test_cli_file_that_is_not_a_durable_store(tmp_path: Path) -> None:
         assert needle in done.stderr and done.stderr.count("\n") == 1
     assert text.read_text() == "hello"
     assert other.read_bytes() == before
+
+
+@durable_execution
+def greet(event: Any, context: DurableContext) -> str:
+    return context.step(lambda _: f"hello {event['who']}", name="greet")
+
+
+class _LambdaContext:
+    aws_request_id = "request-1"
+
+
+@pytest.mark.parametrize(
+    ("event", "needle"),
+    [
+        ({"who": "ann"}, "Unexpected payload provided to start the durable execution"),
+        ({"DurableExecutionArn": "arn:x", "CheckpointToken": "t", "InitialExecutionState": {}}, "Engine"),
+    ],
+)
+def test_a_handler_called_as_a_lambda_entry_point_refuses_with_an_execution_error(event: Any, needle: str) -> None:
+    from durable.exceptions import ExecutionError
+
+    with pytest.raises(ExecutionError, match=needle):
+        greet(event, _LambdaContext())
+
+
+def test_a_handler_called_on_a_durable_context_runs_there() -> None:
+    @durable_execution
+    def outer(event: Any, context: DurableContext) -> str:
+        return greet({"who": event["who"]}, context)
+
+    with DurableFunctionTestRunner(outer) as runner:
+        result = runner.run(input={"who": "bo"})
+    assert result.status is InvocationStatus.SUCCEEDED and result.result == '"hello bo"'

@@ -6,6 +6,7 @@ import gc
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -146,14 +147,42 @@ def test_a_batch_result_round_trips_on_replay() -> None:
     assert len(result.invocations) == 2
 
 
+def test_map_takes_any_iterable_as_the_sdk_does() -> None:
+    """The SDK enumerates whatever it is given: a dict's keys, its items, a generator, a set, a string."""
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> dict[str, Any]:
+        cases: dict[str, Callable[[], Any]] = {
+            "dict": lambda: {"a": 1, "b": 2},
+            "items": lambda: {"a": 1, "b": 2}.items(),
+            "generator": lambda: (n * 10 for n in (1, 2)),
+            "set": lambda: {7},
+            "str": lambda: "ab",
+        }
+        return {
+            key: context.map(make(), lambda _c, item, index, _items: [item, index], name=key).get_results()
+            for key, make in cases.items()
+        }
+
+    result = _run(handler)
+    assert result.status is InvocationStatus.SUCCEEDED, result.error
+    assert json.loads(result.result) == {
+        "dict": [["a", 0], ["b", 1]],
+        "items": [[["a", 1], 0], [["b", 2], 1]],
+        "generator": [[10, 0], [20, 1]],
+        "set": [[7, 0]],
+        "str": [["a", 0], ["b", 1]],
+    }
+
+
 _NEEDS_THREE = CompletionConfig(min_successful=3)
 
 
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        (lambda ctx: ctx.map("abc", lambda *a: 1), "sequence"),
-        (lambda ctx: ctx.map(42, lambda *a: 1), "sequence"),
+        (lambda ctx: ctx.map(42, lambda *a: 1), "iterable"),
+        (lambda ctx: ctx.parallel(None), "iterable"),
         (lambda ctx: ctx.map([1], "not callable"), "callable"),
         (lambda ctx: ctx.parallel([lambda c: 1, 7]), "branch 1 is not callable"),
         (lambda ctx: ctx.map([1], lambda *a: 1, config=MapConfig(max_concurrency=0)), "max_concurrency"),

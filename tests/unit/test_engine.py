@@ -17,6 +17,7 @@ from durable import DurableContext, durable_execution
 from durable.config import Duration
 from durable.core.records import OperationStatus
 from durable.engine import Engine
+from durable.exceptions import InvocationError
 from durable.stores import StoreError
 from durable.stores.base import CommitResult, ExecutionRecord, ExecutionStatus, WriteSet
 from durable.stores.memory import MemoryStore
@@ -201,6 +202,41 @@ def test_an_invocation_the_runtime_crashes_is_recorded_and_run_again(
         if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
     ]
     assert errors == [{"ErrorType": "Runtime.Unknown", "ErrorMessage": "RuntimeError: injected fault in the runtime"}]
+
+
+_CALLS: list[int] = []
+
+
+@durable_execution
+def reinvoke_until(event: Any, context: DurableContext) -> int:
+    """Raises a retryable InvocationError until its `ok_at`-th invocation (counted in _CALLS)."""
+    _CALLS.append(1)
+    context.step(lambda _: "done once", name="before")
+    if len(_CALLS) < event["ok_at"]:
+        raise InvocationError("not ready yet, invoke me again")
+    return len(_CALLS)
+
+
+@pytest.mark.parametrize(
+    ("ok_at", "status", "calls"), [(3, ExecutionStatus.SUCCEEDED, 3), (99, ExecutionStatus.FAILED, 5)]
+)
+def test_a_retryable_invocation_error_runs_the_invocation_again_up_to_five_times(
+    engine: Engine, ok_at: int, status: ExecutionStatus, calls: int
+) -> None:
+    """As the SDK re-raises it for Lambda to retry, and the AWS runner gives up after five in a row."""
+    _CALLS.clear()
+    engine.register(reinvoke_until)
+    eid = engine.start("reinvoke_until", {"ok_at": ok_at})
+    record = engine.wait(eid, timeout=30)
+    assert record.status is status and len(_CALLS) == calls
+    history = engine.history(eid)
+    ends = [e["InvocationCompletedDetails"] for e in history if e["EventType"] == "InvocationCompleted"]
+    assert len(ends) == calls and all(
+        end["Error"]["Payload"]["ErrorType"] == "InvocationError" for end in ends[: calls - 1]
+    )
+    assert len([e for e in history if e["EventType"] == "StepSucceeded"]) == 1
+    if status is ExecutionStatus.FAILED:
+        assert record.error is not None and record.error.type == "InvocationError"
 
 
 class _HeldSucceedStore(MemoryStore):

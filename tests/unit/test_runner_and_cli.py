@@ -274,3 +274,72 @@ def test_the_cloud_runner_takes_the_libraries_arguments_and_names_the_local_runn
     arguments = {name: "x" for name, default in params if default is inspect.Parameter.empty}
     with pytest.raises(DurableFunctionsTestError, match="DurableFunctionTestRunner"):
         bound(**arguments)
+
+
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_a_decorator_stacked_on_a_durable_handler_is_its_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolation: str
+) -> None:
+    """As Lambda calls the outermost function: each invocation goes through the decorator, with a durable
+    invocation and a Lambda context, and the SDK's output (or its re-raised InvocationError) comes back."""
+    from tests.workflows import logged_entry
+
+    log = tmp_path / "entry.log"
+    monkeypatch.setenv("ENTRY_LOG", str(log))
+    with DurableFunctionTestRunner(logged_entry, isolation=isolation, workers=1) as runner:
+        result = runner.run(input={})
+    assert result.status is InvocationStatus.SUCCEEDED and json.loads(result.result or "null") == "done"
+    assert log.read_text().splitlines() == [
+        "in EntryPointInvocation True True", "raised InvocationError",
+        "in EntryPointInvocation True True", "out PENDING",
+        "in EntryPointInvocation True True", "out SUCCEEDED",
+    ]
+
+
+def test_an_entry_point_that_never_calls_the_handler_fails_the_execution_saying_so() -> None:
+    import functools
+
+    @durable_execution
+    def inner(event: Any, context: DurableContext) -> str:
+        return "unreached"
+
+    @functools.wraps(inner)
+    def short_circuit(event: Any, lambda_context: Any) -> dict[str, str]:
+        return {"Status": "SUCCEEDED"}
+
+    with DurableFunctionTestRunner(short_circuit) as runner:
+        result = runner.run(input={})
+    assert result.status is InvocationStatus.FAILED
+    assert result.error is not None and "without calling the durable handler" in (result.error.message or "")
+
+
+@durable_execution
+def awaits_approval(event: Any, context: DurableContext) -> dict[str, Any]:
+    return {"approval": context.wait_for_callback(lambda _cid, _ctx: None, name="approval")}
+
+
+@pytest.mark.parametrize(("sent", "seen"), [(b"", None), (None, None), (b"yes", "yes")])
+def test_an_empty_callback_result_is_no_result_as_the_testing_library_reads_it(sent: Any, seen: Any) -> None:
+    with DurableFunctionTestRunner(awaits_approval) as runner:
+        arn = runner.run_async(input={})
+        runner.send_callback_success(runner.wait_for_callback(arn, timeout=10), sent)
+        result = runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.SUCCEEDED and json.loads(result.result or "null") == {"approval": seen}
+
+
+def test_a_result_has_the_librarys_four_fields_and_compares_as_its_results_do() -> None:
+    import dataclasses
+
+    from durable.testing import DurableFunctionTestResult
+
+    fields = [f.name for f in dataclasses.fields(DurableFunctionTestResult)]
+    assert fields == ["status", "operations", "result", "error"]
+    with DurableFunctionTestRunner(awaits_nothing) as runner:
+        result = runner.run(input={})
+    assert result == DurableFunctionTestResult(InvocationStatus.SUCCEEDED, [], '"plain"', None)
+    assert result.execution_arn and result.history[0]["EventType"] == "ExecutionStarted" and result.logs == []
+
+
+@durable_execution
+def awaits_nothing(event: Any, context: DurableContext) -> str:
+    return "plain"
