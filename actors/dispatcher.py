@@ -84,7 +84,6 @@ class Running:
     alarm: bool
     token: int | None = None
     deadline: float | None = None
-    started: float | None = None
     fencing: bool = False
     state: pykka.ActorRef[Any] | None = None
     pid: int | None = None
@@ -150,6 +149,8 @@ class Dispatcher(TrackedActor):
         self.running: dict[str, Running] = {}
         self.again: dict[str, bool] = {}
         self.crashes: dict[str, int] = {}
+        #: execution -> its invocations in a row stopped at their deadline (the invoker gives up after a few)
+        self.timed_out: dict[str, int] = {}
         self.backed_off: dict[str, float] = {}
         self.idle = True
         self.serial = 0
@@ -208,11 +209,13 @@ class Dispatcher(TrackedActor):
                     run.token, run.deadline, run.state, run.pid = token, deadline, state, pid
                     self.wakeup.ask(deadline)
             case InvocationEnded(eid, _token, worker, crashed):
-                self._ended(eid, worker)
+                if not self._ended(eid, worker):
+                    return None  # an abandoned worker's late end says nothing about the execution now
                 if crashed:
                     self._rerun_after_crash(eid)
                 else:
                     self.crashes.pop(eid, None)
+                    self.timed_out.pop(eid, None)
             case Tick(now):
                 self.wakeup.arrived(now)
                 self._fence_overdue(now)
@@ -295,7 +298,8 @@ class Dispatcher(TrackedActor):
         counters.latencies.append(self.clock.wall() - offer.sent)
         self.counters["dispatched"] += 1
         self.running[offer.execution_id] = Running(worker, offer.alarm)
-        self.send(self.workers[worker], Invoke(offer.execution_id, offer.alarm))
+        eid = offer.execution_id
+        self.send(self.workers[worker], Invoke(eid, offer.alarm, self.timed_out.get(eid, 0)))
 
     def _withdraw_stale(self) -> None:
         """Offers not taken within the timeout go back to the front of the queue, for another worker."""
@@ -318,13 +322,14 @@ class Dispatcher(TrackedActor):
         self.queued[eid] = alarm
         self.queue.appendleft(eid)
 
-    def _ended(self, eid: str, worker: str) -> None:
+    def _ended(self, eid: str, worker: str) -> bool:
+        """Free the worker of the execution's current invocation; False: `worker` was abandoned (fenced)."""
         run = self.running.get(eid)
         if run is None or run.worker != worker:
             abandoned = self.workers.pop(worker, None)
             if abandoned is not None:
                 abandoned.stop(block=False)
-            return
+            return False
         del self.running[eid]
         self.free.append(worker)
         if eid in self.again:
@@ -333,6 +338,7 @@ class Dispatcher(TrackedActor):
             free = 2 * len(self.workers) - len(self.running) - len(self.queue) - len(self.offered)
             if free > 0:
                 self.send(self.claimer, Capacity(free))
+        return True
 
     def _rerun_after_crash(self, eid: str) -> None:
         """Run a crashed execution again: at once the first time, then backing off."""
@@ -382,6 +388,7 @@ class Dispatcher(TrackedActor):
             self.wakeup.ask(self.clock.now() + FENCE_RETRY_SECONDS)
             return
         logger.warning("invocation {} of {} timed out; re-invoking from its last checkpoint", token, eid)
+        self.timed_out[eid] = self.timed_out.get(eid, 0) + 1
         _kill(run.pid)
         self.counters["fenced"] += 1
         self.counters["replaced_workers"] += 1

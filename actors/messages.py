@@ -328,6 +328,8 @@ class Take:
 class Invoke:
     execution_id: str
     alarm: bool = False
+    #: how many of the execution's invocations in a row were stopped for outliving their deadline
+    timed_out: int = 0
 
 
 @attrs.frozen(slots=True)

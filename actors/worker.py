@@ -35,7 +35,8 @@ class RunAgainError(Exception):
 
 class InvocationRunner(Protocol):
     def run(
-        self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str, process: WorkerProcess | None
+        self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str, process: WorkerProcess | None,
+        timed_out: int = 0,
     ) -> int | None: ...
 
 
@@ -66,7 +67,7 @@ class InvocationWorker(TrackedActor):
         match message:
             case Offer(offer_id):
                 self.send(self.dispatcher, Take(self.actor_urn, offer_id))
-            case Invoke(execution_id, alarm):
+            case Invoke(execution_id, alarm, timed_out):
                 token: int | None = None
                 died = False
 
@@ -79,7 +80,7 @@ class InvocationWorker(TrackedActor):
                     )
 
                 try:
-                    token = self.invoker.run(execution_id, alarm, started, self.actor_urn, self.process)
+                    token = self.invoker.run(execution_id, alarm, started, self.actor_urn, self.process, timed_out)
                 except WorkerProcessError as lost:
                     logger.warning("{}; starting a new worker process and running {} again", lost, execution_id)
                     assert self.process is not None

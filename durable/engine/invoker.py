@@ -91,9 +91,12 @@ class Invoker:
         return self.ask(self.alarm_client, lambda f: PrepareAlarm(ws.execution_id, due, Persist(ws, f)))
 
     def run(
-        self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str, process: WorkerProcess | None = None
+        self, execution_id: str, alarm: bool, on_started: OnStarted, worker: str, process: WorkerProcess | None = None,
+        timed_out: int = 0,
     ) -> int | None:
-        """Run one invocation; with `process`, the handler runs in that worker process.
+        """Run one invocation; with `process`, the handler runs in that worker process.  `timed_out`: how many
+        invocations in a row before this one were stopped at their deadline; after MAX_FAILED_INVOCATIONS the
+        execution fails instead, as the AWS testing library's runner gives up on a function that keeps timing out.
 
         Raises WorkerProcessError, after recording the invocation as ended with its
         error (Runtime.ExitError, Runtime.ImportModuleError), if the process died or could
@@ -124,6 +127,13 @@ class Invoker:
                 record.function_name,
             )
             self.store.release([execution_id], wake=True)
+            return None
+        if timed_out >= MAX_FAILED_INVOCATIONS:
+            error = ErrorObject(f"Function timed out after {function.invocation_timeout:g} seconds", "Sandbox.Timedout")
+            ws = end_execution(execution_id, ExecutionStatus.FAILED, "ExecutionFailed", now, error)
+            with contextlib.suppress(CheckpointRejectedError):
+                self.end_with(ws)
+            self.tell_caller(record)
             return None
         begun: CommitResult = self.ask(self.writer, lambda f: BeginInvocation(execution_id, f))
         if not begun.ok or begun.token is None:

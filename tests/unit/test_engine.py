@@ -100,6 +100,23 @@ def test_a_timed_out_invocation_is_fenced_and_the_execution_reinvoked(store_url:
         assert engine.stats()["fenced"] >= 1
 
 
+def test_an_execution_whose_invocations_keep_timing_out_fails_after_five(store_url: str, tmp_path: Path) -> None:
+    """As the AWS testing library's runner gives up on a function that keeps timing out."""
+    marks, release = tmp_path / "marks", tmp_path / "release"
+    try:
+        with Engine(store=store_url) as engine:
+            engine.register("slow_step", slow_step, invocation_timeout=0.25)
+            eid = engine.start("slow_step", {"marks": str(marks), "release": str(release)})
+            record = engine.wait(eid, timeout=30)
+            history = engine.history(eid)
+    finally:
+        release.touch()  # lets the abandoned invocations' threads end
+    assert record.status is ExecutionStatus.FAILED
+    assert record.error is not None and record.error.message == "Function timed out after 0.25 seconds"
+    assert _invocation_errors(history).count("Sandbox.Timedout") == 5
+    assert marks.read_text().splitlines().count("slow-started") == 5
+
+
 def test_a_second_engine_on_the_same_file_is_refused(engine: Engine, store_url: str) -> None:
     with pytest.raises(StoreError, match="another engine process"):
         Engine(store=store_url)
