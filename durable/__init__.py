@@ -11,6 +11,7 @@ continues where it left off.
 
 from loguru import logger as _logger
 
+from durable.__about__ import __version__
 from durable.concurrency.models import BatchResult
 from durable.config import ParallelBranch
 from durable.context import (
@@ -43,8 +44,6 @@ from durable.exceptions import (
 )
 from durable.execution import durable_execution
 from durable.retries import WithRetryConfig, with_retry
-
-__version__ = "0.1.0"
 
 _logger.disable("durable")
 _logger.disable("actors")
