@@ -24,6 +24,7 @@ try:
 except ImportError as error:  # pragma: no cover - depends on what is installed
     raise ImportError("durable.otel needs OpenTelemetry: pip install 'durable[otel]'") from error
 
+from durable.otel.__about__ import __version__
 from durable.otel.context_extractors import ContextExtractor, w3c_client_context_extractor, xray_context_extractor
 from durable.otel.deterministic_id_generator import (
     DeterministicIdGenerator,
@@ -36,8 +37,6 @@ from durable.otel.invocation_plugin import InvocationOtelPlugin
 from durable.otel.log_filter import OtelContextLogFilter, install_log_filter
 from durable.otel.otel_plugin_config import ExporterConfig, OtelPluginConfig, ProviderSource
 from durable.otel.provider import ProviderResult, create_tracer_provider
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ContextExtractor",

@@ -114,7 +114,5 @@ class DeterministicIdGenerator(RandomIdGenerator):
 
     def generate_span_id(self) -> int:
         span_id = _next_span_id.get()
-        if span_id is not None:
-            _next_span_id.set(None)  # it names one span only
-            return span_id
-        return self._fallback_id_generator.generate_span_id()
+        _next_span_id.set(None)  # it names one span only
+        return span_id or self._fallback_id_generator.generate_span_id()  # 0 is no valid span id

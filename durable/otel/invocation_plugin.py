@@ -205,9 +205,10 @@ class InvocationOtelPlugin(OtelPluginBase):
         if is_step:  # a context's span stays open until the operation ends
             span.set_attributes(self._attributes(book, info))
             if info.outcome is UserFunctionOutcome.FAILED:
-                message = (info.error.message or info.error.type or "") if info.error else ""
-                span.set_status(StatusCode.ERROR, message)
-                span.record_exception(Exception(message or "unknown error"))
+                span.set_status(StatusCode.ERROR, (info.error.message or "") if info.error else "")
+                span.record_exception(Exception(
+                    (info.error.message or info.error.type or "Unknown error") if info.error else "Unknown error"
+                ))
             else:
                 span.set_status(StatusCode.OK)
             self._end(book, key, end_after_start(info))

@@ -311,6 +311,8 @@ def test_the_generator_is_shared_per_provider_and_deterministic_once(provider: T
     assert DeterministicIdGenerator.install_on_provider(provider) is generator
     generator.set_next_span_id(42)
     assert generator.generate_span_id() == 42 and generator.generate_span_id() != 42
+    generator.set_next_span_id(0)  # not a valid span id: a generated one instead, and the 0 is used up
+    assert generator.generate_span_id() != 0
     generator.use_trace_id(7)
     assert generator.generate_trace_id() == 7
     generator.use_trace_id(None)
