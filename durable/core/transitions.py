@@ -49,6 +49,8 @@ def apply_update(
     """
     action = update.action
     prefix = _EVENT_PREFIX[update.operation_type]
+    if current is not None:
+        _check_same_operation(current, update)
     if current is not None and current.status.is_terminal:
         raise InvalidStateError(
             f"operation {update.operation_id} is already {current.status.value}; "
@@ -123,6 +125,20 @@ def apply_update(
         details = {"Duration": op.wait_seconds} if op.wait_seconds is not None else {}
         return op, [operation_event(op, f"{prefix}Cancelled", now, details)]
     raise InvalidStateError(f"unknown action {action}")
+
+
+def _check_same_operation(current: OperationRecord, update: RecordUpdate) -> None:
+    """Refuse an update that names the recorded operation differently (its type, sub-type, name or parent),
+    as the service refuses it: the handler changed between invocations, or names the operation by
+    something that changes (a timestamp, a random id)."""
+    if update.operation_type is not current.operation_type:
+        raise InvalidStateError("Inconsistent operation type.")
+    if update.sub_type is not None and update.sub_type is not current.sub_type:
+        raise InvalidStateError("Inconsistent operation subtype.")
+    if update.name is not None and update.name != current.name:
+        raise InvalidStateError("Inconsistent operation name.")
+    if update.parent_id is not None and update.parent_id != current.parent_id:
+        raise InvalidStateError("Inconsistent parent operation id.")
 
 
 def _started_details(op: OperationRecord, update: RecordUpdate) -> dict[str, object]:

@@ -46,6 +46,34 @@ def test_unserializable_step_result_fails_the_execution_naming_the_operation() -
     ]
 
 
+def test_an_operation_renamed_between_invocations_is_refused_as_the_service_refuses_it() -> None:
+    """A retrying step whose name changes (a timestamp in it, a rename between deploys) cannot write under
+    the recorded one: the execution fails with the service's message and the record keeps its name."""
+    from durable.config import StepConfig
+    from durable.retries import RetryStrategyConfig, create_retry_strategy
+
+    invocations: list[int] = []
+    retry_once = StepConfig(retry_strategy=create_retry_strategy(RetryStrategyConfig(max_attempts=2)))
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        invocations.append(1)
+
+        def charge(_: Any) -> str:
+            if len(invocations) == 1:
+                raise RuntimeError("card service busy")
+            return "charged"
+
+        return context.step(charge, name=f"charge-v{len(invocations)}", config=retry_once)
+
+    with DurableFunctionTestRunner(handler) as runner:
+        result = runner.run()
+    assert result.status is InvocationStatus.FAILED
+    assert result.error is not None and result.error.message == "Inconsistent operation name."
+    assert [op.name for op in result.get_all_operations()] == ["charge-v1"]
+    assert len(invocations) == 2
+
+
 def test_replay_divergence_is_non_deterministic_and_overwrites_nothing() -> None:
     invocations: list[int] = []
 
