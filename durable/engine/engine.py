@@ -60,7 +60,7 @@ from durable.engine.invoker import Invoker
 from durable.engine.process_jobs import run_job
 from durable.engine.registry import FunctionRegistry, RegisteredFunction
 from durable.exceptions import CheckpointRejectedError, UnknownCallbackError, ValidationError
-from durable.execution import DurableHandler
+from durable.execution import DurableHandler, as_durable_handler
 from durable.limits import (
     MAX_NAME_LENGTH,
     check_json_value,
@@ -225,6 +225,8 @@ class Engine:
         execution_timeout: float | None = None,
     ) -> str:
         """Start an execution and return its id; a repeated `execution_name` returns the first one's id."""
+        if not isinstance(function, str):
+            function = as_durable_handler(function) or function
         name: str = function if isinstance(function, str) else str(getattr(function, "name", ""))
         if not isinstance(function, str) and not isinstance(function, DurableHandler):
             raise ValidationError(f"start takes a registered function's name or a durable handler, got {function!r}")

@@ -343,3 +343,16 @@ def test_a_result_has_the_librarys_four_fields_and_compares_as_its_results_do() 
 @durable_execution
 def awaits_nothing(event: Any, context: DurableContext) -> str:
     return "plain"
+
+
+def test_an_engine_starts_a_handler_under_a_stacked_decorator_by_the_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from durable.engine import Engine
+    from tests.workflows import logged_entry
+
+    monkeypatch.setenv("ENTRY_LOG", str(tmp_path / "entry.log"))
+    with Engine(store=f"sqlite:///{tmp_path / 'x.db'}") as engine:
+        record = engine.wait(engine.start(logged_entry, {}), timeout=30)
+    assert record.status.value == "SUCCEEDED" and json.loads(record.result or "null") == "done"
+    assert (tmp_path / "entry.log").read_text().count("in EntryPointInvocation") == 3
