@@ -408,11 +408,12 @@ class EntryPointInvocation(DurableExecutionInvocationInputWithClient):
         self.outcome.append(outcome)
         if outcome.status is OutcomeStatus.INTERRUPTED:  # the SDK re-raises it, for Lambda to retry
             raise InvocationError((outcome.error.message if outcome.error else None) or "to be run again")
-        status = {
-            OutcomeStatus.SUCCEEDED: InvocationStatus.SUCCEEDED,
-            OutcomeStatus.FAILED: InvocationStatus.FAILED,
-        }.get(outcome.status, InvocationStatus.PENDING)
+        status = _OUTPUT_STATUS.get(outcome.status, InvocationStatus.PENDING)
         return DurableExecutionInvocationOutput(status=status, result=outcome.result, error=outcome.error).to_dict()
+
+
+#: the SDK's output status of an invocation that ended (any other is PENDING)
+_OUTPUT_STATUS = {OutcomeStatus.SUCCEEDED: InvocationStatus.SUCCEEDED, OutcomeStatus.FAILED: InvocationStatus.FAILED}
 
 
 def handle_checkpoint_error(error: CheckpointError) -> DurableExecutionInvocationOutput:

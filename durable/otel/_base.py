@@ -177,7 +177,7 @@ class OtelPluginBase(DurableInstrumentationPlugin):
             span.set_status(StatusCode.OK)
             return
         span.set_status(StatusCode.ERROR, error.message or "")
-        span.record_exception(Exception(error.message or error.type or "unknown error"))
+        span.record_exception(Exception(error.message or error.type or "Unknown error"))
 
     def _attributes(self, book: InvocationSpans, info: Any) -> Attributes:
         """The durable.* attributes of an info record."""

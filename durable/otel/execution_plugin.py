@@ -49,7 +49,6 @@ from durable.plugin import (
     OperationInfo,
     OperationStartInfo,
     UserFunctionEndInfo,
-    UserFunctionOutcome,
     UserFunctionStartInfo,
 )
 
@@ -205,13 +204,7 @@ class ExecutionOtelPlugin(OtelPluginBase):
             raise RuntimeError(f"user code of {info.operation_id} ended without a start")
         if info.operation_type is OperationType.STEP:  # a context's span stays open until the operation ends
             span.set_attributes(self._attributes(book, info))
-            if info.outcome is UserFunctionOutcome.FAILED:
-                span.set_status(StatusCode.ERROR, (info.error.message or "") if info.error else "")
-                span.record_exception(Exception(
-                    (info.error.message or info.error.type or "Unknown error") if info.error else "Unknown error"
-                ))
-            else:
-                span.set_status(StatusCode.OK)
+            self._mark(span, info)  # the info's error is set exactly when the attempt failed
             book.spans.pop(key, None)
             span.end(end_time=nanoseconds(end_after_start(info)))
         enclosing = book.get(info.parent_id) or book.invocation or book.workflow

@@ -40,7 +40,6 @@ from durable.plugin import (
     OperationEndInfo,
     OperationStartInfo,
     UserFunctionEndInfo,
-    UserFunctionOutcome,
     UserFunctionStartInfo,
 )
 
@@ -204,13 +203,7 @@ class InvocationOtelPlugin(OtelPluginBase):
             raise RuntimeError(f"user code of {info.operation_id} ended without a start")
         if is_step:  # a context's span stays open until the operation ends
             span.set_attributes(self._attributes(book, info))
-            if info.outcome is UserFunctionOutcome.FAILED:
-                span.set_status(StatusCode.ERROR, (info.error.message or "") if info.error else "")
-                span.record_exception(Exception(
-                    (info.error.message or info.error.type or "Unknown error") if info.error else "Unknown error"
-                ))
-            else:
-                span.set_status(StatusCode.OK)
+            self._mark(span, info)  # the info's error is set exactly when the attempt failed
             self._end(book, key, end_after_start(info))
         enclosing = book.get(info.parent_id) or book.invocation
         if enclosing is not None:

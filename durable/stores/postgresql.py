@@ -758,7 +758,7 @@ class PostgreSQLStore(Store):
         if len(forms) == 1:
             ((execution_id, form),) = forms.items()
             if form is not None:
-                if self._quick_commit(execution_id, form):
+                if self._quick_commit(form):
                     results = [CommitResult(True, token=form.token)] * len(batch)
                 else:
                     forms[execution_id] = None  # the fence this member remembered is stale: the long way
@@ -854,7 +854,7 @@ class PostgreSQLStore(Store):
             first + len(bodies), operations, bodies,
         )
 
-    def _quick_commit(self, execution_id: str, form: _QuickCheckpoint) -> bool:
+    def _quick_commit(self, form: _QuickCheckpoint) -> bool:
         """One execution's plain checkpoint as one statement on its own; False: the fence did not hold."""
         started, delay = time.monotonic(), FIRST_RETRY
         while True:
@@ -870,7 +870,7 @@ class PostgreSQLStore(Store):
                     break
                 delay = self._again(error, started, delay)
         if applied:
-            self._fences[execution_id] = (form.token, form.next_event_id)
+            self._fences[form.execution_id] = (form.token, form.next_event_id)
         return bool(applied)
 
     def _landed(self, form: _QuickCheckpoint) -> bool | None:

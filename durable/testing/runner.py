@@ -29,7 +29,7 @@ import warnings
 import weakref
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
+from typing import Any, Concatenate, NamedTuple, ParamSpec, Protocol, TypeVar, cast
 
 from durable.clock import VirtualClock
 from durable.context import DurableContext
@@ -333,6 +333,17 @@ class InvocationRecord:
     error: dict[str, Any] | None = None
 
 
+class _ResultExtras(NamedTuple):
+    """What the runner keeps on a result beside the library's four fields."""
+
+    logs: list[LogEntry]
+    execution_arn: str
+    history_source: Callable[[], list[dict[str, Any]]]
+
+
+_NO_EXTRAS = _ResultExtras([], "", list)
+
+
 @dataclasses.dataclass(frozen=True)
 class DurableFunctionTestResult:
     status: InvocationStatus
@@ -347,26 +358,27 @@ class DurableFunctionTestResult:
         result compares, prints and lists its fields as the library's does.  `history_source` reads the
         history when it is first asked for: a 10,000-branch map's history is 100,000+ events, and most
         tests never look at it (it stays readable after the runner is closed)."""
-        object.__setattr__(self, "_extras", (logs, execution_arn, history_source))
+        object.__setattr__(self, "_extras", _ResultExtras(logs, execution_arn, history_source))
         return self
 
-    def _extra(self, index: int) -> Any:
-        return self.__dict__.get("_extras", ([], "", list))[index]
+    @property
+    def _runner_extras(self) -> _ResultExtras:
+        return cast(_ResultExtras, self.__dict__.get("_extras", _NO_EXTRAS))
 
     @property
     def logs(self) -> list[LogEntry]:
         """Every record `context.logger` wrote for this execution, at every level (ours)."""
-        return cast(list[LogEntry], self._extra(0))
+        return self._runner_extras.logs
 
     @property
     def execution_arn(self) -> str:
         """The execution's id (ours)."""
-        return cast(str, self._extra(1))
+        return self._runner_extras.execution_arn
 
     @functools.cached_property
     def history(self) -> list[dict[str, Any]]:
         """The execution's history events (ours)."""
-        return cast(list[dict[str, Any]], self._extra(2)())
+        return self._runner_extras.history_source()
 
     @functools.cached_property
     def invocations(self) -> list[InvocationRecord]:
