@@ -135,27 +135,29 @@ class Invocation:
             self.plugins.looked_up(operation_id, op)
         return op
 
-    def checkpoint(self, update: RecordUpdate, wait: bool = True) -> None:
+    def checkpoint(self, update: RecordUpdate, wait: bool = True, started: RecordUpdate | None = None) -> None:
+        """Send `update` (after `started`, a start held back to travel with it, when given)."""
         view: _View | None = getattr(self._local, "view", None)
         if view is not None:
             view.written.add(update.operation_id)
         plugins = self.plugins
         if plugins is not None:
             plugins.before_checkpoint(update)
+        updates = (update,) if started is None else (started, update)
         if not wait:
-            self.topology.tell(self.state, Checkpoint((update,)))
+            self.topology.tell(self.state, Checkpoint(updates))
             if plugins is not None:
                 plugins.sent_checkpoint(update, None)
             return
         answer = Answer()
         with about_to_wait():
-            self.topology.tell(self.state, Checkpoint((update,), answer))
+            self.topology.tell(self.state, Checkpoint(updates, answer))
         if plugins is not None:
             plugins.sent_checkpoint(update, answer)  # waits for the answer, then reports the merged operation
             return
         answer.get()
 
-    def checkpoint_outcome(self, update: RecordUpdate) -> None:
+    def checkpoint_outcome(self, update: RecordUpdate, started: RecordUpdate | None = None) -> None:
         """Checkpoint the outcome of a poll or a child context, which nothing in this run waits on.
 
         The AWS SDK waits for these; here they are sent without waiting unless
@@ -168,7 +170,7 @@ class Invocation:
         map's branches each end with one or two of these: waiting on them cost
         a 10,000-branch wave 60,000 thread hand-offs.
         """
-        self.checkpoint(update, wait=self.plugins is not None)
+        self.checkpoint(update, wait=self.plugins is not None, started=started)
 
     def remaining_millis(self) -> int:
         """Milliseconds until the invocation's deadline (its function timeout or the execution's deadline)."""

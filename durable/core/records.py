@@ -264,7 +264,8 @@ class RecordUpdate:
     replay_children: bool = False
     heartbeat_timeout: int | None = None
     extra: dict[str, Any] | None = attrs.field(default=None, hash=False)
-    #: when the handler asked (engine time), for a retry whose request is not waited on: its next attempt
+    #: when the handler asked (engine time), for a request that is not waited on: a retry's next attempt
     #: counts from here, so it is due when the branch that suspended on it expects, however long the
-    #: request waited in the ExecutionState's mailbox
+    #: request waited in the ExecutionState's mailbox; a start held back to travel with its outcome is
+    #: stamped with it
     issued_at: float | None = None

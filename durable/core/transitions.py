@@ -57,6 +57,8 @@ def apply_update(
             f"cannot {action.value} it"
         )
     if action is OperationAction.START:
+        if update.issued_at is not None:
+            now = min(now, update.issued_at)
         timeout_start = now if wall is None or update.operation_type is OperationType.WAIT else wall
         if current is not None and current.status is OperationStatus.STARTED:
             raise InvalidStateError(f"operation {update.operation_id} is already started")

@@ -1,11 +1,15 @@
 """context.wait_for_condition: poll a check function on durable timers until the strategy stops.
 
 One STEP operation (sub-type WaitForCondition) carries the state.  Each check
-is an attempt: the new state is checkpointed with the delay to the next one
-(the service records StepSucceeded and keeps the operation PENDING), and the
-invocation suspends.  A stop checkpoints the final state and returns it; a
-check that raises, or a strategy that gives up, fails the operation with
-WaitForConditionError.
+is an attempt.  Its START, which the SDK sends without waiting and batches,
+travels in one message with the check's outcome, stamped with the time the
+check began (plugins watching checkpoints see it go before the check, as
+there): a crash in between leaves the record as it was, and the check runs
+again as the same attempt either way.  The new state is checkpointed with the
+delay to the next check (the service records StepSucceeded and keeps the
+operation PENDING), and the invocation suspends.  A stop checkpoints the final
+state and returns it; a check that raises, or a strategy that gives up, fails
+the operation with WaitForConditionError.
 """
 
 from __future__ import annotations
@@ -51,8 +55,12 @@ def run_wait_for_condition(
         if record.result:
             state = deserialize(config.serdes, record.result, operation_id, arn)
         attempt = record.attempt + 1 if record.status is OperationStatus.READY else max(record.attempt, 1)
+    started = None
     if record is None or record.status is OperationStatus.READY:
-        invocation.checkpoint(update(identifier, OperationAction.START), wait=False)
+        started = update(identifier, OperationAction.START, issued_at=invocation.clock.now())
+        if invocation.plugins is not None:
+            invocation.checkpoint(started, wait=False)
+            started = None
     check_context = WaitForConditionCheckContext(
         logger=context_logger.with_log_info(LogInfo.from_operation_identifier(invocation, identifier, attempt)),
         attempt=attempt,
@@ -65,10 +73,10 @@ def run_wait_for_condition(
         if isinstance(error, InvocationError) and error.is_retryable():
             raise
         failure = ErrorObject.from_exception(error)
-        invocation.checkpoint(update(identifier, OperationAction.FAIL, error=failure))
+        invocation.checkpoint(update(identifier, OperationAction.FAIL, error=failure), started=started)
         failure.raise_as_operation_error(WaitForConditionError)
     if not decision.should_continue:
-        invocation.checkpoint_outcome(update(identifier, OperationAction.SUCCEED, payload=payload))
+        invocation.checkpoint_outcome(update(identifier, OperationAction.SUCCEED, payload=payload), started)
         return state
     delay = max(1, decision.delay_seconds)
     # Not waited on: the suspension that follows, and any refresh or closing write after it, reach the
@@ -78,5 +86,6 @@ def run_wait_for_condition(
     invocation.checkpoint(
         update(identifier, OperationAction.RETRY, payload=payload, next_attempt_delay_seconds=delay, issued_at=asked),
         wait=False,
+        started=started,
     )
     raise suspend(f"wait_for_condition {identifier.name or operation_id} will retry in {delay} seconds", asked + delay)

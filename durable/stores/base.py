@@ -304,51 +304,54 @@ class Store(ABC):
         """Release connections."""
 
 
-#: one encoder for every body: json.dumps with separators builds a new one per call
+#: one encoder for the nested values of a body (an error, an extra)
 _encode_body = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+#: a string as a JSON literal, escaped exactly as json.dumps escapes it
+_quote = json.encoder.encode_basestring_ascii
 
 
 def operation_to_json(op: OperationRecord) -> str:
     """The stored body of `op`: its fields under short keys, those at their defaults left out.
 
-    Bodies written before fields were left out hold every key; both read back alike.  Spelled out
-    field by field: it runs for every record a flush writes, and a loop over a table of the fields
-    costs about a fifth more.
+    Bodies written before fields were left out hold every key; both read back alike.  Written as
+    text field by field (numbers as `repr`, as json writes them): it runs for every record a flush
+    writes, and building a dict for the generic encoder costs about 1.7 times as much.
     """
-    body: dict[str, Any] = {"t": op.operation_type.value, "s": op.status.value}
+    parts = ['{"t":"', op.operation_type.value, '","s":"', op.status.value, '"']
     if op.parent_id is not None:
-        body["p"] = op.parent_id
+        parts += (',"p":', _quote(op.parent_id))
     if op.name is not None:
-        body["n"] = op.name
+        parts += (',"n":', _quote(op.name))
     if op.sub_type is not None:
-        body["st"] = op.sub_type.value
+        parts += (',"st":"', op.sub_type.value, '"')
     if op.start_timestamp is not None:
-        body["ts"] = op.start_timestamp
+        parts += (',"ts":', repr(op.start_timestamp))
     if op.end_timestamp is not None:
-        body["te"] = op.end_timestamp
+        parts += (',"te":', repr(op.end_timestamp))
     if op.result is not None:
-        body["r"] = op.result
+        parts += (',"r":', _quote(op.result))
     if op.error is not None:
-        body["e"] = op.error.to_dict()
+        parts += (',"e":', _encode_body(op.error.to_dict()))
     if op.attempt:
-        body["a"] = op.attempt
+        parts += (',"a":', repr(op.attempt))
     if op.next_attempt_timestamp is not None:
-        body["na"] = op.next_attempt_timestamp
+        parts += (',"na":', repr(op.next_attempt_timestamp))
     if op.scheduled_end_timestamp is not None:
-        body["se"] = op.scheduled_end_timestamp
+        parts += (',"se":', repr(op.scheduled_end_timestamp))
     if op.wait_seconds is not None:
-        body["w"] = op.wait_seconds
+        parts += (',"w":', repr(op.wait_seconds))
     if op.replay_children:
-        body["rc"] = True
+        parts.append(',"rc":true')
     if op.callback_id is not None:
-        body["cb"] = op.callback_id
+        parts += (',"cb":', _quote(op.callback_id))
     if op.heartbeat_timeout is not None:
-        body["hb"] = op.heartbeat_timeout
+        parts += (',"hb":', repr(op.heartbeat_timeout))
     if op.heartbeat_deadline is not None:
-        body["hd"] = op.heartbeat_deadline
+        parts += (',"hd":', repr(op.heartbeat_deadline))
     if op.extra is not None:
-        body["x"] = op.extra
-    return _encode_body(body)
+        parts += (',"x":', _encode_body(op.extra))
+    parts.append("}")
+    return "".join(parts)
 
 
 #: enum members by value: a dict lookup, where calling the enum costs several frames (every load decodes each)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +301,40 @@ def test_a_polls_success_is_not_waited_for_yet_nothing_after_it_is_durable_befor
     assert record.status is ExecutionStatus.SUCCEEDED
     done = [(e["EventType"], e.get("Name")) for e in history if e["EventType"] in ("StepSucceeded", "StepStarted")]
     assert done.index(("StepSucceeded", "poll")) < done.index(("StepStarted", "after"))
+
+
+_CHECKS: list[tuple[float, float]] = []
+
+
+@durable_execution
+def slow_checks(event: Any, context: DurableContext) -> int:
+    def check(state: int, _check: Any) -> int:
+        entered = time.time()
+        threading.Event().wait(0.3)
+        _CHECKS.append((entered, time.time()))
+        return state + 1
+
+    def strategy(state: int, _attempt: int) -> WaitForConditionDecision:
+        if state < 2:
+            return WaitForConditionDecision.continue_waiting(Duration.from_seconds(1))
+        return WaitForConditionDecision.stop_polling()
+
+    return context.wait_for_condition(check, WaitForConditionConfig(strategy, initial_state=0), name="slow")
+
+
+def test_a_checks_start_travels_with_its_outcome_yet_is_stamped_when_the_check_began(engine: Engine) -> None:
+    """A condition's START is held back to go with the check's outcome in one message; its time is the check's."""
+    _CHECKS.clear()
+    engine.register("slow_checks", slow_checks)
+    eid = engine.start("slow_checks")
+    record = engine.wait(eid, timeout=30)
+    history = engine.history(eid)
+    assert record.status is ExecutionStatus.SUCCEEDED and record.result == "2"
+    stamps = [
+        (e["EventType"], datetime.fromisoformat(e["EventTimestamp"].replace("Z", "+00:00")).timestamp())
+        for e in history if e.get("Name") == "slow"
+    ]
+    assert [kind for kind, _ in stamps] == ["StepStarted", "StepSucceeded"] * 2
+    for (entered, left), (started, ended) in zip(_CHECKS, zip(stamps[::2], stamps[1::2], strict=True), strict=True):
+        assert started[1] <= entered + 0.001, "the start is stamped before the check ran"
+        assert ended[1] >= left - 0.001, "the outcome is stamped after it"

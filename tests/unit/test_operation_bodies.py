@@ -75,3 +75,13 @@ def test_a_body_written_with_every_key_reads_back_the_same(op: OperationRecord) 
 def test_fields_at_their_defaults_are_left_out_of_the_body() -> None:
     op = OperationRecord("1-2", OperationType.STEP, OperationStatus.STARTED, parent_id="1", attempt=1)
     assert json.loads(operation_to_json(op)) == {"t": "STEP", "s": "STARTED", "p": "1", "a": 1}
+
+
+@settings(max_examples=500, deadline=None)
+@given(records)
+def test_a_body_is_the_text_json_writes_for_its_set_fields(op: OperationRecord) -> None:
+    every = json.loads(_every_key(op))
+    sparse = {key: value for key, value in every.items() if value is not None and value is not False}
+    if not op.attempt:
+        sparse.pop("a")
+    assert operation_to_json(op) == json.dumps(sparse, separators=(",", ":"))
