@@ -4,6 +4,7 @@ usage figures and a plain table."""
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -101,6 +102,23 @@ class Usage:
             "involuntary": after.ru_nivcsw - self._before.ru_nivcsw,
             "rss_mb": after.ru_maxrss / 1024,
         }
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds (user + system) so far of every live process named postgres: the server's side of a run."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, _, rest = stat.partition(") ")
+        if name.endswith("(postgres"):
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def in_fresh_process(module: str, *args: str) -> dict[str, Any]:

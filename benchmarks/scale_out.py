@@ -35,13 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.cluster_load import STEPS, slow_steps, ten_steps
-from benchmarks.common import Usage, in_fresh_process, percentile, print_table, scratch_store
+from benchmarks.common import Usage, in_fresh_process, percentile, postgres_cpu_seconds, print_table, scratch_store
 from durable.engine import Engine
 from durable.stores.base import ExecutionStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class WorkerProcesses:
@@ -96,23 +95,6 @@ def _live(client: Engine, count: int) -> bool:
     return len([e for e in members if e["state"] == "live"]) >= count
 
 
-def _postgres_cpu() -> float:
-    """CPU seconds of every process named postgres so far."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name, _, rest = stat.partition(") ")
-        if name.endswith("(postgres"):
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / TICKS
-
-
 def _count(client: Engine, sql: str) -> int:
     with client.store.pool.connection() as conn:  # type: ignore[attr-defined]
         row = conn.execute(sql).fetchone()
@@ -132,12 +114,12 @@ def throughput_postgresql(server: str, engines: int, executions: int, lease: flo
             for _ in range(engines):
                 workers.start()
             _wait_for(lambda: _live(client, engines), 60, f"{engines} engines to join")
-            began, pg_before = time.perf_counter(), _postgres_cpu()
+            began, pg_before = time.perf_counter(), postgres_cpu_seconds()
             steps_before, ended_before = _count(client, STEPS_DONE), _count(client, ENDED)
             # polled every 0.1 s: the count is a query on the server the workers share two cores with
             _wait_for(lambda: _count(client, ENDED) >= executions, 900, "every execution to end", every=0.1)
             wall = time.perf_counter() - began
-            pg_cpu = _postgres_cpu() - pg_before
+            pg_cpu = postgres_cpu_seconds() - pg_before
             steps = _count(client, STEPS_DONE) - steps_before
             ended = executions - ended_before
             failed = client.store.list_executions(ExecutionStatus.FAILED, limit=1)

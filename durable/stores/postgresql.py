@@ -36,6 +36,7 @@ import secrets
 import socket
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
@@ -309,6 +310,10 @@ class _QuickCheckpoint:
     events: list[str]
 
 
+#: each connection's prepared checkpoint statements, by shape name (a connection the pool drops takes its own along)
+PreparedShapes = weakref.WeakKeyDictionary[Any, set[bytes]]
+
+
 class _CheckpointLine:
     """The connection plain checkpoints go out on, each statement shape prepared on it once.
 
@@ -321,23 +326,19 @@ class _CheckpointLine:
     fresh one.
     """
 
-    def __init__(self, pool: Any, psycopg: Any) -> None:
+    def __init__(self, pool: Any, psycopg: Any, prepared: PreparedShapes) -> None:
         self._pool = pool
         self._psycopg = psycopg
         self._conn: Any = None
-        self._prepared: set[bytes] = set()
+        self._prepared = prepared
 
     def run(self, form: _QuickCheckpoint) -> int:
         """Run the checkpoint's statement; the count of executions it wrote (0: the fence did not hold)."""
         if self._conn is None:
             self._conn = self._pool.getconn()
-            self._prepared = set()
         pgconn = self._conn.pgconn
         try:
-            if form.shape not in self._prepared:
-                _checked(self._psycopg, pgconn, pgconn.prepare(form.shape, form.statement))
-                self._prepared.add(form.shape)
-            return _run_statement(self._psycopg, pgconn, form.shape, form.values, prepared=True)
+            return _run_prepared(self._psycopg, self._conn, self._prepared, form)
         except self._psycopg.Error:
             if pgconn.status != self._psycopg.pq.ConnStatus.OK:
                 self.close()
@@ -349,12 +350,16 @@ class _CheckpointLine:
             self._pool.putconn(conn)
 
 
-def _run_statement(
-    psycopg: Any, pgconn: Any, statement: bytes, values: list[bytes | None], prepared: bool = False
-) -> int:
-    """Run a statement (or a prepared one, by name) on libpq with text parameters; its one integer result."""
-    run = pgconn.exec_prepared if prepared else pgconn.exec_params
-    return int(_checked(psycopg, pgconn, run(statement, values)).get_value(0, 0))
+def _run_prepared(psycopg: Any, conn: Any, prepared: PreparedShapes, form: _QuickCheckpoint) -> int:
+    """Run a checkpoint's statement on `conn`, prepared under its shape's name (prepared first if this
+    connection lacks it: parsing and planning it cost the server more than running it); its one integer
+    result, from libpq with text parameters."""
+    shapes = prepared.setdefault(conn, set())
+    pgconn = conn.pgconn
+    if form.shape not in shapes:
+        _checked(psycopg, pgconn, pgconn.prepare(form.shape, form.statement))
+        shapes.add(form.shape)
+    return int(_checked(psycopg, pgconn, pgconn.exec_prepared(form.shape, form.values)).get_value(0, 0))
 
 
 def _checked(psycopg: Any, pgconn: Any, result: Any) -> Any:
@@ -413,7 +418,9 @@ class PostgreSQLStore(Store):
             open=True,
             name=f"durable-{self.schema}",
         )
-        self._line = _CheckpointLine(self.pool, psycopg)
+        #: connection -> the checkpoint shapes prepared on it; used only by `commit`, on the writer's thread
+        self._prepared: PreparedShapes = weakref.WeakKeyDictionary()
+        self._line = _CheckpointLine(self.pool, psycopg, self._prepared)
 
     # ----- schema
 
@@ -785,7 +792,7 @@ class PostgreSQLStore(Store):
             for execution_id in sorted(by_execution):
                 positions = by_execution[execution_id]
                 form = forms[execution_id]
-                if form is not None and _run_statement(self._psycopg, conn.pgconn, form.statement, form.values):
+                if form is not None and _run_prepared(self._psycopg, conn, self._prepared, form):
                     fences[execution_id] = (form.token, form.next_event_id)
                     for position in positions:
                         results[position] = CommitResult(True, token=form.token)

@@ -35,6 +35,10 @@ def _create(store: PostgreSQLStore, execution_id: str, function: str = "fn") -> 
     store.create_execution(execution_id, function, None, None, None, time.time(), HistoryEvent("ExecutionStarted", 1))
 
 
+def _started(operation_id: str) -> HistoryEvent:
+    return HistoryEvent("StepStarted", time.time(), operation_id=operation_id)
+
+
 def _step(operation_id: str) -> OperationRecord:
     return OperationRecord(operation_id, OperationType.STEP, OperationStatus.STARTED)
 
@@ -118,6 +122,29 @@ def test_a_member_past_its_lease_is_fenced_and_its_work_handed_on(pg: PostgreSQL
         )
     finally:
         other.close()
+
+
+def test_group_commits_of_several_executions_land_every_time_on_whichever_connection(pg: PostgreSQLStore) -> None:
+    """Each execution's checkpoint in a group is one prepared statement: the same shapes again, on the pool's
+    connections and on the checkpoint line alike, are prepared once per connection and always land."""
+    pg.join(lease_seconds=30)
+    ids = ["g1", "g2", "g3"]
+    tokens = {}
+    for execution_id in ids:
+        _create(pg, execution_id)
+        tokens[execution_id] = pg.begin_invocation(execution_id, time.time()).token
+    for round_ in range(24):
+        group = ids[:1] if round_ % 4 == 0 else ids
+        batch = [
+            WriteSet(eid, tokens[eid], (_step(str(round_)),), (_started(str(round_)),))
+            for eid in group
+        ]
+        assert all(result.ok for result in pg.commit(batch)), f"round {round_}"
+    for execution_id in ids:
+        expected = [str(r) for r in range(24) if execution_id == "g1" or r % 4]
+        assert sorted(op.operation_id for op in pg.load_operations(execution_id)) == sorted(expected)
+        started = [e["Id"] for e in pg.history(execution_id) if e["EventType"] == "StepStarted"]
+        assert started == expected
 
 
 def test_a_commit_acknowledged_after_the_lease_was_lost_is_answered_refused(
