@@ -89,7 +89,8 @@ def _row(label: str, steps: int, r: dict[str, Any], target: tuple[float, float])
     switches = (r["voluntary"] + r["involuntary"]) / steps
     met = "yes" if rate >= target[0] and switches <= target[1] else "no"
     return [label, steps, r["wall_s"], rate, r["cpu_s"], r["cpu_s"] / steps * 1e6, switches,
-            int(r["voluntary"]), int(r["involuntary"]), int(r["transactions"]), r["server_cpu_s"] / steps * 1e6, met]
+            int(r["voluntary"]), int(r["involuntary"]), int(r["transactions"]),
+            r["server_cpu_s"] / steps * 1e6 if r["server_cpu_s"] else "", met]
 
 
 if __name__ == "__main__":

@@ -36,9 +36,12 @@ from durable.config import (
 from durable.core.records import OperationRecord, OperationSubType, OperationType
 from durable.exceptions import (
     CallbackError,
+    CallbackExternalError,
     CallbackSubmitterError,
+    CallbackTimeoutError,
     ChildContextError,
     StepError,
+    SuspendExecution,
     ValidationError,
 )
 from durable.identifier import OperationIdentifier, OperationIdNamespace
@@ -53,6 +56,7 @@ from durable.operation.parallel import parallel_handler
 from durable.operation.step import run_step
 from durable.operation.wait import run_wait
 from durable.operation.wait_for_condition import run_wait_for_condition
+from durable.serdes import PassThroughSerDes, SerDes, deserialize
 from durable.state import ReplayStatus
 from durable.types import DurableContext as DurableContextProtocol
 from durable.types import (
@@ -71,12 +75,42 @@ U = TypeVar("U")
 Params = ParamSpec("Params")
 
 __all__ = [
+    "PASS_THROUGH_SERDES",
     "Callback",
+    "CallbackConfig",
+    "CallbackError",
+    "CallbackExternalError",
+    "CallbackSubmitterError",
+    "CallbackTimeoutError",
+    "ChildConfig",
+    "ChildContextError",
     "DurableContext",
+    "DurableContextProtocol",
+    "Duration",
     "ExecutionContext",
+    "InvokeConfig",
+    "LogInfo",
+    "Logger",
+    "LoggerInterface",
+    "MapConfig",
+    "OperationIdNamespace",
+    "OperationIdentifier",
+    "OperationSubType",
+    "OperationType",
+    "ParallelBranch",
+    "ParallelConfig",
+    "PassThroughSerDes",
     "ReplayStatus",
+    "SerDes",
+    "StepConfig",
     "StepContext",
+    "StepError",
+    "SuspendExecution",
+    "ValidationError",
+    "WaitForCallbackConfig",
     "WaitForCallbackContext",
+    "WaitForConditionCheckContext",
+    "deserialize",
     "durable_parallel_branch",
     "durable_step",
     "durable_wait_for_callback",
@@ -386,7 +420,7 @@ class DurableContext(DurableContextProtocol):
         except ChildContextError as error:
             inner = error.__cause__
             if isinstance(inner, CallbackError):
-                raise inner from None
+                raise inner  # noqa: B904 - re-raised as the SDK does, with the child context's error as its context
             if isinstance(inner, StepError):
                 raise CallbackSubmitterError(
                     inner.message or "Callback submitter failed", data=inner.data, stack_trace=inner.stack_trace

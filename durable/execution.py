@@ -26,6 +26,8 @@ from actors.messages import InvocationOutcome, OutcomeStatus
 from durable.context import DurableContext, ReplayStatus
 from durable.core.records import ErrorObject, InvocationStatus
 from durable.exceptions import (
+    BackgroundThreadError,
+    BotoClientError,
     CheckpointError,
     CheckpointRejectedError,
     ExecutionError,
@@ -33,19 +35,40 @@ from durable.exceptions import (
     SuspendExecution,
 )
 from durable.invocation import Invocation
-from durable.lambda_service import DurableExecutionInvocationOutput, DurableServiceClient, Operation
+from durable.lambda_service import (
+    DurableExecutionInvocationOutput,
+    DurableServiceClient,
+    LambdaClient,
+    Operation,
+    OperationUpdate,
+)
 from durable.plugin import DurableInstrumentationPlugin
 from durable.plugin_session import run_invocation
 from durable.stores.base import ExecutionRecord
 
 __all__ = [
     "LAMBDA_RESPONSE_SIZE_LIMIT",
+    "BackgroundThreadError",
+    "BotoClientError",
+    "CheckpointError",
+    "DurableContext",
     "DurableExecutionInvocationInput",
     "DurableExecutionInvocationInputWithClient",
+    "DurableExecutionInvocationOutput",
     "DurableHandler",
+    "DurableInstrumentationPlugin",
+    "DurableServiceClient",
+    "ErrorObject",
+    "ExecutionError",
     "FunctionContext",
     "InitialExecutionState",
+    "InvocationError",
     "InvocationStatus",
+    "LambdaClient",
+    "Operation",
+    "OperationUpdate",
+    "ReplayStatus",
+    "SuspendExecution",
     "durable_execution",
     "handle_checkpoint_error",
 ]

@@ -210,11 +210,14 @@ def with_retry(
 
 
 __all__ = [
+    "Duration",
+    "JitterStrategy",
     "LinearRetryStrategyConfig",
     "Numeric",
     "RetryDecision",
     "RetryPresets",
     "RetryStrategyConfig",
+    "SuspendExecution",
     "WithRetryConfig",
     "create_linear_retry_strategy",
     "create_retry_strategy",

@@ -78,9 +78,12 @@ class WaitForConditionConfig(Generic[T]):
 
 
 __all__ = [
+    "Duration",
+    "JitterStrategy",
     "Numeric",
     "WaitForConditionConfig",
     "WaitForConditionDecision",
+    "WaitForConditionError",
     "WaitStrategyConfig",
     "create_wait_strategy",
 ]
