@@ -9,6 +9,8 @@ runtime re-invokes the handler, which replays from the checkpoints and
 continues where it left off.
 """
 
+import logging as _logging
+
 from loguru import logger as _logger
 
 from durable.__about__ import __version__
@@ -47,6 +49,10 @@ from durable.retries import WithRetryConfig, with_retry
 
 _logger.disable("durable")
 _logger.disable("actors")
+#: pykka writes a debug record for every actor it starts and stops: internals, quiet like ours unless the
+#: program sets the "pykka" logger's level itself (its errors still reach the program's logging)
+if _logging.getLogger("pykka").level == _logging.NOTSET:
+    _logging.getLogger("pykka").setLevel(_logging.WARNING)
 
 __all__ = [
     "BatchResult",

@@ -89,3 +89,16 @@ def test_logger_with_is_replaying(durable_runner, caplog):
     assert invoked == ["handler invoked (replaying=False)", "handler invoked (replaying=True)"]
     assert len(_records(caplog, "first pass only")) == 1
     assert len(_records(caplog, "after the pause")) == 1
+
+
+@pytest.mark.example
+@pytest.mark.durable_execution(handler=logger_example.handler, lambda_function_name="logger example")
+def test_at_debug_the_log_holds_the_handlers_records_and_not_the_runtimes_internals(durable_runner, caplog):
+    """A test that turns everything up to DEBUG sees what the handler logged, not the actor library's chatter."""
+    caplog.set_level(logging.DEBUG)
+    with durable_runner:
+        result = durable_runner.run(input={"order_id": "o-4", "amount": 100}, timeout=10)
+
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert _records(caplog, "Processing order o-4")
+    assert [r.getMessage() for r in caplog.records if r.name.split(".")[0] == "pykka"] == []
