@@ -54,8 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         logger.enable("durable.plugin")  # a plugin that raised or hung
         logger.enable("actors.cluster_member")  # engines that took over others' work or lost their lease
         logger.add(sys.stderr, level="INFO", format="{level}: {message}", filter=_quiet)
+    if getattr(args, "store", None) is not None and not args.store.strip():
+        print("error: --store is empty (a path, sqlite:///path or postgresql://...)", file=sys.stderr)
+        return 2
     try:
         return int(args.command(args))
+    except BrokenPipeError:
+        # the reader went away (`durable list | head`): stop quietly, as command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CliError, StoreError, DurableExecutionsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -281,8 +288,6 @@ def _load(args: argparse.Namespace) -> tuple[str, list[tuple[str, Any]], Any]:
     if ":" not in args.function:
         raise CliError(f"{args.function!r} is not MODULE:FUNCTION (for example examples.hello:handler)")
     handlers = _resolve_sources([args.function, *args.also])
-    if as_durable_handler(handlers[0][1]) is None:
-        raise CliError(f"{args.function} is not decorated with @durable_execution")
     return handlers[0][0], handlers, payload
 
 
@@ -551,13 +556,23 @@ def _resolve_sources(sources: list[str]) -> list[tuple[str, Any]]:
 
 
 def _named(handlers: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Each function under its MODULE:FUNCTION spec and, if durable, under its own name too."""
-    named: dict[str, Any] = {}
+    """Each function under its MODULE:FUNCTION spec and, if durable, under its own name too.
+
+    A bare name two different functions share is left out: which one it meant would depend on the order
+    of the command line, and a stored execution would replay with another function's code after a restart.
+    """
+    named: dict[str, Any] = dict(handlers)
+    bare: dict[str, list[tuple[str, Any]]] = {}
     for spec, handler in handlers:
-        named[spec] = handler
         durable = as_durable_handler(handler)
-        if durable is not None:
-            named.setdefault(durable.name, handler)
+        if durable is not None and durable.name not in named:
+            bare.setdefault(durable.name, []).append((spec, handler))
+    for name, claims in bare.items():
+        if len({id(handler) for _, handler in claims}) == 1:
+            named[name] = claims[0][1]
+        else:
+            specs = " and ".join(spec for spec, _ in claims)
+            print(f"warning: {name!r} names {specs}; start them by MODULE:FUNCTION", file=sys.stderr)
     return named
 
 

@@ -86,6 +86,10 @@ def resolve_function_source(source: str) -> list[tuple[str, Any]]:
     if not module_part:
         raise ValidationError(f"{source!r} names no module (MODULE or MODULE:FUNCTION)")
     named = [(source.strip(), resolve_function_spec(source.strip()))] if sep else []
+    if named and as_durable_handler(named[0][1]) is None:
+        # an operator's list is served to API clients: a plain callable there (a typo, shutil:rmtree) would
+        # be called with whatever input a client sends
+        raise ValidationError(f"{source.strip()} is not decorated with @durable_execution")
     beside = [
         (f"{module_part}:{attribute}", value)
         for attribute, value in sorted(vars(_import(module_part)).items())
@@ -110,5 +114,5 @@ def _import(module_part: str) -> Any:
         sys.path.insert(0, str(Path.cwd()))
     try:
         return importlib.import_module(module_name)
-    except ImportError as error:
+    except (ImportError, TypeError, ValueError) as error:  # TypeError, ValueError: a relative or empty name
         raise ValidationError(f"cannot import module {module_name!r}: {error}") from error

@@ -239,7 +239,11 @@ def split_url(url: str) -> Location:
     only: `off` answers a commit before its WAL reaches the disk (see
     docs/scale-out.md for what that gives up).
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - read for its check: a port out of range or not a number raises here
+    except ValueError as error:
+        raise StoreError(f"invalid PostgreSQL store URL {url!r}: {error}") from None
     if parts.scheme not in ("postgresql", "postgres"):
         raise StoreError(f"not a PostgreSQL store URL: {url!r} (expected postgresql://user@host:port/database)")
     query = parse_qs(parts.query, keep_blank_values=True)

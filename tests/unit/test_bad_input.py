@@ -151,6 +151,9 @@ REPO = Path(__file__).resolve().parents[2]
         (["run", "not-a-spec"], "is not MODULE:FUNCTION"),
         (["run", "tests.workflows:step_wait_step", "--input", "{not json"], "--input is not JSON"),
         (["run", "tests.workflows:_mark"], "not decorated with @durable_execution"),
+        (["serve", "--function", "shutil:rmtree", "--port", "0"], "shutil:rmtree is not decorated with @durable"),
+        (["worker", "--function", "os:system"], "os:system is not decorated with @durable_execution"),
+        (["serve", "--function", "../../etc/passwd", "--port", "0"], "cannot import module '../../etc/passwd'"),
     ],
 )
 def test_cli_rejects_bad_function_or_input_with_one_line_and_writes_nothing(
@@ -221,3 +224,54 @@ def test_a_handler_called_on_a_durable_context_runs_there() -> None:
     with DurableFunctionTestRunner(outer) as runner:
         result = runner.run(input={"who": "bo"})
     assert result.status is InvocationStatus.SUCCEEDED and result.result == '"hello bo"'
+
+
+@pytest.mark.parametrize(
+    ("store", "needle"),
+    [
+        ("postgresql://postgres@127.0.0.1:99999/x", "Port out of range"),
+        ("postgresql://postgres@[::1:5432/x", "Invalid IPv6 URL"),
+        ("", "--store is empty"),
+        ("  ", "--store is empty"),
+    ],
+)
+def test_cli_refuses_a_malformed_store_url_in_one_line(store: str, needle: str) -> None:
+    done = _run_cli("--store", store, "list", cwd=REPO)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1 and needle in done.stderr
+
+
+def test_cli_output_to_a_reader_that_went_away_ends_quietly(tmp_path: Path) -> None:
+    """`durable list | head -1`: the pipe closes under the listing, which stops without a word."""
+    import subprocess
+    import sys
+
+    store = tmp_path / "store.db"
+    assert _run_cli("--store", f"sqlite:///{store}", "run", "examples.hello:handler", cwd=REPO).returncode == 0
+    lister = subprocess.Popen(
+        [sys.executable, "-m", "durable.cli", "--store", f"sqlite:///{store}", "list"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert lister.stdout is not None and lister.stderr is not None
+    lister.stdout.close()
+    errors = lister.stderr.read().decode()
+    assert lister.wait(timeout=60) == 0, errors
+    assert errors == ""
+
+
+def _handler_named_handler(result: str) -> Any:
+    def handler(event: Any, context: DurableContext) -> str:
+        return result
+
+    return durable_execution(handler)
+
+
+def test_a_bare_name_two_served_functions_share_names_neither() -> None:
+    """`serve --function a:handler --function b:handler`: 'handler' alone would depend on the order given."""
+    from durable.cli import _named
+
+    first, second = _handler_named_handler("a"), _handler_named_handler("b")
+    named = _named([("a:handler", first), ("b:handler", second), ("c:greet", greet)])
+    assert named == {"a:handler": first, "b:handler": second, "c:greet": greet, "greet": greet}
+    same = _named([("a:handler", first), ("a2:handler", first)])
+    assert same["handler"] is first, "one function under two specs keeps its bare name"
