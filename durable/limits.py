@@ -36,6 +36,10 @@ MAX_EXECUTION_TIMEOUT = 366 * 86400
 LIST_LIMIT = 1000
 """The most executions one listing returns."""
 
+LIST_BYTES = 8 * 1024 * 1024
+"""The most JSON text one listing's executions take: it stops early past it (a thousand inputs and results of
+up to PAYLOAD_LIMIT each would make a response of gigabytes)."""
+
 MIN_TOKEN_LENGTH = 32
 """Characters of the HTTP API's bearer token."""
 

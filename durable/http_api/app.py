@@ -50,8 +50,8 @@ from durable.http_api.bodies import (
     StartExecution,
 )
 from durable.http_api.guard import RequestGuard, refuse
-from durable.limits import LIST_LIMIT, check_token, parse_count
-from durable.stores.base import ExecutionStatus
+from durable.limits import LIST_BYTES, LIST_LIMIT, check_token, parse_count
+from durable.stores.base import ExecutionQuery, ExecutionStatus
 
 OPEN_PATHS = frozenset({"/openapi.json"})
 DEFAULT_BODY_TIMEOUT = 10.0
@@ -158,7 +158,8 @@ def create_app(
     ) -> Any:
         raw = request.query_params.get("limit")
         count = parse_count(raw, "query parameter 'limit'", 1, LIST_LIMIT) if raw is not None else limit
-        return SafeJSONResponse({"executions": [r.to_dict() for r in engine.list(status, count)]})
+        executions, truncated = _listing(engine, status, count)
+        return SafeJSONResponse({"executions": executions, "truncated": truncated})
 
     @app.get("/executions/{execution_id}", response_model=Execution, responses=_errors(404), summary="One execution")
     def status(execution_id: str) -> Any:
@@ -184,6 +185,29 @@ def create_app(
     app.add_exception_handler(Exception, _unexpected)
     _describe_security_and_functions(app, engine)
     return app
+
+
+def _listing(engine: Engine, status: ExecutionStatus | None, count: int) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `count` executions, newest first, read a few at a time; True: it stopped at LIST_BYTES of text."""
+    executions: list[dict[str, Any]] = []
+    size, before = 0, None
+    while len(executions) < count:
+        wanted = min(_LIST_PAGE, count - len(executions))
+        page = engine.page(ExecutionQuery(status, before=before, limit=wanted))
+        for record in page:
+            execution = record.to_dict()
+            size += len(json.dumps(execution))
+            if size > LIST_BYTES and executions:
+                return executions, True
+            executions.append(execution)
+        if len(page) < wanted:
+            break
+        before = (page[-1].created, page[-1].execution_id)
+    return executions, False
+
+
+#: executions read from the store at a time by a listing: its memory is about this many inputs and results
+_LIST_PAGE = 20
 
 
 def _known_query_parameters_only(request: Request) -> None:

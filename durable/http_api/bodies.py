@@ -69,6 +69,9 @@ class Execution(BaseModel):
 
 class ExecutionList(BaseModel):
     executions: list[Execution] = Field(max_length=LIST_LIMIT)
+    truncated: bool = Field(
+        description="the page stopped before `limit` because its executions reached 8 MiB of JSON; ask for fewer"
+    )
 
 
 class History(BaseModel):

@@ -301,3 +301,23 @@ def test_serve_answers_with_its_token_and_closes_the_engine_on_sigterm(store_url
         assert store.get_meta("topology.dot"), "the engine was closed: closing saves the actor topology"
     finally:
         store.close()
+
+
+def test_a_listing_reads_the_store_a_page_at_a_time_and_stops_at_eight_mebibytes(
+    engine: Engine, api: httpx.Client
+) -> None:
+    """A thousand executions with inputs near the payload limit would make a listing of gigabytes."""
+    small = [engine.start("approval", {"n": i}) for i in range(45)]
+    listed = api.get("/executions", params={"limit": "1000"}).json()
+    assert listed["truncated"] is False
+    ids = [e["execution_id"] for e in listed["executions"]]
+    assert len(ids) == len(set(ids)) and set(ids) == set(small), "every one, once"
+    created = [e["created"] for e in listed["executions"]]
+    assert created == sorted(created, reverse=True), "newest first"
+    large = [engine.start("approval", "x" * 240_000) for _ in range(40)]
+    page = api.get("/executions", params={"limit": "1000"}).json()
+    ids = [e["execution_id"] for e in page["executions"]]
+    assert page["truncated"] is True and 30 <= len(ids) < 40
+    assert set(ids) <= set(large), "the newest ones"
+    assert sum(len(json.dumps(e)) for e in page["executions"]) <= 8 * 1024 * 1024
+    assert api.get("/executions", params={"limit": "20"}).json()["truncated"] is False
