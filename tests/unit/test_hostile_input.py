@@ -169,6 +169,66 @@ def test_slow_and_lying_bodies_time_out_with_408_while_other_routes_answer(api: 
     assert len(timed_out) == 260 and all("\n" not in line for line in timed_out)
 
 
+def _closed_by_server(conn: socket.socket) -> bool:
+    """True once the server has closed the connection (EOF), within the socket's timeout."""
+    try:
+        return conn.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_connections_that_never_finish_their_headers_are_closed_while_other_routes_answer(
+    api: httpx.Client,
+) -> None:
+    """Slowloris: headers sent a byte at a time, or never, hold a connection only for the header deadline."""
+    host, port = api.base_url.host, api.base_url.port
+    assert port is not None
+    silent = [socket.create_connection((host, port), timeout=10) for _ in range(50)]
+    partial = [socket.create_connection((host, port), timeout=10) for _ in range(50)]
+    try:
+        for conn in partial:
+            conn.sendall(b"GET /executions HTTP/1.1\r\nHost: x\r\n")
+        assert api.get("/executions", timeout=5).status_code == 200
+        started = time.monotonic()
+        for n, conn in enumerate(partial[:5]):
+            conn.sendall(b"X-Trickle-%d: 1\r\n" % n)
+        assert all(_closed_by_server(conn) for conn in silent + partial)
+        assert time.monotonic() - started < 5, "closed at the 1 s deadline (the fixture's), not held"
+    finally:
+        for conn in silent + partial:
+            conn.close()
+    keep_alive = api.get("/executions", timeout=5)
+    assert keep_alive.status_code == 200, "a client that completes its requests is served as before"
+
+
+def test_past_twice_the_connection_cap_a_new_connection_is_closed_as_it_opens(engine: Engine) -> None:
+    engine.register(approval)
+    limits = ServerLimits(body_timeout=30.0, max_connections=8)
+    with serving_in_background(engine, TOKEN, limits=limits) as url:
+        host, port = url.removeprefix("http://").split(":")
+        held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(16)]
+        try:
+            extra = socket.create_connection((host, int(port)), timeout=10)
+            assert _closed_by_server(extra), "the 17th is closed at once, before the header deadline"
+            extra.close()
+            assert not any(_closed_by_server_now(conn) for conn in held), "the 16 within the cap stay open"
+        finally:
+            for conn in held:
+                conn.close()
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
+            assert wait_until(lambda: client.get("/executions").status_code == 200, what="the server to answer")
+
+
+def _closed_by_server_now(conn: socket.socket) -> bool:
+    conn.setblocking(False)
+    try:
+        return conn.recv(1024) == b""
+    except BlockingIOError:
+        return False
+    finally:
+        conn.setblocking(True)
+
+
 def test_a_client_that_leaves_mid_body_is_one_log_line(api: httpx.Client) -> None:
     host, port = api.base_url.host, api.base_url.port
     assert port is not None
