@@ -250,6 +250,11 @@ async def _invalid_body(request: Request, error: Exception) -> Response:
     where = location[1:] if location[:1] in (["body"], ["query"], ["path"]) else location
     subject = f"{kind} {'.'.join(where)!r}" if where else "the body"
     phrase = _PHRASES.get(first.get("type", ""))
+    sent_as = request.headers.get("content-type", "")
+    if subject == "the body" and phrase == "must be a JSON object" and "json" not in sent_as.lower():
+        # curl -d sends a form: the body may be fine JSON, announced as something else
+        shown = repr(sent_as[:60]) if sent_as else "none"
+        return refuse(400, f"the body must be a JSON object sent as Content-Type: application/json (got {shown})")
     if phrase is None:
         phrase = str(first.get("msg", "is invalid"))
         phrase = f"is invalid: {phrase[:1].lower()}{phrase[1:]}"

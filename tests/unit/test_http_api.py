@@ -321,3 +321,16 @@ def test_a_listing_reads_the_store_a_page_at_a_time_and_stops_at_eight_mebibytes
     assert set(ids) <= set(large), "the newest ones"
     assert sum(len(json.dumps(e)) for e in page["executions"]) <= 8 * 1024 * 1024
     assert api.get("/executions", params={"limit": "20"}).json()["truncated"] is False
+
+
+def test_a_json_body_announced_as_a_form_is_refused_naming_the_content_type(api: httpx.Client) -> None:
+    body = b'{"function": "approval"}'
+    for sent_as in ("application/x-www-form-urlencoded", "text/plain"):
+        refused = api.post("/executions", content=body, headers={"Content-Type": sent_as})
+        assert refused.status_code == 400
+        assert refused.json()["error"] == (
+            f"the body must be a JSON object sent as Content-Type: application/json (got {sent_as!r})"
+        )
+    assert api.post("/executions", json={"function": "no_such"}).json()["error"].startswith("unknown function")
+    not_an_object = api.post("/executions", json=[1])
+    assert not_an_object.status_code == 400 and not_an_object.json()["error"] == "the body must be a JSON object"
