@@ -426,7 +426,7 @@ class Engine:
     def _require(self, execution_id: str) -> ExecutionRecord:
         record = self.store.get_execution(execution_id)
         if record is None:
-            raise ValidationError(f"unknown execution {execution_id!r}")
+            raise ValidationError(f"unknown execution {execution_id[:MAX_NAME_LENGTH]!r}")
         return record
 
     def _ask(self, ref: pykka.ActorRef[Any], make: Callable[[pykka.ThreadingFuture[Any]], Any]) -> Any:

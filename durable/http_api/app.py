@@ -50,7 +50,7 @@ from durable.http_api.bodies import (
     StartExecution,
 )
 from durable.http_api.guard import RequestGuard, refuse
-from durable.limits import LIST_BYTES, LIST_LIMIT, check_token, parse_count
+from durable.limits import LIST_BYTES, LIST_LIMIT, MAX_NAME_LENGTH, check_token, parse_count
 from durable.stores.base import ExecutionQuery, ExecutionStatus
 
 OPEN_PATHS = frozenset({"/openapi.json"})
@@ -278,7 +278,8 @@ async def _engine_error(request: Request, error: Exception) -> Response:
 async def _http_error(request: Request, error: Exception) -> Response:
     """The framework's own refusals: no such route (404), a method the route does not take (405)."""
     assert isinstance(error, HTTPException)
-    where = f"{request.method} {request.url.path}"
+    path = request.url.path if len(request.url.path) <= MAX_NAME_LENGTH else f"{request.url.path[:MAX_NAME_LENGTH]}..."
+    where = f"{request.method} {path}"
     if error.status_code == 404:
         message = f"no route for {where} (the routes are listed at /openapi.json)"
     elif error.status_code == 405:
@@ -288,7 +289,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
             if isinstance(route, APIRoute) and route.path_regex.match(request.url.path)
             for method in route.methods or ()
         }))
-        message = f"{where} is not allowed; {request.url.path} takes {allowed or 'other methods'}"
+        message = f"{where} is not allowed; {path} takes {allowed or 'other methods'}"
         return refuse(405, message, {"Allow": allowed})
     else:
         message = str(error.detail)

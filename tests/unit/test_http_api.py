@@ -334,3 +334,12 @@ def test_a_json_body_announced_as_a_form_is_refused_naming_the_content_type(api:
     assert api.post("/executions", json={"function": "no_such"}).json()["error"].startswith("unknown function")
     not_an_object = api.post("/executions", json=[1])
     assert not_an_object.status_code == 400 and not_an_object.json()["error"] == "the body must be a JSON object"
+
+
+def test_an_error_names_a_long_path_or_id_by_its_start_only(api: httpx.Client) -> None:
+    long_id = "e" * 5000
+    unknown = api.get(f"/executions/{long_id}")
+    assert unknown.status_code == 404 and len(unknown.json()["error"]) < 400
+    no_route = api.get("/x" * 5000)
+    assert no_route.status_code == 404 and len(no_route.json()["error"]) < 400
+    assert no_route.json()["error"].startswith("no route for GET /x/x")
