@@ -55,6 +55,13 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        if len(headers) < len(scope["headers"]):
+            names = [name for name, _ in scope["headers"]]
+            twice = sorted({name.decode("latin-1") for name in names if names.count(name) > 1} & _SINGLE_HEADERS)
+            if twice:
+                # a proxy that reads the first copy and this server, the last, would disagree about the request
+                await refuse(400, f"the {twice[0]} header is given more than once")(scope, receive, send)
+                return
         own_auth = scope["path"] in self.own_auth_paths or scope["path"].startswith(self.own_auth_prefixes)
         if not own_auth and scope["path"] not in self.open_paths and not hmac.compare_digest(
             headers.get(b"authorization", b""), self.expected
@@ -100,6 +107,10 @@ class RequestGuard:
                 return
         scope.setdefault("state", {})["body_text"] = text
         await self.app(scope, _replay(body, receive), send)
+
+
+#: headers a request may carry once only
+_SINGLE_HEADERS = frozenset({"authorization", "content-type", "host"})
 
 
 def refuse(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

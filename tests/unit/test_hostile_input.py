@@ -420,3 +420,21 @@ def _cli(*args: str, store: Path, env: dict[str, str] | None = None) -> subproce
         capture_output=True, text=True, cwd=REPO, timeout=60, env={**os.environ, **(env or {})},
         errors="backslashreplace",
     )
+
+
+def test_a_request_with_two_authorization_headers_is_refused(api: httpx.Client) -> None:
+    """A proxy reading the first and the server the last would disagree on who is asking."""
+    host, port = api.base_url.host, api.base_url.port
+    assert port is not None
+    for first, second in ((f"Bearer {TOKEN}", "Bearer wrong"), ("Bearer wrong", f"Bearer {TOKEN}")):
+        with socket.create_connection((host, port), timeout=10) as conn:
+            conn.sendall(
+                f"GET /executions HTTP/1.1\r\nHost: x\r\nAuthorization: {first}\r\nAuthorization: {second}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+        assert b"the authorization header is given more than once" in answer
+    assert api.get("/executions").status_code == 200
