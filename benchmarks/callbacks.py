@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from benchmarks.common import percentile, print_table
+from benchmarks.host import host_noted
 from durable import DurableContext, durable_execution
 from durable.core.records import OperationStatus
 from durable.engine import Engine
@@ -131,4 +132,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with host_noted():
+        main()

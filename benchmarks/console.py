@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Usage, in_fresh_process, print_table, spread
+from benchmarks.host import host_noted
 
 WAVE = {"branches": 300, "keep": 18.0}
 WAVE_TARGET = 1.03
@@ -175,4 +176,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with host_noted():
+        main()

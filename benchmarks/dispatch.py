@@ -27,6 +27,7 @@ from actors.ticker import Ticker
 from actors.topology import Topology, TrackedActor
 from actors.worker import InvocationWorker
 from benchmarks.common import percentile, print_table
+from benchmarks.host import host_noted
 from durable import DurableContext, durable_execution
 from durable.clock import RealClock
 from durable.engine import Engine
@@ -129,4 +130,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with host_noted():
+        main()

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from benchmarks.common import constant, fresh_engine, percentile, print_table
+from benchmarks.host import host_noted
 from durable import DurableContext, durable_execution
 
 
@@ -56,4 +57,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with host_noted():
+        main()

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from benchmarks.common import fresh_engine, percentile, print_table
+from benchmarks.host import host_noted
 from durable import DurableContext, durable_execution
 
 INVOKED: dict[str, float] = {}
@@ -66,4 +67,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with host_noted():
+        main()

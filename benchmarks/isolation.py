@@ -22,6 +22,7 @@ from typing import Any
 
 from benchmarks.common import percentile, print_table
 from benchmarks.dispatch import one_step
+from benchmarks.host import host_noted
 from durable.engine import Engine
 
 
@@ -65,4 +66,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with host_noted():
+        main()

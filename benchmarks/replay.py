@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from benchmarks.common import constant, fresh_engine, print_table
+from benchmarks.host import host_noted
 from durable import DurableContext, durable_execution
 from durable.config import Duration
 
@@ -49,4 +50,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with host_noted():
+        main()

@@ -36,6 +36,7 @@ from typing import Any
 
 from benchmarks.cluster_load import STEPS, slow_steps, ten_steps
 from benchmarks.common import Usage, in_fresh_process, percentile, postgres_cpu_seconds, print_table, scratch_store
+from benchmarks.host import host_noted
 from durable.engine import Engine
 from durable.stores.base import ExecutionStatus
 
@@ -260,4 +261,5 @@ THROUGHPUT = ["store, engines", "executions", "wall s", "executions/s", "steps/s
 
 
 if __name__ == "__main__":
-    main()
+    with host_noted():
+        main()

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import median, print_table
+from benchmarks.host import host_noted
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,4 +51,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with host_noted():
+        main()

@@ -27,6 +27,7 @@ from benchmarks.common import (
     print_table,
     spread,
 )
+from benchmarks.host import host_noted
 from durable import DurableContext, durable_execution
 
 #: store -> (steps/s at least, switches per step at most)
@@ -94,4 +95,5 @@ def _row(label: str, steps: int, r: dict[str, Any], target: tuple[float, float])
 
 
 if __name__ == "__main__":
-    main()
+    with host_noted():
+        main()

@@ -23,6 +23,7 @@ import threading
 from typing import Any
 
 from benchmarks.common import DEFAULT_STORE, Usage, in_fresh_process, print_table, scratch_store, spread
+from benchmarks.host import host_noted
 
 IDEAL = 18.0
 POLLS = 8
@@ -131,4 +132,5 @@ HEADER = [
 
 
 if __name__ == "__main__":
-    main()
+    with host_noted():
+        main()
