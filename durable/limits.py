@@ -109,12 +109,18 @@ def check_json_value(value: Any, what: str) -> None:
 
 
 def parse_json(text: str, what: str) -> Any:
-    """Strict JSON: no NaN or Infinity, no overflowing numbers, valid text, bounded depth."""
+    """Strict JSON: no NaN or Infinity, no overflowing numbers, no key twice in one object, valid text,
+    bounded depth.  Parsers disagree on which of two equal keys wins, so a document that has them means
+    different things to different readers: it is refused, not read one way."""
     check_text(text, what)
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = json.loads(
+            text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys
+        )
     except RecursionError:
         raise ValidationError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except _RepeatedKeyError as error:
+        raise ValidationError(f"{what} has the key {error.args[0]} twice in one object") from None
     except ValueError as error:
         raise ValidationError(f"{what} is not JSON: {error}") from None
     check_json_value(value, what)
@@ -155,6 +161,21 @@ def check_token(token: str | None) -> str:
             "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
     return token
+
+
+class _RepeatedKeyError(ValueError):
+    """A JSON object names one key twice (the key, quoted and cut to 64 characters)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKeyError(json.dumps(key[:64]) + ("..." if len(key) > 64 else ""))
+            seen.add(key)
+    return value
 
 
 def _refuse_constant(name: str) -> Any:

@@ -278,6 +278,24 @@ def test_numbers_anywhere_in_the_input_must_be_finite(engine: Engine, api: httpx
     assert engine.list() == []
 
 
+def test_a_key_named_twice_in_one_object_is_refused_wherever_it_is(engine: Engine, api: httpx.Client) -> None:
+    eid, callback_id = _waiting(engine, api)
+    before = engine.history(eid)
+    for path, body in (
+        ("/executions", b'{"function": "approval", "function": "shutil.rmtree"}'),
+        ("/executions", b'{"function": "approval", "input": [{"k": 1, "j": 2, "k": 3}]}'),
+        (f"/callbacks/{callback_id}/succeed", b'{"ok": true, "ok": false}'),
+        (f"/callbacks/{callback_id}/fail", b'{"ErrorType": "A", "ErrorType": "B"}'),
+    ):
+        response = _raw(api, "POST", path, body)
+        assert response.status_code == 400, (path, body)
+        assert "twice in one object" in response.json()["error"], response.text
+    assert engine.history(eid) == before
+    assert [e.execution_id for e in engine.list()] == [eid]
+    accepted = _raw(api, "POST", "/executions", b'{"function": "approval", "input": [{"k": 1}, {"k": 2}]}')
+    assert accepted.status_code == 201, accepted.text
+
+
 # 5. Deep nesting raised RecursionError.
 
 
@@ -380,6 +398,7 @@ def test_cli_list_limits_are_checked(tmp_path: Path, limit: str) -> None:
         (["worker", "--progress", "inf"], "a duration must be more than 0"),
         (["callback", "succeed", "id", "--wait", "nan"], "--wait must be from 0 to 3600"),
         (["callback", "succeed", "id", "[NaN]"], "PAYLOAD is not JSON"),
+        (["start", "examples.hello:handler", "--input", '{"a": 1, "a": 2}'], 'the key "a" twice'),
         (["status", "\udcff"], "not valid text"),
     ],
 )
