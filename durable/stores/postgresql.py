@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import os
 import re
 import secrets
@@ -37,7 +38,7 @@ import socket
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -196,6 +197,36 @@ def _quick_commit_sql(operations: int, events: int) -> bytes:
     return "".join(parts).encode()
 
 
+#: several executions' plain checkpoints as one statement: each execution's fence as in `_quick_commit_sql`,
+#: the rows as arrays (`_GroupCheckpoint.values`), in execution id order; the executions whose fence held
+GROUP_COMMIT_SQL = f"""WITH lease AS (
+    SELECT 1 FROM durable_engines WHERE engine_id = $1 AND epoch = $2 AND {_LIVE}
+), wanted AS (
+    SELECT * FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
+        AS w(execution_id, token, first_event_id, events)
+), execution AS (
+    UPDATE executions e SET next_event_id = e.next_event_id + w.events
+    FROM wanted w
+    WHERE e.execution_id = w.execution_id AND e.token = w.token AND e.status = 'RUNNING' AND e.owner = $1
+      AND e.next_event_id = w.first_event_id AND EXISTS (SELECT 1 FROM lease)
+    RETURNING e.execution_id
+), written AS (
+    INSERT INTO operations (execution_id, operation_id, body)
+    SELECT o.execution_id, o.operation_id, o.body
+    FROM unnest($7::text[], $8::text[], $9::text[]) WITH ORDINALITY AS o(execution_id, operation_id, body, n)
+    WHERE o.execution_id IN (SELECT execution_id FROM execution)
+    ORDER BY o.n
+    ON CONFLICT (execution_id, operation_id) DO UPDATE SET body = excluded.body
+), numbered AS (
+    INSERT INTO events (execution_id, event_id, body)
+    SELECT v.execution_id, v.event_id, v.body
+    FROM unnest($10::text[], $11::bigint[], $12::text[]) AS v(execution_id, event_id, body)
+    WHERE v.execution_id IN (SELECT execution_id FROM execution)
+)
+SELECT execution_id FROM execution""".encode()
+GROUP_COMMIT_SHAPE = b"durable_checkpoint_group"
+
+
 #: what a commit reads of each execution it writes, under its row lock
 _FENCE_COLUMNS = "execution_id, status, token, next_event_id, owner"
 
@@ -299,19 +330,63 @@ class Claimed:
 
 @attrs.frozen(slots=True)
 class _QuickCheckpoint:
-    """One execution's plain checkpoint as its single statement, and the fence it leaves behind."""
+    """One execution's plain checkpoint, and the fence it leaves behind: sent as a statement of its own
+    (`alone`), or with other executions' checkpoints in one (`_group_values`)."""
 
-    statement: bytes
-    #: the statement's shape, the name it is prepared under on the checkpoint line
-    shape: bytes
-    #: its parameters in order, as text
-    values: list[bytes | None]
+    engine_id: str
+    epoch: int
     execution_id: str
     token: int
-    next_event_id: int
-    #: operation id -> body, and the events' bodies from `next_event_id - len(events)` on: what `_landed` looks for
+    first_event_id: int
+    #: operation id -> body, and the events' bodies from `first_event_id` on: what `_landed` looks for
     operations: dict[str, str]
     events: list[str]
+
+    @property
+    def next_event_id(self) -> int:
+        return self.first_event_id + len(self.events)
+
+    def alone(self) -> tuple[bytes, bytes, list[bytes]]:
+        """The name its shape's statement is prepared under, the statement, and its text parameters."""
+        shape = (len(self.operations), len(self.events))
+        values = [
+            self.engine_id.encode(), b"%d" % self.epoch, self.execution_id.encode(), b"%d" % self.token,
+            b"%d" % self.first_event_id, b"%d" % len(self.events),
+        ]
+        for operation_id, body in self.operations.items():
+            values += (operation_id.encode(), body.encode())
+        for i, body in enumerate(self.events):
+            values += (b"%d" % (self.first_event_id + i), body.encode())
+        return b"durable_checkpoint_%d_%d" % shape, _quick_commit_sql(*shape), values
+
+
+def _group_values(forms: list[_QuickCheckpoint]) -> list[bytes]:
+    """The text parameters of GROUP_COMMIT_SQL for `forms` (one member's, of distinct executions), in
+    execution id order, so that concurrent group commits lock their rows in one order."""
+    forms = sorted(forms, key=operator.attrgetter("execution_id"))
+    operations = [(form.execution_id, op_id, body) for form in forms for op_id, body in form.operations.items()]
+    events = [
+        (form.execution_id, form.first_event_id + i, body) for form in forms for i, body in enumerate(form.events)
+    ]
+    return [
+        forms[0].engine_id.encode(), b"%d" % forms[0].epoch,
+        _text_array(form.execution_id for form in forms), _number_array(form.token for form in forms),
+        _number_array(form.first_event_id for form in forms), _number_array(len(form.events) for form in forms),
+        _text_array(row[0] for row in operations), _text_array(row[1] for row in operations),
+        _text_array(row[2] for row in operations),
+        _text_array(row[0] for row in events), _number_array(row[1] for row in events),
+        _text_array(row[2] for row in events),
+    ]
+
+
+def _text_array(items: Iterable[str]) -> bytes:
+    """A PostgreSQL text array literal: each item double-quoted, its backslashes and quotes escaped."""
+    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
+    return ("{" + ",".join(quoted) + "}").encode()
+
+
+def _number_array(items: Iterable[int]) -> bytes:
+    return ("{" + ",".join(map(str, items)) + "}").encode()
 
 
 #: each connection's prepared checkpoint statements, by shape name (a connection the pool drops takes its own along)
@@ -336,13 +411,13 @@ class _CheckpointLine:
         self._conn: Any = None
         self._prepared = prepared
 
-    def run(self, form: _QuickCheckpoint) -> int:
-        """Run the checkpoint's statement; the count of executions it wrote (0: the fence did not hold)."""
+    def run(self, name: bytes, statement: bytes, values: list[bytes]) -> Any:
+        """Run a checkpoint statement, prepared under `name`; its result (libpq's)."""
         if self._conn is None:
             self._conn = self._pool.getconn()
         pgconn = self._conn.pgconn
         try:
-            return _run_prepared(self._psycopg, self._conn, self._prepared, form)
+            return _run_prepared(self._psycopg, self._conn, self._prepared, name, statement, values)
         except self._psycopg.Error:
             if pgconn.status != self._psycopg.pq.ConnStatus.OK:
                 self.close()
@@ -354,16 +429,18 @@ class _CheckpointLine:
             self._pool.putconn(conn)
 
 
-def _run_prepared(psycopg: Any, conn: Any, prepared: PreparedShapes, form: _QuickCheckpoint) -> int:
-    """Run a checkpoint's statement on `conn`, prepared under its shape's name (prepared first if this
-    connection lacks it: parsing and planning it cost the server more than running it); its one integer
-    result, from libpq with text parameters."""
+def _run_prepared(
+    psycopg: Any, conn: Any, prepared: PreparedShapes, name: bytes, statement: bytes, values: list[bytes]
+) -> Any:
+    """Run a checkpoint statement on `conn`, prepared under `name` (prepared first if this connection
+    lacks it: parsing and planning it cost the server more than running it); libpq's result, from text
+    parameters."""
     shapes = prepared.setdefault(conn, set())
     pgconn = conn.pgconn
-    if form.shape not in shapes:
-        _checked(psycopg, pgconn, pgconn.prepare(form.shape, form.statement))
-        shapes.add(form.shape)
-    return int(_checked(psycopg, pgconn, pgconn.exec_prepared(form.shape, form.values)).get_value(0, 0))
+    if name not in shapes:
+        _checked(psycopg, pgconn, pgconn.prepare(name, statement))
+        shapes.add(name)
+    return _checked(psycopg, pgconn, pgconn.exec_prepared(name, values))
 
 
 def _checked(psycopg: Any, pgconn: Any, result: Any) -> Any:
@@ -747,15 +824,16 @@ class PostgreSQLStore(Store):
         return CommitResult(False, "execution is held by another engine")
 
     def commit(self, batch: list[WriteSet]) -> list[CommitResult]:
-        """One transaction; a lost lease refuses every write an invocation made.
+        """A batch of writes, each execution's all or nothing; a lost lease refuses every write an invocation made.
 
-        An invocation's plain checkpoint (operations and events of one execution
-        whose token and event count this member knows from its last commit there)
-        is one statement, one round trip: the fence, the lease and the event
-        numbering are its WHERE clause.  Anything else, or a guess that no longer
-        holds, takes the transaction below.  A commit acknowledged after this
-        engine's lease ran out is answered as refused unless a renewal confirms
-        the lease: what it wrote stands, but its invocation must not go on.
+        Plain checkpoints (operations and events of executions whose token and
+        event count this member knows from its last commit there) go out as
+        one statement, one round trip, however many executions they span: the
+        fence, the lease and the event numbering are its WHERE clause.  Anything
+        else, or a guess that no longer holds, takes the transaction of
+        `_full_commit`.  A commit acknowledged after this engine's lease ran out
+        is answered as refused unless a renewal confirms the lease: what it
+        wrote stands, but its invocation must not go on.
         """
         wrote_as = self.member
         by_execution: dict[str, list[int]] = {}
@@ -765,38 +843,47 @@ class PostgreSQLStore(Store):
             execution_id: self._quick_form([batch[p] for p in positions])
             for execution_id, positions in by_execution.items()
         }
-        results: list[CommitResult] | None = None
-        if len(forms) == 1:
-            ((execution_id, form),) = forms.items()
-            if form is not None:
-                if self._quick_commit(form):
-                    results = [CommitResult(True, token=form.token)] * len(batch)
+        results: list[CommitResult | None] = [None] * len(batch)
+        quick = [form for form in forms.values() if form is not None]
+        if quick and len(quick) == len(forms):
+            applied = self._quick_commit(quick)
+            for form in quick:
+                if form.execution_id in applied:
+                    for position in by_execution[form.execution_id]:
+                        results[position] = CommitResult(True, token=form.token)
                 else:
-                    forms[execution_id] = None  # the fence this member remembered is stale: the long way
-        if results is None:
-            results = self._full_commit(batch, by_execution, forms)
-        if any(result.ok for result in results) and not self.lease_confirmed(wrote_as):
+                    forms[form.execution_id] = None  # the fence this member remembered is stale: the long way
+        rest = {
+            execution_id: positions for execution_id, positions in by_execution.items() if results[positions[0]] is None
+        }
+        if rest:
+            self._full_commit(batch, rest, forms, results)
+        done = [result for result in results if result is not None]
+        if any(result.ok for result in done) and not self.lease_confirmed(wrote_as):
             lapsed = CommitResult(False, "this engine's lease ran out while the write was in flight")
             return [lapsed] * len(batch)
-        return results
+        return done
 
     def _full_commit(
         self,
         batch: list[WriteSet],
         by_execution: dict[str, list[int]],
         forms: dict[str, _QuickCheckpoint | None],
-    ) -> list[CommitResult]:
-        """One transaction: each execution's plain checkpoint as its one statement, the rest the long way."""
+        results: list[CommitResult | None],
+    ) -> None:
+        """One transaction for the executions of `by_execution`, their results set in `results`: each plain
+        checkpoint as its one statement, the rest the long way."""
         member = self.member
 
-        def work(conn: Any) -> list[CommitResult]:
-            results: list[CommitResult | None] = [None] * len(batch)
+        def work(conn: Any) -> None:
             fences.clear()
             slow = []
             for execution_id in sorted(by_execution):
                 positions = by_execution[execution_id]
                 form = forms[execution_id]
-                if form is not None and _run_prepared(self._psycopg, conn, self._prepared, form):
+                if form is not None and int(
+                    _run_prepared(self._psycopg, conn, self._prepared, *form.alone()).get_value(0, 0)
+                ):
                     fences[execution_id] = (form.token, form.next_event_id)
                     for position in positions:
                         results[position] = CommitResult(True, token=form.token)
@@ -819,16 +906,14 @@ class PostgreSQLStore(Store):
                     applied = self._apply(conn, execution_id, group, leased, found.get(execution_id), fences)
                     for position, result in zip(positions, applied, strict=True):
                         results[position] = result
-            return [r for r in results if r is not None]
 
         fences: dict[str, tuple[int, int]] = {}
-        committed = self._write(work)
+        self._write(work)
         if member is not None:
             self._fences.update(fences)
-        return committed
 
     def _quick_form(self, group: list[WriteSet]) -> _QuickCheckpoint | None:
-        """One execution's writes as the single checkpoint statement, or None when they need the long way."""
+        """One execution's writes as a plain checkpoint, or None when they need the long way."""
         member = self.member
         if member is None or not group:
             return None
@@ -851,38 +936,34 @@ class PostgreSQLStore(Store):
             bodies.extend(event_to_json(event, first + len(bodies)) for event in ws.events)
         if len(operations) > QUICK_LIMIT or len(bodies) > QUICK_LIMIT:
             return None
-        values: list[bytes | None] = [
-            member.engine_id.encode(), b"%d" % member.epoch, execution_id.encode(), b"%d" % token, b"%d" % first,
-            b"%d" % len(bodies),
-        ]
-        for operation_id, body in operations.items():
-            values += (operation_id.encode(), body.encode())
-        for i, body in enumerate(bodies):
-            values += (b"%d" % (first + i), body.encode())
-        shape = (len(operations), len(bodies))
-        return _QuickCheckpoint(
-            _quick_commit_sql(*shape), b"durable_checkpoint_%d_%d" % shape, values, execution_id, token,
-            first + len(bodies), operations, bodies,
-        )
+        return _QuickCheckpoint(member.engine_id, member.epoch, execution_id, token, first, operations, bodies)
 
-    def _quick_commit(self, form: _QuickCheckpoint) -> bool:
-        """One execution's plain checkpoint as one statement on its own; False: the fence did not hold."""
+    def _quick_commit(self, forms: list[_QuickCheckpoint]) -> set[str]:
+        """Plain checkpoints as one statement (one execution's shape of its own, or the group statement);
+        the executions whose fence held.  After a lost connection, what landed is read back: the statement
+        committed whole or not at all, and an execution whose checkpoint is not found takes the long way."""
         started, delay = time.monotonic(), FIRST_RETRY
         while True:
             try:
-                applied = self._line.run(form)
+                if len(forms) == 1:
+                    wrote = int(self._line.run(*forms[0].alone()).get_value(0, 0))
+                    applied = {forms[0].execution_id} if wrote else set()
+                else:
+                    result = self._line.run(GROUP_COMMIT_SHAPE, GROUP_COMMIT_SQL, _group_values(forms))
+                    applied = {result.get_value(row, 0).decode() for row in range(result.ntuples)}
                 break
             except Exception as error:
                 if not self._lost(error):
                     raise
-                landed = self._landed(form)
-                if landed is not None:
-                    applied = int(landed)
+                landed = [self._landed(form) for form in forms]
+                if None not in landed:
+                    applied = {form.execution_id for form, found in zip(forms, landed, strict=True) if found}
                     break
                 delay = self._again(error, started, delay)
-        if applied:
-            self._fences[form.execution_id] = (form.token, form.next_event_id)
-        return bool(applied)
+        for form in forms:
+            if form.execution_id in applied:
+                self._fences[form.execution_id] = (form.token, form.next_event_id)
+        return applied
 
     def _landed(self, form: _QuickCheckpoint) -> bool | None:
         """After a lost connection: did the single-statement checkpoint commit?  None: cannot tell yet."""

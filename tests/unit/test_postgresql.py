@@ -11,6 +11,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from durable import DurableContext, durable_execution
 from durable.core.history import HistoryEvent
@@ -145,6 +147,102 @@ def test_group_commits_of_several_executions_land_every_time_on_whichever_connec
         assert sorted(op.operation_id for op in pg.load_operations(execution_id)) == sorted(expected)
         started = [e["Id"] for e in pg.history(execution_id) if e["EventType"] == "StepStarted"]
         assert started == expected
+
+
+def _begun(pg: PostgreSQLStore, ids: list[str]) -> dict[str, int | None]:
+    tokens = {}
+    for execution_id in ids:
+        _create(pg, execution_id)
+        tokens[execution_id] = pg.begin_invocation(execution_id, time.time()).token
+    return tokens
+
+
+def _numbered_in_order(pg: PostgreSQLStore, execution_id: str) -> bool:
+    history = pg.history(execution_id)
+    return [e["EventId"] for e in history] == list(range(1, len(history) + 1))
+
+
+_SERIAL = iter(range(1_000_000))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.text(min_size=1, max_size=40).filter(lambda t: "\x00" not in t), min_size=2, max_size=6))
+def test_a_group_commit_keeps_any_text_exactly(pg: PostgreSQLStore, texts: list[str]) -> None:
+    """The group statement sends its rows as array literals it quotes itself: ids and names holding quotes,
+    backslashes, braces, commas, NULL or any other character come back exactly as they went."""
+    pg.join(lease_seconds=30)
+    ids = [f"x{next(_SERIAL)}-{i}" for i in range(3)]
+    tokens = _begun(pg, ids)
+    for _ in range(2):  # the first commit of each execution learns its fence; the second is the group statement
+        batch = [
+            WriteSet(
+                eid, tokens[eid],
+                tuple(
+                    OperationRecord(f"{eid}/{t}", OperationType.STEP, OperationStatus.STARTED, name=t) for t in texts
+                ),
+                tuple(HistoryEvent("StepStarted", time.time(), operation_id=f"{eid}/{t}", name=t) for t in texts),
+            )
+            for eid in ids
+        ]
+        assert all(result.ok for result in pg.commit(batch))
+    for eid in ids:
+        wanted = list(dict.fromkeys(f"{eid}/{t}" for t in texts))
+        loaded = pg.load_operations(eid)
+        assert [op.operation_id for op in loaded] == wanted, "in the order first written"
+        assert [op.name for op in loaded] == [op_id.partition("/")[2] for op_id in wanted]
+        assert [e.get("Name") for e in pg.history(eid)[1:]] == texts * 2
+        assert _numbered_in_order(pg, eid)
+
+
+def test_in_a_group_an_execution_whose_fence_is_stale_takes_the_long_way_and_the_rest_land_at_once(
+    pg: PostgreSQLStore,
+) -> None:
+    pg.join(lease_seconds=30)
+    ids = ["f1", "f2", "f3"]
+    tokens = _begun(pg, ids)
+    for round_ in range(3):
+        if round_ == 2:
+            token, next_event_id = pg._fences["f2"]
+            pg._fences["f2"] = (token, next_event_id + 5)  # a guess that no longer holds
+        batch = [WriteSet(eid, tokens[eid], (_step(str(round_)),), (_started(str(round_)),)) for eid in ids]
+        assert all(result.ok for result in pg.commit(batch)), f"round {round_}"
+    for eid in ids:
+        assert [op.operation_id for op in pg.load_operations(eid)] == ["0", "1", "2"]
+        assert _numbered_in_order(pg, eid) and len(pg.history(eid)) == 4
+
+
+@pytest.mark.parametrize("lost", ["before it ran", "after it committed"])
+def test_a_group_statement_whose_connection_drops_lands_exactly_once(
+    pg: PostgreSQLStore, monkeypatch: pytest.MonkeyPatch, lost: str
+) -> None:
+    """Whether the dropped statement committed is read back: what landed is not written again, what did
+    not is written the long way."""
+    pg.join(lease_seconds=30)
+    ids = ["d1", "d2", "d3"]
+    tokens = _begun(pg, ids)
+
+    def batch(round_: int) -> list[WriteSet]:
+        return [WriteSet(eid, tokens[eid], (_step(str(round_)),), (_started(str(round_)),)) for eid in ids]
+
+    assert all(result.ok for result in pg.commit(batch(0)))
+    run = pg._line.run
+    drops: list[bytes] = []
+
+    def dropping(name: bytes, statement: bytes, values: list[bytes]) -> Any:
+        if drops:
+            return run(name, statement, values)
+        drops.append(name)
+        if lost == "after it committed":
+            run(name, statement, values)
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(pg._line, "run", dropping)
+    assert all(result.ok for result in pg.commit(batch(1)))
+    assert drops == [b"durable_checkpoint_group"]
+    assert all(result.ok for result in pg.commit(batch(2)))
+    for eid in ids:
+        assert [op.operation_id for op in pg.load_operations(eid)] == ["0", "1", "2"]
+        assert _numbered_in_order(pg, eid) and len(pg.history(eid)) == 4
 
 
 def test_a_commit_acknowledged_after_the_lease_was_lost_is_answered_refused(
