@@ -10,9 +10,9 @@ single atomic operations, and deterministic ids travel in contextvars.
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Any
 
-from loguru import logger
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -33,6 +33,8 @@ from durable.plugin import (
     UserFunctionStartInfo,
     current_invocation,
 )
+
+logger = logging.getLogger(__name__)
 
 TERMINAL_INVOCATION_STATUSES = frozenset({InvocationStatus.SUCCEEDED, InvocationStatus.FAILED})
 #: operations whose user code runs in attempts, each with a span of its own
@@ -93,7 +95,7 @@ class OtelPluginBase(DurableInstrumentationPlugin):
             self._id_generator = DeterministicIdGenerator.install_on_provider(self._provider)
         else:
             logger.warning(
-                "{} got a {}, not an OpenTelemetry SDK TracerProvider: span ids will not be deterministic, so "
+                "%s got a %s, not an OpenTelemetry SDK TracerProvider: span ids will not be deterministic, so "
                 "invocations will not share a trace; configure the SDK or pass tracer_provider",
                 type(self).__name__, type(self._provider).__name__,
             )
@@ -101,7 +103,7 @@ class OtelPluginBase(DurableInstrumentationPlugin):
         try:
             register_standalone_instrumentations(self._config, result)
         except Exception as error:
-            logger.opt(exception=error).warning("registering the standalone instrumentations failed")
+            logger.warning("registering the standalone instrumentations failed", exc_info=error)
         self._invocations: dict[tuple[str | None, str | None], InvocationSpans] = {}
         self._latest: tuple[str | None, str | None] | None = None
         if self._enrich_logger:
@@ -143,7 +145,7 @@ class OtelPluginBase(DurableInstrumentationPlugin):
             try:
                 flush()
             except Exception as error:
-                logger.opt(exception=error).warning("flushing spans at the end of an invocation failed")
+                logger.warning("flushing spans at the end of an invocation failed", exc_info=error)
 
     def get_current_span_context(self) -> SpanContext | None:
         """The span for log correlation: the one attached to the context, else the invocation's (or workflow's)."""
@@ -151,9 +153,9 @@ class OtelPluginBase(DurableInstrumentationPlugin):
         if attached is not None and attached.is_valid:
             return attached
         invocation = current_invocation()
-        if invocation is None:
-            return None
-        book = self._invocations.get((invocation.execution_arn, invocation.request_id))
+        # outside the runtime's threads (a thread the user started): the latest invocation, as the SDK's has one
+        key = (invocation.execution_arn, invocation.request_id) if invocation is not None else self._latest
+        book = self._invocations.get(key) if key is not None else None
         if book is None:
             return None
         for span in (book.invocation, book.workflow):

@@ -14,7 +14,10 @@ The generator hands out a deterministic span id only for the next span
 started after `set_next_span_id`, and the trace id set by `set_trace_id`.
 Both are held in contextvars, not on the generator: one provider (and so one
 generator) serves concurrent invocations of different executions, and each
-plugin hook runs in its own copy of the calling thread's context.
+plugin hook runs in its own copy of the calling thread's context.  A thread
+the user starts has a context of its own, where no trace id was ever set: its
+root spans get the trace id set last anywhere, so that with one execution at
+a time they join its trace, as with the SDK's generator.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ HASHED_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
 _XRAY_ROOT = re.compile(r"Root=1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})")
 
 _next_span_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("durable_otel_next_span_id", default=None)
-_trace_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("durable_otel_trace_id", default=None)
+#: no default: unset in a thread the user started (see the module docstring)
+_trace_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("durable_otel_trace_id")
 
 
 def _hex_digest(text: str, digits: int) -> str:
@@ -78,6 +82,7 @@ class DeterministicIdGenerator(RandomIdGenerator):
 
     def __init__(self, fallback_id_generator: IdGenerator | None = None) -> None:
         self._fallback_id_generator: IdGenerator = fallback_id_generator or RandomIdGenerator()
+        self._latest_trace_id: int | None = None
 
     @classmethod
     def install_on_provider(cls, provider: TracerProvider) -> DeterministicIdGenerator:
@@ -99,18 +104,23 @@ class DeterministicIdGenerator(RandomIdGenerator):
 
     def set_trace_id(self, execution_arn: str, start_timestamp: datetime.datetime | None) -> None:
         """Root spans started in this context get the trace id of this execution."""
-        _trace_id.set(execution_trace_id(execution_arn, start_timestamp))
+        self.use_trace_id(execution_trace_id(execution_arn, start_timestamp))
 
     def use_trace_id(self, trace_id: int | None) -> None:
         """Root spans started in this context get `trace_id` (None: generated ones)."""
         _trace_id.set(trace_id)
+        if trace_id is not None:
+            self._latest_trace_id = trace_id
 
     @property
     def trace_id(self) -> int | None:
-        return _trace_id.get()
+        try:
+            return _trace_id.get()
+        except LookupError:
+            return self._latest_trace_id
 
     def generate_trace_id(self) -> int:
-        return _trace_id.get() or self._fallback_id_generator.generate_trace_id()
+        return self.trace_id or self._fallback_id_generator.generate_trace_id()
 
     def generate_span_id(self) -> int:
         span_id = _next_span_id.get()

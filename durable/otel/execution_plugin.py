@@ -21,8 +21,8 @@ referred to by that deterministic id.
 from __future__ import annotations
 
 import datetime
+import logging
 
-from loguru import logger
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -53,6 +53,7 @@ from durable.plugin import (
 )
 
 __all__ = ["ExecutionOtelPlugin"]
+logger = logging.getLogger(__name__)
 
 class ExecutionOtelPlugin(OtelPluginBase):
     """Spans per execution (see the module docstring)."""
@@ -100,7 +101,7 @@ class ExecutionOtelPlugin(OtelPluginBase):
     # ----- invocations
 
     def on_invocation_start(self, info: InvocationStartInfo) -> None:
-        logger.debug("invocation started: {}", info)
+        logger.debug("invocation started: %s", info)
         book = self._begin(info)
         if book.execution_arn:
             self._id_generator.set_next_span_id(derive_workflow_span_id(book.execution_arn))
@@ -128,11 +129,12 @@ class ExecutionOtelPlugin(OtelPluginBase):
             book.invocation = self._tracer.start_span(
                 "Invocation", context=parent, kind=SpanKind.INTERNAL, attributes=attributes
             )
-        if book.workflow is not None:
-            self._attach(book, book.workflow)
+        # Nothing is attached for the handler's own code: until its first operation's user code ends, log
+        # records and spans see no current span, so logs name the Invocation span and spans start new roots
+        # in the execution's trace, as with the SDK's plugin (whose start hook runs on another thread).
 
     def on_invocation_end(self, info: InvocationEndInfo) -> None:
-        logger.debug("invocation ended: {}", info)
+        logger.debug("invocation ended: %s", info)
         book = self._book()
         # Spans still open belong to operations that did not end here; a later invocation ends them.
         book.spans.clear()
@@ -155,14 +157,14 @@ class ExecutionOtelPlugin(OtelPluginBase):
     # ----- operations
 
     def on_operation_start(self, info: OperationStartInfo) -> None:
-        logger.debug("operation started: {}", info)
+        logger.debug("operation started: %s", info)
         if info.operation_type is OperationType.CONTEXT:
             return  # a context's span is its body's, opened by on_user_function_start
         book = self._book()
         self._start(book, info, info.name or info.operation_id, self._parent(book, info.parent_id), info.start_time)
 
     def on_operation_end(self, info: OperationEndInfo) -> None:
-        logger.debug("operation ended: {}", info)
+        logger.debug("operation ended: %s", info)
         book = self._book()
         span = book.get(info.operation_id)
         if span is None:  # opened by an earlier invocation (or never): this one exports it
@@ -178,7 +180,7 @@ class ExecutionOtelPlugin(OtelPluginBase):
     # ----- user code
 
     def on_user_function_start(self, info: UserFunctionStartInfo) -> None:
-        logger.debug("user function started: {}", info)
+        logger.debug("user function started: %s", info)
         if info.operation_type not in USER_FUNCTION_TYPES:
             raise RuntimeError(f"user code of a {info.operation_type.value} operation was not expected")
         book = self._book()
@@ -194,7 +196,7 @@ class ExecutionOtelPlugin(OtelPluginBase):
         self._attach(book, span)
 
     def on_user_function_end(self, info: UserFunctionEndInfo) -> None:
-        logger.debug("user function ended: {}", info)
+        logger.debug("user function ended: %s", info)
         if info.operation_type not in USER_FUNCTION_TYPES:
             raise RuntimeError(f"user code of a {info.operation_type.value} operation was not expected")
         book = self._book()

@@ -10,15 +10,15 @@ skipped with a log line.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
-
-from loguru import logger
 
 from durable.otel.otel_plugin_config import OtelPluginConfig, ProviderSource
 from durable.otel.provider import ProviderResult
 
 __all__ = ["register_standalone_instrumentations"]
+logger = logging.getLogger(__name__)
 
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
@@ -27,7 +27,7 @@ def _instrument_botocore(tracer_provider: Any) -> None:
     try:
         from opentelemetry.instrumentation.botocore import BotocoreInstrumentor  # type: ignore[import-not-found]
     except ImportError:
-        logger.info("opentelemetry-instrumentation-botocore is not installed: AWS SDK calls are not traced")
+        logger.warning("opentelemetry-instrumentation-botocore is not installed: AWS SDK calls are not traced")
         return
     instrumentor = BotocoreInstrumentor()
     if instrumentor.is_instrumented_by_opentelemetry:
@@ -39,7 +39,7 @@ def _instrument_urllib3(tracer_provider: Any) -> None:
     try:
         from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor  # type: ignore[import-not-found]
     except ImportError:
-        logger.info("opentelemetry-instrumentation-urllib3 is not installed: HTTP calls are not traced")
+        logger.warning("opentelemetry-instrumentation-urllib3 is not installed: HTTP calls are not traced")
         return
     quiet = set(_LOCAL_HOSTS)
     runtime_api = os.environ.get("AWS_LAMBDA_RUNTIME_API")

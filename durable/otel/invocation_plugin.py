@@ -15,8 +15,8 @@ that ends the execution.
 from __future__ import annotations
 
 import datetime
+import logging
 
-from loguru import logger
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, StatusCode, TraceFlags
@@ -44,6 +44,7 @@ from durable.plugin import (
 )
 
 __all__ = ["InvocationOtelPlugin"]
+logger = logging.getLogger(__name__)
 
 class InvocationOtelPlugin(OtelPluginBase):
     """Spans per invocation: Invocation -> operation -> attempt (see the module docstring)."""
@@ -101,7 +102,7 @@ class InvocationOtelPlugin(OtelPluginBase):
     # ----- invocations
 
     def on_invocation_start(self, info: InvocationStartInfo) -> None:
-        logger.debug("invocation started: {}", info)
+        logger.debug("invocation started: %s", info)
         book = self._begin(info)
         if book.execution_arn:
             self._id_generator.set_next_span_id(derive_workflow_span_id(book.execution_arn))
@@ -123,7 +124,7 @@ class InvocationOtelPlugin(OtelPluginBase):
         )
 
     def on_invocation_end(self, info: InvocationEndInfo) -> None:
-        logger.debug("invocation ended: {}", info)
+        logger.debug("invocation ended: %s", info)
         book = self._book()
         for key in reversed(list(book.spans)):  # children first, so each ends inside its parent
             self._end(book, key)
@@ -146,7 +147,7 @@ class InvocationOtelPlugin(OtelPluginBase):
     # ----- operations
 
     def on_operation_start(self, info: OperationStartInfo) -> None:
-        logger.debug("operation started: {}", info)
+        logger.debug("operation started: %s", info)
         if info.operation_type is OperationType.CONTEXT:
             return  # a context's span is its body's, opened by on_user_function_start
         book = self._book()
@@ -156,7 +157,7 @@ class InvocationOtelPlugin(OtelPluginBase):
         )
 
     def on_operation_end(self, info: OperationEndInfo) -> None:
-        logger.debug("operation ended: {}", info)
+        logger.debug("operation ended: %s", info)
         book = self._book()
         span = book.get(info.operation_id)
         if span is None:  # started by an earlier invocation: a continuation span closes it
@@ -172,7 +173,7 @@ class InvocationOtelPlugin(OtelPluginBase):
     # ----- user code
 
     def on_user_function_start(self, info: UserFunctionStartInfo) -> None:
-        logger.debug("user function started: {}", info)
+        logger.debug("user function started: %s", info)
         if info.operation_type not in USER_FUNCTION_TYPES:
             raise RuntimeError(f"user code of a {info.operation_type.value} operation was not expected")
         book = self._book()
@@ -192,7 +193,7 @@ class InvocationOtelPlugin(OtelPluginBase):
         self._attach(book, span)
 
     def on_user_function_end(self, info: UserFunctionEndInfo) -> None:
-        logger.debug("user function ended: {}", info)
+        logger.debug("user function ended: %s", info)
         if info.operation_type not in USER_FUNCTION_TYPES:
             raise RuntimeError(f"user code of a {info.operation_type.value} operation was not expected")
         book = self._book()

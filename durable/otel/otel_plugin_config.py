@@ -74,9 +74,10 @@ class OtelPluginConfig:
     def __post_init__(self) -> None:
         explicit = self.provider_source is ProviderSource.EXPLICIT
         if explicit and self.tracer_provider is None:
-            raise ValueError("provider_source=EXPLICIT needs a tracer_provider")
+            raise ValueError("provider_source=EXPLICIT requires a tracer_provider.")
         if not explicit and self.tracer_provider is not None:
             raise ValueError(
-                f"a tracer_provider is only used with provider_source=EXPLICIT, not {self.provider_source.name}: "
-                "set provider_source=ProviderSource.EXPLICIT or leave tracer_provider out"
+                "tracer_provider is only valid with provider_source=EXPLICIT; "
+                f"got provider_source={self.provider_source.name}. Set ProviderSource.EXPLICIT, "
+                "or drop tracer_provider for GLOBAL / AUTO_OTLP."
             )

@@ -10,11 +10,11 @@ opentelemetry-exporter-otlp-proto-http (not part of durable[otel]).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loguru import logger
 from opentelemetry import propagate, trace
 from opentelemetry.propagators.composite import CompositePropagator
 
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.id_generator import IdGenerator
     from opentelemetry.sdk.trace.sampling import Sampler
 
+
 __all__ = ["OTLP_ENDPOINT_ENV", "SAMPLING_RATIO_ENV", "ProviderResult", "create_tracer_provider"]
+logger = logging.getLogger(__name__)
 
 SAMPLING_RATIO_ENV = "OTEL_DURABLE_SAMPLING_RATIO"
 OTLP_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -87,7 +89,7 @@ def default_propagators(config: OtelPluginConfig) -> list[TextMapPropagator]:
 
     chosen: list[TextMapPropagator] = []
     try:
-        from opentelemetry.propagators.aws import AwsXRayPropagator  # type: ignore[import-not-found]
+        from opentelemetry.propagators.aws import AwsXRayPropagator
 
         chosen.append(AwsXRayPropagator())
     except ImportError:
@@ -98,7 +100,7 @@ def default_propagators(config: OtelPluginConfig) -> list[TextMapPropagator]:
 
 def _auto_provider(config: OtelPluginConfig, id_generator: IdGenerator | None) -> SdkTracerProvider:
     try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
             OTLPSpanExporter,
         )
     except ImportError as error:

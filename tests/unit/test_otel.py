@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from durable.otel import (
     xray_context_extractor,
 )
 from durable.otel.deterministic_id_generator import execution_trace_id, xray_root_trace_id
+from durable.otel.provider import default_propagators
 from durable.plugin import DurableInstrumentationPlugin
 from durable.retries import RetryStrategyConfig, create_retry_strategy
 from durable.testing import DurableFunctionTestRunner
@@ -280,6 +282,102 @@ def test_log_lines_carry_the_active_span(provider: TracerProvider, exporter: InM
     assert install_log_filter(plugin, logging.getLogger("no-handlers-here")) is None
 
 
+def _kept_records(
+    plugin: ExecutionOtelPlugin | InvocationOtelPlugin,
+) -> tuple[logging.Handler, list[logging.LogRecord]]:
+    """A handler keeping what it is given, stamped by `plugin` (install_log_filter would reuse the filter an
+    earlier test's plugin left on pytest's own handlers)."""
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    handler = Keep()
+    handler.addFilter(OtelContextLogFilter(plugin))
+    return handler, kept
+
+
+def test_the_handlers_own_code_sees_no_current_span_until_an_operation_ran(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """As with the SDK's ExecutionOtelPlugin: before the first operation, a log line names the Invocation span
+    and a span the handler starts is a root of the execution's trace; after it, the Invocation is current."""
+    plugin = ExecutionOtelPlugin(_config(provider))
+    tracer = provider.get_tracer("user")  # after the plugin gave the provider its id generator
+    handler, kept = _kept_records(plugin)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+
+        def top_level(event: Any, context: DurableContext) -> str:
+            logging.getLogger("user").info("before any operation")
+            with tracer.start_as_current_span("user-before"):
+                pass
+            context.step(lambda _: "ok", name="first")
+            logging.getLogger("user").info("after the first step")
+            with tracer.start_as_current_span("user-after"):
+                pass
+            return "done"
+
+        with DurableFunctionTestRunner(_plugged(top_level, plugin)) as runner:
+            result = runner.run()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert result.status.value == "SUCCEEDED"
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    invocation, workflow = spans["Invocation"], spans["Workflow"]
+    before = next(r for r in kept if r.getMessage() == "before any operation")
+    after = next(r for r in kept if r.getMessage() == "after the first step")
+    assert before.spanId == after.spanId == f"{_id(invocation):016x}"  # type: ignore[attr-defined]
+    assert spans["user-before"].parent is None and _trace(spans["user-before"]) == _trace(workflow)
+    assert _parent(spans["user-after"]) == _id(invocation)
+
+
+def test_a_thread_the_user_starts_logs_and_traces_in_the_invocation(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """A thread of the user's own has none of the runtime's context: its log lines still name the invocation's
+    span and its spans land in the execution's trace, as with the SDK's plugins."""
+    plugin = InvocationOtelPlugin(_config(provider))
+    tracer = provider.get_tracer("user")
+    handler, kept = _kept_records(plugin)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+
+        def threaded(event: Any, context: DurableContext) -> str:
+            def body(_: StepContext) -> str:
+                def work() -> None:
+                    logging.getLogger("user").info("from a thread of mine")
+                    with tracer.start_as_current_span("in-my-thread"):
+                        pass
+
+                worker = threading.Thread(target=work)
+                worker.start()
+                worker.join()
+                return "ok"
+
+            return context.step(body, name="threads")
+
+        with DurableFunctionTestRunner(_plugged(threaded, plugin)) as runner:
+            result = runner.run()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert result.status.value == "SUCCEEDED"
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    record = next(r for r in kept if r.getMessage() == "from a thread of mine")
+    assert record.spanId == f"{_id(spans['Invocation']):016x}"  # type: ignore[attr-defined]
+    assert record.traceId == f"{_trace(spans['Invocation']):032x}"  # type: ignore[attr-defined]
+    assert _trace(spans["in-my-thread"]) == _trace(spans["Invocation"])
+
+
 # ----- the pieces
 
 
@@ -320,19 +418,34 @@ def test_the_generator_is_shared_per_provider_and_deterministic_once(provider: T
 
 
 def test_config_and_provider_selection(provider: TracerProvider) -> None:
-    with pytest.raises(ValueError, match="EXPLICIT needs a tracer_provider"):
+    with pytest.raises(ValueError, match="provider_source=EXPLICIT requires a tracer_provider"):
         OtelPluginConfig(provider_source=ProviderSource.EXPLICIT)
-    with pytest.raises(ValueError, match="only used with provider_source=EXPLICIT"):
+    with pytest.raises(ValueError, match="only valid with provider_source=EXPLICIT; got provider_source=GLOBAL"):
         OtelPluginConfig(tracer_provider=provider)
     assert create_tracer_provider(_config(provider)).tracer_provider is provider
     assert create_tracer_provider(OtelPluginConfig()).tracer_provider is trace.get_tracer_provider()
-    with pytest.raises(ImportError, match="opentelemetry-exporter-otlp"):
-        create_tracer_provider(OtelPluginConfig(provider_source=ProviderSource.AUTO_OTLP))
 
 
-def test_a_plugin_without_an_sdk_provider_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_otlp_works_with_what_the_otel_extra_installs() -> None:
+    """`durable[otel]` brings the OTLP/HTTP exporter and the X-Ray propagator, as the SDK's package does."""
+    result = create_tracer_provider(OtelPluginConfig(provider_source=ProviderSource.AUTO_OTLP))
+    built = result.tracer_provider
+    assert isinstance(built, TracerProvider) and result.source is ProviderSource.AUTO_OTLP
+    built.shutdown()
+    assert [type(p).__name__ for p in default_propagators(OtelPluginConfig())] == [
+        "AwsXRayPropagator", "TraceContextTextMapPropagator",
+    ]
+
+
+def test_a_plugin_without_an_sdk_provider_still_runs_and_says_so_in_logging(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: trace.NoOpTracerProvider())
-    plugin = InvocationOtelPlugin(OtelPluginConfig(enrich_logger=False))
+    with caplog.at_level(logging.WARNING):
+        plugin = InvocationOtelPlugin(OtelPluginConfig(enrich_logger=False))
+    (warned,) = [r for r in caplog.records if "not an OpenTelemetry SDK TracerProvider" in r.getMessage()]
+    assert warned.levelno == logging.WARNING and warned.name.startswith("durable.otel")
+    assert "NoOpTracerProvider" in warned.getMessage()
 
     def handler(event: Any, context: DurableContext) -> str:
         return context.step(lambda _: "ok")
