@@ -794,12 +794,13 @@ class PostgreSQLStore(Store):
 
         Readiness is not checked here: an invocation that finds nothing to do
         replays and suspends again, and the engine's own re-runs (after a crash,
-        a timeout) have no due time to show.
+        a timeout) have no due time to show.  One statement, so no transaction
+        around it: the opening is one round trip.
         """
         member = self.member
         if member is None:
             return CommitResult(False, "only a member engine runs invocations on a shared store")
-        with self._connection() as conn, conn.transaction():
+        with self._connection() as conn:
             row = conn.execute(
                 "UPDATE executions SET token=token+1, invocations=invocations+1, invocation_open=TRUE, "
                 "wake=FALSE, owner=%s WHERE execution_id=%s AND status='RUNNING' "

@@ -245,6 +245,26 @@ def test_a_group_statement_whose_connection_drops_lands_exactly_once(
         assert _numbered_in_order(pg, eid) and len(pg.history(eid)) == 4
 
 
+def test_a_write_that_raises_leaves_nothing_and_its_connection_clean(
+    pg: PostgreSQLStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the work of a transaction wrote before raising is rolled back, and the pool gets an idle
+    connection."""
+
+    def half(conn: Any) -> None:
+        conn.execute("INSERT INTO durable_meta(key, value) VALUES ('half', 'written')")
+        raise ValueError("the work gave up")
+
+    for _ in range(pg.pool.max_size + 1):  # more times than there are connections: each came back usable
+        with pytest.raises(ValueError, match="gave up"):
+            pg._write(half)
+    assert pg.get_meta("half") is None
+    assert pg._write(lambda conn: conn.execute("SELECT txid_current()").fetchone()[0]) > 0
+    with pg.pool.connection() as conn:
+        assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert not [r for r in caplog.records if "rolling back" in r.getMessage()]
+
+
 def test_a_commit_acknowledged_after_the_lease_was_lost_is_answered_refused(
     pg: PostgreSQLStore, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
