@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from durable.core.history import HistoryEvent
+from durable.core.history import HistoryEvent, plain_json_encoder
 from durable.core.records import (
     ErrorObject,
     OperationRecord,
@@ -305,7 +305,7 @@ class Store(ABC):
 
 
 #: one encoder for the nested values of a body (an error, an extra)
-_encode_body = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_encode_body = plain_json_encoder(",", ":")
 #: a string as a JSON literal, escaped exactly as json.dumps escapes it
 _quote = json.encoder.encode_basestring_ascii
 
