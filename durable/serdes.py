@@ -433,14 +433,22 @@ EXTENDED_TYPES_SERDES: SerDes[Any] = ExtendedTypeSerDes()
 def serialize(serdes: SerDes[T] | None, value: T, operation_id: str, durable_execution_arn: str) -> str:
     """`value` as a payload, by `serdes` (EXTENDED_TYPES_SERDES when None).
 
-    Raises ExecutionError, naming the operation and the cause, if the serdes fails.
+    Raises ExecutionError, naming the operation and the cause, if the serdes fails or gives something
+    other than text (or None, no payload): a payload is stored as text, and a dict or bytes found only
+    when the checkpoint is written would fail it far from the code that made it.
     """
     active: SerDes[T] = serdes or EXTENDED_TYPES_SERDES
     try:
-        return active.serialize(value, SerDesContext(operation_id, durable_execution_arn))
+        payload = active.serialize(value, SerDesContext(operation_id, durable_execution_arn))
     except Exception as error:
         logger.opt(exception=error).warning("could not serialize the value of operation {}", operation_id)
         raise ExecutionError(f"Serialization failed for id: {operation_id}, error: {error}.") from error
+    if payload is not None and not isinstance(payload, str):
+        raise ExecutionError(
+            f"Serialization failed for id: {operation_id}, error: {type(active).__name__}.serialize returned "
+            f"{type(payload).__name__}, not str."
+        )
+    return payload
 
 
 def deserialize(serdes: SerDes[T] | None, data: str, operation_id: str, durable_execution_arn: str) -> T:

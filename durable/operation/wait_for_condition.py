@@ -8,8 +8,9 @@ there): a crash in between leaves the record as it was, and the check runs
 again as the same attempt either way.  The new state is checkpointed with the
 delay to the next check (the service records StepSucceeded and keeps the
 operation PENDING), and the invocation suspends.  A stop checkpoints the final
-state and returns it; a check that raises, or a strategy that gives up, fails
-the operation with WaitForConditionError.
+state and returns it; a check that raises, a strategy that gives up, or a
+state its serdes cannot read back or write fails the operation with
+WaitForConditionError.
 """
 
 from __future__ import annotations
@@ -52,8 +53,6 @@ def run_wait_for_condition(
                 f"wait_for_condition {identifier.name or operation_id} will retry at timestamp "
                 f"{record.next_attempt_timestamp}", record.next_attempt_timestamp,
             )
-        if record.result:
-            state = deserialize(config.serdes, record.result, operation_id, arn)
         attempt = record.attempt + 1 if record.status is OperationStatus.READY else max(record.attempt, 1)
     started = None
     if record is None or record.status is OperationStatus.READY:
@@ -66,6 +65,8 @@ def run_wait_for_condition(
         attempt=attempt,
     )
     try:
+        if record is not None and record.result:
+            state = deserialize(config.serdes, record.result, operation_id, arn)
         state = run_user_function(invocation, identifier, check, state, check_context, attempt=attempt)
         decision = config.wait_strategy(state, attempt)
         payload = serialize(config.serdes, state, operation_id, arn)

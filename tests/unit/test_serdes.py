@@ -850,3 +850,86 @@ def test_a_callback_whose_serdes_cannot_decode_raises_an_execution_error() -> No
 
     message, operation_id = json.loads(_run_with_callback(handler, '"x"').result or "")
     assert message == f"Deserialization failed for id: {operation_id}"
+
+
+class _NotText(SerDes[Any]):
+    """A serdes with a common bug: it hands back a dict (or bytes) instead of text."""
+
+    def __init__(self, payload: Any) -> None:
+        self.payload = payload
+
+    def serialize(self, value: Any, serdes_context: SerDesContext) -> Any:
+        return self.payload
+
+    def deserialize(self, data: str, serdes_context: SerDesContext) -> Any:
+        return data
+
+
+@pytest.mark.parametrize("payload", [{"v": 1}, b"\x80pickled"])
+def test_a_serdes_that_gives_no_text_fails_its_operation_at_once_naming_the_type(payload: Any) -> None:
+    """Found where the value is made, not when the checkpoint is written: a poll's state went out without
+    waiting, so the writer's failure left the execution hanging until its timeout."""
+    kind = type(payload).__name__
+    refused = rf"^Serialization failed for id: 3, error: _NotText.serialize returned {kind}, not str"
+    with pytest.raises(ExecutionError, match=refused):
+        serialize(_NotText(payload), 1, "3", "arn")
+    assert serialize(_NotText(None), 1, "3", "arn") is None  # no payload, as the SDK allows
+
+    @durable_execution
+    def in_a_step(event: Any, context: DurableContext) -> Any:
+        return context.step(lambda _: 1, name="s", config=StepConfig(serdes=_NotText(payload)))
+
+    @durable_execution
+    def in_a_poll(event: Any, context: DurableContext) -> Any:
+        return context.wait_for_condition(
+            lambda state, _: state + 1,
+            WaitForConditionConfig(
+                wait_strategy=lambda state, _: WaitForConditionDecision.continue_waiting(Duration.from_seconds(1)),
+                initial_state=0, serdes=_NotText(payload),
+            ),
+            name="poll",
+        )
+
+    stepped = _run(in_a_step)
+    assert stepped.status is InvocationStatus.FAILED and stepped.error is not None
+    assert f"returned {kind}, not str" in (stepped.error.message or "")
+    polled = _run(in_a_poll)
+    assert polled.status is InvocationStatus.FAILED and polled.error is not None
+    assert polled.error.type == "WaitForConditionError" and f"returned {kind}" in (polled.error.message or "")
+    assert polled.get_step("poll").status is OperationStatus.FAILED
+
+
+def test_a_poll_whose_state_no_longer_reads_back_fails_as_wait_for_condition_error() -> None:
+    """As in the SDK: the state is read back inside the check's error handling, so the operation is failed
+    (recorded) and the handler sees WaitForConditionError, which it can catch."""
+
+    class Drifted(SerDes[int]):
+        def serialize(self, value: int, serdes_context: SerDesContext) -> str:
+            return json.dumps(value)
+
+        def deserialize(self, data: str, serdes_context: SerDesContext) -> int:
+            raise ValueError("schema drift")
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> str:
+        try:
+            context.wait_for_condition(
+                lambda state, _: state + 1,
+                WaitForConditionConfig(
+                    wait_strategy=lambda state, _: (
+                        WaitForConditionDecision.stop_polling() if state >= 2
+                        else WaitForConditionDecision.continue_waiting(Duration.from_seconds(1))
+                    ),
+                    initial_state=0, serdes=Drifted(),
+                ),
+                name="poll",
+            )
+        except WaitForConditionError as error:
+            return f"caught: {error}"
+        return "not caught"
+
+    result = _run(handler)
+    assert result.status is InvocationStatus.SUCCEEDED and result.result == '"caught: Deserialization failed for id: 1"'
+    poll = result.get_step("poll")
+    assert poll.status is OperationStatus.FAILED and poll.error is not None
+    assert poll.error.message == "Deserialization failed for id: 1"
