@@ -141,7 +141,10 @@ class ErrorObject:
         """The error as recorded: the exception's class name as its type; an operation error keeps its details."""
         if isinstance(exception, DurableOperationError):
             return cls(exception.message, type(exception).__name__, exception.data, exception.stack_trace)
-        return cls(str(exception), type(exception).__name__, None, None)
+        try:
+            return cls(str(exception), type(exception).__name__, None, None)
+        except Exception as unprintable:  # its __str__ raised: that error is the one recorded, as in the SDK
+            return cls(_message_or_none(unprintable), type(unprintable).__name__, None, None)
 
     @classmethod
     def from_message(cls, message: str) -> ErrorObject:
@@ -269,3 +272,10 @@ class RecordUpdate:
     #: request waited in the ExecutionState's mailbox; a start held back to travel with its outcome is
     #: stamped with it
     issued_at: float | None = None
+
+
+def _message_or_none(exception: BaseException) -> str | None:
+    try:
+        return str(exception)
+    except Exception:
+        return None

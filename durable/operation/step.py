@@ -85,7 +85,12 @@ def _retry_or_fail(
     """Checkpoint a retry and suspend until it is due, or checkpoint the failure and raise it as a StepError."""
     recorded_error = ErrorObject.from_exception(error)
     strategy = config.retry_strategy or RetryPresets.default()
-    decision = strategy(error, attempt)
+    try:
+        decision = strategy(error, attempt)
+    except Exception as unusable:  # the strategy broke on this error (its __str__ raised, say): that fails the step
+        failure = ErrorObject.from_exception(unusable)
+        invocation.checkpoint(update(identifier, OperationAction.FAIL, error=failure))
+        failure.raise_as_operation_error(StepError)
     if decision.should_retry:
         delay = max(1, decision.delay_seconds)
         invocation.checkpoint(

@@ -1,4 +1,5 @@
-"""The SDK's error classification for service errors: which failures a retry can fix."""
+"""The SDK's error classification for service errors (which failures a retry can fix), and errors that
+break while being recorded."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from typing import Any
 
 import pytest
 
+from durable import DurableContext, StepContext, durable_execution
+from durable.core.records import ErrorObject, OperationStatus
 from durable.exceptions import BotoClientError, CheckpointError, DurableApiErrorCategory
+from durable.execution import InvocationStatus
+from durable.testing import DurableFunctionTestRunner
 
 
 class ServiceError(Exception):
@@ -44,3 +49,28 @@ def test_an_error_without_a_response_is_retryable_and_keeps_its_subclass() -> No
     error = CheckpointError.from_exception(ConnectionError("reset"))
     assert isinstance(error, CheckpointError)
     assert error.is_retryable() and str(error) == "reset" and error.error is None
+
+
+class UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("str broke")
+
+
+def test_an_error_whose_str_raises_fails_its_step_with_what_it_raised() -> None:
+    """As in the SDK: the retry strategy reads the message, that raises, and the step fails (recorded) with
+    the RuntimeError, raised to the handler as a StepError; before, the step stayed STARTED."""
+    assert ErrorObject.from_exception(UnprintableError()) == ErrorObject("str broke", "RuntimeError", None, None)
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        def boom(_: StepContext) -> None:
+            raise UnprintableError()
+
+        return context.step(boom, name="s")
+
+    with DurableFunctionTestRunner(handler) as runner:
+        result = runner.run(execution_timeout=60)
+    assert result.status is InvocationStatus.FAILED and result.error is not None
+    assert (result.error.type, result.error.message) == ("StepError", "str broke")
+    step = result.get_step("s")
+    assert step.status is OperationStatus.FAILED and step.error == ErrorObject("str broke", "RuntimeError", None, None)
