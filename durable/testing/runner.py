@@ -53,6 +53,7 @@ from durable.testing.exceptions import (
 )
 from durable.testing.model import create_test_lambda_context
 from durable.testing.stores.base import StoreType
+from durable.testing.stores.memory import InMemoryExecutionStore
 
 P = ParamSpec("P")
 DEFAULT_MAX_INVOCATION_PAGE_BYTES = 5 * 1024 * 1024
@@ -487,6 +488,7 @@ class DurableFunctionTestRunner:
         self.invocation_timeout = invocation_timeout
         #: a store URL, or a store object of `durable.testing.stores` (as the testing library's runner takes)
         self.store = getattr(store, "store_url", store)
+        self._store_object = store if isinstance(store, InMemoryExecutionStore) else None
         self.skip_time = skip_time
         self.functions = functions or {}
         self.workers = workers
@@ -519,6 +521,8 @@ class DurableFunctionTestRunner:
             store=store, clock=self.clock, workers=self.workers, isolation=self.isolation,
             lambda_context=create_test_lambda_context,
         )
+        if self._store_object is not None:
+            self._store_object.attach(self.engine.store)
         self.engine.register(self.handler.name, self.handler, self.invocation_timeout)
         for name, function in self.functions.items():
             self.engine.register(name, function, self.invocation_timeout)

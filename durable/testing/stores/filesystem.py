@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from durable.testing.stores.base import StoredExecutions
 
-class FileSystemExecutionStore:
+#: the one SQLite file of this runtime's schema the folder holds
+DATABASE_NAME = "durable-executions.db"
+
+
+class FileSystemExecutionStore(StoredExecutions):
     def __init__(self, storage_dir: Path) -> None:
         self.storage_dir = Path(storage_dir)
 
@@ -16,6 +21,5 @@ class FileSystemExecutionStore:
         path.mkdir(parents=True, exist_ok=True)
         return cls(path)
 
-    @property
-    def store_url(self) -> str:
-        return f"sqlite:///{self.storage_dir / 'durable-executions.db'}"
+    def _database(self) -> Path:
+        return self.storage_dir / DATABASE_NAME

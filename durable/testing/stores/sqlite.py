@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from durable.testing.stores.base import StoredExecutions
 
-class SQLiteExecutionStore:
+
+class SQLiteExecutionStore(StoredExecutions):
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
 
@@ -16,6 +18,5 @@ class SQLiteExecutionStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(path)
 
-    @property
-    def store_url(self) -> str:
-        return f"sqlite:///{self.db_path}"
+    def _database(self) -> Path:
+        return self.db_path
