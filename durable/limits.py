@@ -82,30 +82,61 @@ def check_size(text: str | None, what: str) -> None:
 
 
 def check_json_value(value: Any, what: str) -> None:
-    """A value that round-trips through JSON: plain types, finite numbers, valid text, bounded depth."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    """A value that round-trips through JSON: plain types, finite numbers, valid text, bounded depth.
+
+    A refusal names where the value breaks the rule (`the body at input.items[2]`); the way there is
+    kept as links to the parent and spelled out only then.
+    """
+    stack: list[tuple[Any, int, _Trail]] = [(value, 1, None)]
     while stack:
-        item, depth = stack.pop()
+        item, depth, trail = stack.pop()
         if item is None or isinstance(item, (bool, int)):
             continue
         if isinstance(item, float):
             if not math.isfinite(item):
-                raise ValidationError(f"{what} holds the number {item!r}; only finite numbers are JSON")
+                raise ValidationError(f"{_at(what, trail)} holds the number {item!r}; only finite numbers are JSON")
         elif isinstance(item, str):
-            check_text(item, what)
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                check_text(item, _at(what, trail))
         elif isinstance(item, (list, tuple, dict)):
             if depth > MAX_JSON_DEPTH:
                 raise ValidationError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
             if isinstance(item, dict):
                 for key, child in item.items():
                     if not isinstance(key, str):
-                        raise ValidationError(f"{what} has a key of type {type(key).__name__}; JSON keys are text")
-                    check_text(key, what)
-                    stack.append((child, depth + 1))
+                        raise ValidationError(
+                            f"{_at(what, trail)} has a key of type {type(key).__name__}; JSON keys are text"
+                        )
+                    try:
+                        key.encode("utf-8")
+                    except UnicodeEncodeError:
+                        check_text(key, f"a key in {_at(what, trail)}")
+                    stack.append((child, depth + 1, (key, trail)))
             else:
-                stack.extend((child, depth + 1) for child in item)
+                stack.extend((child, depth + 1, (index, trail)) for index, child in enumerate(item))
         else:
-            raise ValidationError(f"{what} holds a {type(item).__name__}, which is not JSON")
+            raise ValidationError(f"{_at(what, trail)} holds a {type(item).__name__}, which is not JSON")
+
+
+#: the way from a value's root to one of its parts: (key or index, the parent's trail), None at the root
+_Trail = tuple[Any, Any] | None
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _at(what: str, trail: _Trail) -> str:
+    """`what` and the place `trail` leads to: `the body at input.items[2]`."""
+    steps: list[str] = []
+    while trail is not None:
+        key, trail = trail
+        if isinstance(key, int):
+            steps.append(f"[{key}]")
+        elif _PLAIN_KEY.fullmatch(key):
+            steps.append(f".{key}")
+        else:
+            steps.append(f"[{json.dumps(key[:64])}]")
+    return f"{what} at {''.join(reversed(steps)).lstrip('.')}" if steps else what
 
 
 def parse_json(text: str, what: str) -> Any:

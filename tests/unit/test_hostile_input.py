@@ -121,6 +121,19 @@ def test_unpaired_surrogates_are_refused_and_reads_keep_working(engine: Engine, 
         engine.start("approval", {"note": "\udc80"})
 
 
+def test_a_refused_value_is_named_by_where_it_sits(engine: Engine, api: httpx.Client) -> None:
+    """Deep in a large input, "the body holds an unpaired surrogate" does not say where to look."""
+    body = b'{"function": "approval", "input": {"lines": [{"note": "ok"}, {"note": "\\ud800"}]}}'
+    deep = _raw(api, "POST", "/executions", body)
+    assert deep.status_code == 400
+    assert deep.json()["error"].startswith("the body at input.lines[1].note is not valid text"), deep.text
+    odd_key = _raw(api, "POST", "/executions", b'{"function": "approval", "input": {"a b": [1, "\\udfff"]}}')
+    assert odd_key.status_code == 400 and 'the body at input["a b"][1]' in odd_key.json()["error"], odd_key.text
+    with pytest.raises(ValidationError, match=r"^the execution input at orders\[0\]\.total holds the number inf"):
+        engine.start("approval", {"orders": [{"total": float("inf")}]})
+    assert engine.list() == []
+
+
 def test_a_record_poisoned_before_validation_existed_still_reads(engine: Engine, api: httpx.Client) -> None:
     eid, _ = _waiting(engine, api)
     error = ErrorObject(message="\ud800", type="Old")
