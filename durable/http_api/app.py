@@ -202,7 +202,7 @@ def _listing(engine: Engine, status: ExecutionStatus | None, count: int) -> tupl
             executions.append(execution)
         if len(page) < wanted:
             break
-        before = (page[-1].created, page[-1].execution_id)
+        before = page[-1].cursor
     return executions, False
 
 

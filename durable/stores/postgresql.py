@@ -198,7 +198,7 @@ def _quick_commit_sql(operations: int, events: int) -> bytes:
 
 
 #: several executions' plain checkpoints as one statement: each execution's fence as in `_quick_commit_sql`,
-#: the rows as arrays (`_GroupCheckpoint.values`), in execution id order; the executions whose fence held
+#: the rows as arrays (`_group_values`), in execution id order; it returns the executions whose fence held
 GROUP_COMMIT_SQL = f"""WITH lease AS (
     SELECT 1 FROM durable_engines WHERE engine_id = $1 AND epoch = $2 AND {_LIVE}
 ), wanted AS (

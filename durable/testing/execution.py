@@ -26,7 +26,7 @@ from durable.lambda_service import (
 )
 from durable.stores.base import ExecutionRecord, ExecutionStatus, Store
 
-__all__ = ["Execution", "ExecutionStatus", "read_execution", "read_executions", "service_operation"]
+__all__ = ["Execution", "ExecutionStatus", "read_execution", "read_executions", "service_operation", "utc_datetime"]
 
 #: how a closed execution's last invocation ended, by how the execution closed
 _CLOSED_AS = {ExecutionStatus.SUCCEEDED: InvocationStatus.SUCCEEDED}
@@ -83,8 +83,8 @@ def service_operation(record: OperationRecord) -> Operation:
         status=record.status,
         parent_id=record.parent_id,
         name=record.name,
-        start_timestamp=_when(record.start_timestamp),
-        end_timestamp=_when(record.end_timestamp),
+        start_timestamp=utc_datetime(record.start_timestamp),
+        end_timestamp=utc_datetime(record.end_timestamp),
         sub_type=record.sub_type,
         execution_details=ExecutionDetails(record.result) if kind is OperationType.EXECUTION else None,
         context_details=(
@@ -92,10 +92,10 @@ def service_operation(record: OperationRecord) -> Operation:
             if kind is OperationType.CONTEXT else None
         ),
         step_details=(
-            StepDetails(record.attempt, _when(record.next_attempt_timestamp), result, error)
+            StepDetails(record.attempt, utc_datetime(record.next_attempt_timestamp), result, error)
             if kind is OperationType.STEP else None
         ),
-        wait_details=WaitDetails(_when(record.scheduled_end_timestamp)) if kind is OperationType.WAIT else None,
+        wait_details=WaitDetails(utc_datetime(record.scheduled_end_timestamp)) if kind is OperationType.WAIT else None,
         callback_details=(
             CallbackDetails(record.callback_id or "", result, error) if kind is OperationType.CALLBACK else None
         ),
@@ -103,5 +103,6 @@ def service_operation(record: OperationRecord) -> Operation:
     )
 
 
-def _when(seconds: float | None) -> datetime.datetime | None:
+def utc_datetime(seconds: float | None) -> datetime.datetime | None:
+    """Seconds since the epoch as an aware UTC datetime, as the service's models carry times."""
     return None if seconds is None else datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)

@@ -51,6 +51,7 @@ from durable.testing.exceptions import (
     InvalidParameterValueException,
     ResourceNotFoundException,
 )
+from durable.testing.execution import utc_datetime
 from durable.testing.model import create_test_lambda_context
 from durable.testing.stores.base import StoreType
 from durable.testing.stores.memory import InMemoryExecutionStore
@@ -79,10 +80,6 @@ __all__ = [
     "WebRunnerConfig",
     "create_operation",
 ]
-
-
-def _when(seconds: float | None) -> datetime.datetime | None:
-    return None if seconds is None else datetime.datetime.fromtimestamp(seconds, datetime.UTC)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,8 +112,8 @@ def _common(record: OperationRecord) -> dict[str, Any]:
         "parent_id": record.parent_id,
         "name": record.name,
         "sub_type": record.sub_type,
-        "start_timestamp": _when(record.start_timestamp),
-        "end_timestamp": _when(record.end_timestamp),
+        "start_timestamp": utc_datetime(record.start_timestamp),
+        "end_timestamp": utc_datetime(record.end_timestamp),
     }
 
 
@@ -245,7 +242,7 @@ class StepOperation(ContextOperation):
         finished = operation.attempt - 1 if operation.status is OperationStatus.STARTED else operation.attempt
         return StepOperation(
             **_common(operation), child_operations=_children(operation, all_operations),
-            attempt=max(finished, 0), next_attempt_timestamp=_when(operation.next_attempt_timestamp),
+            attempt=max(finished, 0), next_attempt_timestamp=utc_datetime(operation.next_attempt_timestamp),
             result=operation.result, error=error,
         )
 
@@ -259,7 +256,8 @@ class WaitOperation(Operation):
         operation: OperationRecord, all_operations: list[OperationRecord] | None = None
     ) -> WaitOperation:
         operation = _expect(operation, OperationType.WAIT, "WAIT")
-        return WaitOperation(**_common(operation), scheduled_end_timestamp=_when(operation.scheduled_end_timestamp))
+        scheduled_end = utc_datetime(operation.scheduled_end_timestamp)
+        return WaitOperation(**_common(operation), scheduled_end_timestamp=scheduled_end)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -282,11 +283,10 @@ def test_log_lines_carry_the_active_span(provider: TracerProvider, exporter: InM
     assert install_log_filter(plugin, logging.getLogger("no-handlers-here")) is None
 
 
-def _kept_records(
-    plugin: ExecutionOtelPlugin | InvocationOtelPlugin,
-) -> tuple[logging.Handler, list[logging.LogRecord]]:
-    """A handler keeping what it is given, stamped by `plugin` (install_log_filter would reuse the filter an
-    earlier test's plugin left on pytest's own handlers)."""
+@contextlib.contextmanager
+def _root_records(plugin: ExecutionOtelPlugin | InvocationOtelPlugin) -> Iterator[list[logging.LogRecord]]:
+    """What the root logger passes at INFO during the block, stamped by `plugin` (install_log_filter would
+    reuse the filter an earlier test's plugin left on pytest's own handlers)."""
     kept: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):
@@ -295,7 +295,15 @@ def _kept_records(
 
     handler = Keep()
     handler.addFilter(OtelContextLogFilter(plugin))
-    return handler, kept
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        yield kept
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def test_the_handlers_own_code_sees_no_current_span_until_an_operation_ran(
@@ -305,12 +313,7 @@ def test_the_handlers_own_code_sees_no_current_span_until_an_operation_ran(
     and a span the handler starts is a root of the execution's trace; after it, the Invocation is current."""
     plugin = ExecutionOtelPlugin(_config(provider))
     tracer = provider.get_tracer("user")  # after the plugin gave the provider its id generator
-    handler, kept = _kept_records(plugin)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    level = root.level
-    root.setLevel(logging.INFO)
-    try:
+    with _root_records(plugin) as kept:
 
         def top_level(event: Any, context: DurableContext) -> str:
             logging.getLogger("user").info("before any operation")
@@ -324,9 +327,6 @@ def test_the_handlers_own_code_sees_no_current_span_until_an_operation_ran(
 
         with DurableFunctionTestRunner(_plugged(top_level, plugin)) as runner:
             result = runner.run()
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
     assert result.status.value == "SUCCEEDED"
     spans = {s.name: s for s in exporter.get_finished_spans()}
     invocation, workflow = spans["Invocation"], spans["Workflow"]
@@ -344,12 +344,7 @@ def test_a_thread_the_user_starts_logs_and_traces_in_the_invocation(
     span and its spans land in the execution's trace, as with the SDK's plugins."""
     plugin = InvocationOtelPlugin(_config(provider))
     tracer = provider.get_tracer("user")
-    handler, kept = _kept_records(plugin)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    level = root.level
-    root.setLevel(logging.INFO)
-    try:
+    with _root_records(plugin) as kept:
 
         def threaded(event: Any, context: DurableContext) -> str:
             def body(_: StepContext) -> str:
@@ -367,9 +362,6 @@ def test_a_thread_the_user_starts_logs_and_traces_in_the_invocation(
 
         with DurableFunctionTestRunner(_plugged(threaded, plugin)) as runner:
             result = runner.run()
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
     assert result.status.value == "SUCCEEDED"
     spans = {s.name: s for s in exporter.get_finished_spans()}
     record = next(r for r in kept if r.getMessage() == "from a thread of mine")
