@@ -6,10 +6,11 @@ Sends: each Persist's answer (its future, or Committed to `notify`);
 AlarmCommitted to the AlarmClient after a commit that changed a stored alarm;
 ExecutionEnded to the CompletionBoard after a commit that ended an execution.
 
-Group commit: a Persist is queued and, if no flush is pending, a Flush is
-told to self.  The Flush lands behind every Persist already in the mailbox,
-so everything that arrived while the previous transaction ran is committed
-in the next single transaction.  The writer is a BorrowingActor: a waiting
+Group commit: a Persist is queued and, if more mail waits behind it and no
+flush is pending, a Flush is told to self.  The Flush lands behind every
+Persist already in the mailbox, so everything that arrived while the previous
+transaction ran is committed in the next single transaction; a Persist with
+nothing behind it is committed at once.  The writer is a BorrowingActor: a waiting
 sender that finds it idle commits on its own thread (a lone step's
 checkpoint costs no hand-off), and a backlog is worked off by the writer's
 own thread.  A request that is not a Persist first commits what is queued,
@@ -62,7 +63,9 @@ class CheckpointWriter(BorrowingActor):
         match message:
             case Persist():
                 self.pending.append(message)
-                if not self.flush_scheduled:
+                if self.actor_inbox.empty():
+                    self._flush()  # nothing behind it to group with: a Flush told now would be the next message
+                elif not self.flush_scheduled:
                     self.flush_scheduled = True
                     self.actor_ref.tell(Flush())
             case Flush():

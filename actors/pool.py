@@ -46,8 +46,21 @@ _CLAIM = object()
 _SERIALS = itertools.count(1)
 #: pykka's own messages (stop, proxy calls): the only ones its `_handle_receive` does not pass to `on_receive`
 _PYKKA_MESSAGES = frozenset({_ActorStop, ProxyCall, ProxyGetAttr, ProxySetAttr})
-#: per thread: the pool it serves, whether it is kept free of inline work, and what it lends (`about_to_wait`)
-_thread_waits = threading.local()
+
+
+class _ThreadWaits(threading.local):
+    """Per thread: the pool it serves, whether it is kept free of inline work, and what it lends
+    (`about_to_wait`); class attributes are every thread's defaults, so reading one costs no getattr."""
+
+    pool: ActorPool | None = None
+    kept_free = False
+    #: inside `about_to_wait`, and how many blocks deep past the outermost
+    open = False
+    nested = 0
+    borrower: BorrowingActor | None = None
+
+
+_thread_waits = _ThreadWaits()
 
 
 #: an extra thread (added while the pool was starved, or standing in for a waiting one) retires after this idle
@@ -182,7 +195,7 @@ class ActorPool:
     @contextlib.contextmanager
     def stand_in(self) -> Iterator[None]:
         """While the block runs, one more thread serves this pool if the caller is one of its threads."""
-        if getattr(_thread_waits, "pool", None) is not self or next(self._waiting) - next(self._woken) > 0:
+        if _thread_waits.pool is not self or next(self._waiting) - next(self._woken) > 0:
             yield  # not a pool thread, or a thread of the pool is idle and takes the work (deepest first)
             return
         self._add_thread()
@@ -220,16 +233,17 @@ class _PoolInbox(queue.SimpleQueue[Any]):
 class StopFlag:
     """A pooled actor's `actor_stopped`: what pykka and the pool ask of it (`set`, `is_set`), as one object."""
 
-    __slots__ = ("_set",)
+    __slots__ = ("stopped",)
 
     def __init__(self) -> None:
-        self._set = False
+        #: read directly where mail is handled: a method call per message counted in a wave of resumes
+        self.stopped = False
 
     def set(self) -> None:
-        self._set = True
+        self.stopped = True
 
     def is_set(self) -> bool:
-        return self._set
+        return self.stopped
 
 
 class PooledRef(pykka.ActorRef[Any]):
@@ -241,7 +255,7 @@ class PooledRef(pykka.ActorRef[Any]):
     """
 
     def tell(self, message: Any) -> None:
-        if self.actor_stopped.is_set():
+        if self.actor_stopped.stopped:  # type: ignore[attr-defined]
             raise ActorDeadError(f"{self} not found")
         self.actor_inbox.put(message)
 
@@ -307,9 +321,10 @@ class PooledActor(TrackedActor):
     def _drain(self, limit: int | None = None) -> None:
         """Handle mail until the mailbox is empty; past `limit` messages, leave the rest to the pool."""
         inbox: _PoolInbox = self.actor_inbox  # type: ignore[assignment]
+        flag: StopFlag = self.actor_stopped  # type: ignore[assignment]
         handled = 0
         while True:
-            while not self.actor_stopped.is_set():
+            while not flag.stopped:
                 if limit is not None and handled >= limit and not inbox.empty():
                     self.pool.schedule(self)
                     return
@@ -319,7 +334,7 @@ class PooledActor(TrackedActor):
                     break
                 self._process(envelope)
                 handled += 1
-            if self.actor_stopped.is_set():
+            if flag.stopped:
                 self._fail_leftovers(inbox)
                 return
             self._claim_token.put(_CLAIM)
@@ -374,7 +389,7 @@ class InlineActor(PooledActor):
 
     def _wake(self) -> None:
         if self._claim():
-            if self.pooled_from_kept_threads and getattr(_thread_waits, "kept_free", False):
+            if self.pooled_from_kept_threads and _thread_waits.kept_free:
                 self.pool.schedule(self)
             else:
                 self._drain()
@@ -391,28 +406,42 @@ def keep_this_thread_free() -> None:
     _thread_waits.kept_free = True
 
 
-@contextlib.contextmanager
-def about_to_wait() -> Iterator[None]:
+class _AboutToWait:
+    """The block `about_to_wait` opens: one object for every thread, since what it keeps is the thread's."""
+
+    def __enter__(self) -> None:
+        waits = _thread_waits
+        if waits.open:
+            waits.nested += 1
+        else:
+            waits.open = True
+            waits.borrower = None
+
+    def __exit__(self, *exc_info: object) -> None:
+        waits = _thread_waits
+        if waits.nested:
+            waits.nested -= 1
+            return
+        borrower = waits.borrower
+        waits.open = False
+        waits.borrower = None
+        if borrower is not None:
+            borrower._drain(borrower.turn)
+
+
+_ABOUT_TO_WAIT = _AboutToWait()
+
+
+def about_to_wait() -> _AboutToWait:
     """Mark this thread, for the block, as one that will only wait for an answer after its sends.
 
     The first BorrowingActor it wakes inside the block is lent this thread:
     its claim is taken at once and its mail handled when the block ends, once
     every inline actor this thread drained meanwhile has let go (a commit never
     holds up another thread's lookup).  Nested blocks lend through the outer one.
+    A plain object rather than a generator: a step enters two of these.
     """
-    if getattr(_thread_waits, "open", False):
-        yield
-        return
-    _thread_waits.open = True
-    _thread_waits.borrower = None
-    try:
-        yield
-    finally:
-        borrower: BorrowingActor | None = _thread_waits.borrower
-        _thread_waits.open = False
-        _thread_waits.borrower = None
-        if borrower is not None:
-            borrower._drain(borrower.turn)
+    return _ABOUT_TO_WAIT
 
 
 class BorrowingActor(PooledActor):
@@ -433,7 +462,7 @@ class BorrowingActor(PooledActor):
 
     def _wake(self) -> None:
         if self._claim():
-            if getattr(_thread_waits, "open", False) and _thread_waits.borrower is None:
+            if _thread_waits.open and _thread_waits.borrower is None:
                 _thread_waits.borrower = self
             else:
                 self.pool.schedule(self)

@@ -46,6 +46,12 @@ MANY = 12
 BY_PARENT = frozenset({"Branch"})
 
 
+class _CallerCounts(threading.local):
+    """Per thread outside the actors: its sends by receiver (None, the class default: none yet)."""
+
+    counts: dict[str, int] | None = None
+
+
 class Topology:
     """Who exists and who talks to whom; one per engine.  Any thread may report; the keeper owns the picture.
 
@@ -60,7 +66,7 @@ class Topology:
 
     def __init__(self) -> None:
         self.keeper: pykka.ActorRef[TopologyKeeper] = TopologyKeeper.start()
-        self._local = threading.local()
+        self._local = _CallerCounts()
 
     def annotate(self, urn: str, note: str) -> None:
         """A line shown under the actor's name in the picture (a worker's counters, say)."""
@@ -79,7 +85,7 @@ class Topology:
 
     def tell(self, ref: pykka.ActorRef[Any], message: Any) -> None:
         """Send from a non-actor thread (a handler, the engine facade), counted as 'caller'."""
-        counts: dict[str, int] | None = getattr(self._local, "counts", None)
+        counts = self._local.counts
         if counts is None:
             counts = self._local.counts = {}
             self._report(CallerCounts(counts))

@@ -28,6 +28,8 @@ class Clock(Protocol):
 
 def skew(clock: Clock) -> float:
     """How far the engine's time is ahead of real time (0 on a real clock)."""
+    if type(clock) is RealClock:
+        return 0.0
     return clock.now() - clock.wall()
 
 

@@ -65,6 +65,12 @@ class _View:
     written: set[str]
 
 
+class _ThreadView(threading.local):
+    """Per thread: the view a resumed branch replays from (None, the class default: none)."""
+
+    view: _View | None = None
+
+
 class Invocation:
     def __init__(
         self,
@@ -95,7 +101,7 @@ class Invocation:
         #: set while a handler with plugins runs; it fires their operation hooks (durable.plugin_session)
         self.plugins: OperationObserver | None = None
         #: per thread: the records a resumed branch replays from (`replay_from`)
-        self._local = threading.local()
+        self._local = _ThreadView()
 
     @property
     def durable_execution_arn(self) -> str:
@@ -124,7 +130,7 @@ class Invocation:
         """The recorded operation at this id, or None for new work (`known_new`: the caller knows it is)."""
         op = None if known_new else self.snapshot.get(operation_id)
         if not known_new and (op is None or not op.status.is_terminal):
-            view: _View | None = getattr(self._local, "view", None)
+            view = self._local.view
             if view is not None and operation_id not in view.written and is_under(view.root, operation_id):
                 op = view.records.get(operation_id)
             else:
@@ -137,7 +143,7 @@ class Invocation:
 
     def checkpoint(self, update: RecordUpdate, wait: bool = True, started: RecordUpdate | None = None) -> None:
         """Send `update` (after `started`, a start held back to travel with it, when given)."""
-        view: _View | None = getattr(self._local, "view", None)
+        view = self._local.view
         if view is not None:
             view.written.add(update.operation_id)
         plugins = self.plugins

@@ -111,7 +111,7 @@ def operation_event(op: OperationRecord, event_type: str, when: float, details: 
         operation_id=op.operation_id,
         name=op.name,
         parent_id=op.parent_id,
-        sub_type=op.sub_type.value if op.sub_type else None,
+        sub_type=op.sub_type._value_ if op.sub_type else None,  # `.value` without the property call
     )
 
 

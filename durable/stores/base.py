@@ -317,13 +317,14 @@ def operation_to_json(op: OperationRecord) -> str:
     text field by field (numbers as `repr`, as json writes them): it runs for every record a flush
     writes, and building a dict for the generic encoder costs about 1.7 times as much.
     """
-    parts = ['{"t":"', op.operation_type.value, '","s":"', op.status.value, '"']
+    # `_value_`, the member's stored value, is what `.value` returns, without the property call
+    parts = ['{"t":"', op.operation_type._value_, '","s":"', op.status._value_, '"']
     if op.parent_id is not None:
         parts += (',"p":', _quote(op.parent_id))
     if op.name is not None:
         parts += (',"n":', _quote(op.name))
     if op.sub_type is not None:
-        parts += (',"st":"', op.sub_type.value, '"')
+        parts += (',"st":"', op.sub_type._value_, '"')
     if op.start_timestamp is not None:
         parts += (',"ts":', repr(op.start_timestamp))
     if op.end_timestamp is not None:

@@ -410,14 +410,17 @@ class _CheckpointLine:
         self._psycopg = psycopg
         self._conn: Any = None
         self._prepared = prepared
+        #: the shapes prepared on `_conn` (looked up once per connection: a weak-keyed lookup makes a weakref)
+        self._shapes: set[bytes] = set()
 
     def run(self, name: bytes, statement: bytes, values: list[bytes]) -> Any:
         """Run a checkpoint statement, prepared under `name`; its result (libpq's)."""
         if self._conn is None:
             self._conn = self._pool.getconn()
+            self._shapes = self._prepared.setdefault(self._conn, set())
         pgconn = self._conn.pgconn
         try:
-            return _run_prepared(self._psycopg, self._conn, self._prepared, name, statement, values)
+            return _run_prepared(self._psycopg, pgconn, self._shapes, name, statement, values)
         except self._psycopg.Error:
             if pgconn.status != self._psycopg.pq.ConnStatus.OK:
                 self.close()
@@ -430,13 +433,11 @@ class _CheckpointLine:
 
 
 def _run_prepared(
-    psycopg: Any, conn: Any, prepared: PreparedShapes, name: bytes, statement: bytes, values: list[bytes]
+    psycopg: Any, pgconn: Any, shapes: set[bytes], name: bytes, statement: bytes, values: list[bytes]
 ) -> Any:
-    """Run a checkpoint statement on `conn`, prepared under `name` (prepared first if this connection
-    lacks it: parsing and planning it cost the server more than running it); libpq's result, from text
-    parameters."""
-    shapes = prepared.setdefault(conn, set())
-    pgconn = conn.pgconn
+    """Run a checkpoint statement on `pgconn`, prepared under `name` (prepared first if it is not among
+    the connection's `shapes`: parsing and planning it cost the server more than running it); libpq's
+    result, from text parameters."""
     if name not in shapes:
         _checked(psycopg, pgconn, pgconn.prepare(name, statement))
         shapes.add(name)
@@ -878,12 +879,13 @@ class PostgreSQLStore(Store):
 
         def work(conn: Any) -> None:
             fences.clear()
+            shapes = self._prepared.setdefault(conn, set())
             slow = []
             for execution_id in sorted(by_execution):
                 positions = by_execution[execution_id]
                 form = forms[execution_id]
                 if form is not None and int(
-                    _run_prepared(self._psycopg, conn, self._prepared, *form.alone()).get_value(0, 0)
+                    _run_prepared(self._psycopg, conn.pgconn, shapes, *form.alone()).get_value(0, 0)
                 ):
                     fences[execution_id] = (form.token, form.next_event_id)
                     for position in positions:
