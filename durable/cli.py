@@ -308,6 +308,8 @@ def _engine(args: argparse.Namespace, handlers: list[tuple[str, Any]], **options
 
 def cmd_run(args: argparse.Namespace) -> int:
     name, handlers, payload = _load(args)
+    if args.viz:
+        _viz_target(Path(args.viz))
     engine = _engine(args, handlers)
     try:
         execution_id = engine.start(name, payload, execution_name=args.name, execution_timeout=args.timeout)
@@ -698,6 +700,7 @@ def _await_settled(engine: Any, execution_id: str, invocations_before: int, time
 
 
 def cmd_viz(args: argparse.Namespace) -> int:
+    _viz_target(Path(args.out))
     store = _open_store(args)
     try:
         dot = store.get_meta("topology.dot")
@@ -710,20 +713,36 @@ def cmd_viz(args: argparse.Namespace) -> int:
     return 0
 
 
+#: a drawing's file suffix -> what is written there
+_VIZ_FORMATS = {"": "dot", ".dot": "dot", ".gv": "dot", ".svg": "svg", ".html": "html", ".htm": "html"}
+
+
+def _viz_target(out: Path) -> str:
+    """The format a drawing goes to `out` in; CliError, before any work is done, if it cannot be written there."""
+    fmt = _VIZ_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise CliError(f"unknown output format {out.suffix!r}: use .svg, .html or .dot")
+    folder = out.parent if str(out.parent) else Path(".")
+    if out.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        where = out if out.is_dir() else folder
+        reason = "it is a directory" if out.is_dir() else "no such directory" if not folder.is_dir() else \
+            "permission denied"
+        raise CliError(f"cannot write {out}: {reason} ({where})")
+    return fmt
+
+
 def _write_viz(dot: str, graph: dict[str, Any] | None, out: Path) -> None:
     """DOT as recorded; SVG and HTML drawn here (no Graphviz needed) from the graph, or from the DOT."""
     from durable.viz import graph_from_dot, render_html, render_svg
 
-    fmt = out.suffix.lstrip(".").lower()
+    fmt = _viz_target(out)
     drawn = graph if graph is not None else graph_from_dot(dot)
-    if fmt in ("", "dot", "gv"):
+    if fmt == "dot":
         text = dot
     elif fmt == "svg":
         text = render_svg(drawn)
-    elif fmt in ("html", "htm"):
-        text = render_html(drawn)
     else:
-        raise CliError(f"unknown output format {out.suffix!r}: use .svg, .html or .dot")
+        text = render_html(drawn)
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as error:

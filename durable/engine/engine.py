@@ -337,6 +337,12 @@ class Engine:
         """Fail a callback with an error (an ErrorObject, or a dict with ErrorType/ErrorMessage/...)."""
         if isinstance(error, dict):
             check_json_value(error, "the callback error")
+            unknown = sorted(set(error) - _ERROR_FIELDS)
+            if unknown:
+                raise ValidationError(
+                    f"the callback error has an unknown field {unknown[0]!r}: it takes "
+                    "ErrorType, ErrorMessage, ErrorData and StackTrace"
+                )
             error = ErrorObject.from_dict(error)
         if error is not None:
             _check_error(error, "the callback error")
@@ -503,14 +509,20 @@ class Engine:
         self.close()
 
 
+#: the fields of an error object in the AWS shape
+_ERROR_FIELDS = frozenset({"ErrorType", "ErrorMessage", "ErrorData", "StackTrace"})
+
+
 def _check_error(error: ErrorObject, what: str) -> None:
     """An error object from outside: its fields are text (or a list of text lines) within the size limit."""
     if not isinstance(error, ErrorObject):
         raise ValidationError(f"{what} must be an ErrorObject or a dict, got {type(error).__name__}")
     fields = error.to_dict()
     for key, value in fields.items():
-        lines = value if key == "StackTrace" and isinstance(value, list) else [value]
-        if not all(isinstance(line, str) for line in lines):
+        if key == "StackTrace":
+            if not isinstance(value, list) or not all(isinstance(line, str) for line in value):
+                raise ValidationError(f"{what}'s field 'StackTrace' must be a list of text lines")
+        elif not isinstance(value, str):
             raise ValidationError(f"{what}'s field {key!r} must be text")
     check_json_value(fields, what)
     check_size(json.dumps(fields), what)

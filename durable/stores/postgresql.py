@@ -281,6 +281,9 @@ def split_url(url: str) -> Location:
     schema = query.pop("schema", [None])[-1] or os.environ.get("DURABLE_PG_SCHEMA") or DEFAULT_SCHEMA
     if not _SCHEMA_NAME.match(schema):
         raise StoreError(f"invalid schema name {schema!r}: lower-case letters, digits and _, at most 63")
+    timeout = query.get("connect_timeout", [None])[-1]
+    if timeout is not None and not (timeout.isascii() and timeout.strip().lstrip("-").isdigit()):
+        raise StoreError(f"invalid connect_timeout {timeout!r}: a whole number of seconds")
     options = [*query.pop("options", [])]
     commit = query.pop("synchronous_commit", [None])[-1]
     if commit is not None:
@@ -289,6 +292,12 @@ def split_url(url: str) -> Location:
         options.append(f"-c synchronous_commit={commit}")
     rest = urlencode(query, doseq=True)
     return Location(urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), schema, " ".join(options))
+
+
+def _holds_nul(*texts: str | None) -> bool:
+    """PostgreSQL text cannot hold NUL (the server refuses it), so no stored id or name does: a lookup by
+    one finds nothing, where asking the server would fail."""
+    return any(text is not None and "\x00" in text for text in texts)
 
 
 def _where(url: str) -> str:
@@ -475,8 +484,11 @@ class PostgreSQLStore(Store):
         #: replaced whole by whoever joins or renews (the ClusterMember, or `commit` confirming a lapsed lease)
         self.member: Membership | None = None
         try:
+            # the URL's own connect_timeout, when it has one, as every pooled connection will use it
+            given = "connect_timeout" in parse_qs(urlsplit(self.conninfo).query)
+            timeout = {} if given else {"connect_timeout": max(1, int(connect_timeout))}
             probe = psycopg.connect(
-                self.conninfo, connect_timeout=max(1, int(connect_timeout)), autocommit=True,
+                self.conninfo, autocommit=True, **timeout,
                 **({"options": location.options} if location.options else {}),
             )
         except psycopg.Error as error:
@@ -608,6 +620,8 @@ class PostgreSQLStore(Store):
 
     @_retrying
     def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        if _holds_nul(execution_id):
+            return None
         with self._connection() as conn:
             row = conn.execute(
                 f"SELECT {_EXEC_COLUMNS} FROM executions WHERE execution_id=%s", (execution_id,)
@@ -631,6 +645,8 @@ class PostgreSQLStore(Store):
     @_retrying
     def page_executions(self, query: ExecutionQuery) -> list[ExecutionRecord]:
         """Keyset paging, newest first, answered from the (created, execution_id) indexes."""
+        if _holds_nul(query.function_name, query.name_prefix, query.before[1] if query.before else None):
+            return []
         where: list[str] = []
         params: list[Any] = []
         if query.status is not None:
@@ -655,6 +671,8 @@ class PostgreSQLStore(Store):
 
     @_retrying
     def load_operations(self, execution_id: str) -> list[OperationRecord]:
+        if _holds_nul(execution_id):
+            return []
         with self._connection() as conn:
             rows = conn.execute(
                 "SELECT operation_id, body FROM operations WHERE execution_id=%s ORDER BY seq", (execution_id,)
@@ -663,6 +681,8 @@ class PostgreSQLStore(Store):
 
     @_retrying
     def get_operation(self, execution_id: str, operation_id: str) -> OperationRecord | None:
+        if _holds_nul(execution_id, operation_id):
+            return None
         with self._connection() as conn:
             row = conn.execute(
                 "SELECT body FROM operations WHERE execution_id=%s AND operation_id=%s", (execution_id, operation_id)
@@ -671,6 +691,8 @@ class PostgreSQLStore(Store):
 
     @_retrying
     def history(self, execution_id: str) -> list[dict[str, Any]]:
+        if _holds_nul(execution_id):
+            return []
         with self._connection() as conn:
             rows = conn.execute(
                 "SELECT body FROM events WHERE execution_id=%s ORDER BY event_id", (execution_id,)

@@ -126,9 +126,16 @@ class SQLiteStore(Store):
             if not os.access(parent, os.W_OK):
                 raise StoreError(f"cannot write the store at {self.path}: {parent} is not writable")
             return
-        with open(self.path, "rb") as handle:
-            if handle.read(16) != b"SQLite format 3\x00":
-                raise StoreError(f"{self.path} is not a durable store (not a SQLite database)")
+        if not os.access(self.path, os.R_OK | os.W_OK):
+            # before any connection: SQLite would leave -wal and -shm files beside a store it cannot use
+            raise StoreError(f"cannot open the store {self.path}: permission denied (it needs read and write access)")
+        try:
+            with open(self.path, "rb") as handle:
+                header = handle.read(16)
+        except OSError as error:
+            raise StoreError(f"cannot open the store {self.path}: {error.strerror or error}") from None
+        if header != b"SQLite format 3\x00":
+            raise StoreError(f"{self.path} is not a durable store (not a SQLite database)")
         try:
             probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
             try:

@@ -168,6 +168,52 @@ def test_cli_rejects_bad_function_or_input_with_one_line_and_writes_nothing(
     assert not store.exists()
 
 
+@pytest.mark.parametrize(("viz", "needle"), [
+    ("topology.exe", "unknown output format '.exe'"),
+    ("missing/topology.svg", "no such directory"),
+    (".", "it is a directory"),
+])
+def test_cli_run_refuses_a_drawing_it_cannot_write_before_running_anything(
+    tmp_path: Path, viz: str, needle: str
+) -> None:
+    store = tmp_path / "store.db"
+    done = _run_cli("--store", f"sqlite:///{store}", "run", "examples.hello:handler", "--viz", str(tmp_path / viz),
+                    cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: cannot write") or done.stderr.startswith("error: unknown output format")
+    assert needle in done.stderr and done.stderr.count("\n") == 1
+    assert not store.exists(), "nothing ran"
+
+
+def test_cli_store_it_may_not_read_and_write_gives_one_line_and_leaves_nothing_beside_it() -> None:
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="durable-perm-"))
+    try:
+        folder.chmod(0o777)
+        store = folder / "store.db"
+        with sqlite3.connect(store) as conn:
+            conn.execute("CREATE TABLE durable_meta (key TEXT PRIMARY KEY, value TEXT)")
+        store.chmod(0o400)
+        # root may open anything: run the CLI as nobody there (setpriv, from util-linux), as the file's owner elsewhere
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        done = subprocess.run(
+            [*as_nobody, sys.executable, "-m", "durable.cli", "--store", f"sqlite:///{store}", "list"], cwd=REPO,
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == f"error: cannot open the store {store}: permission denied (it needs read and write " \
+            "access)\n"
+        assert sorted(p.name for p in folder.iterdir()) == ["store.db"]
+    finally:
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+
+
 def test_cli_store_path_that_cannot_be_written(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from durable import DurableContext, durable_execution
 from durable.core.callback_ids import CallbackIds
 from durable.engine import Engine
-from durable.exceptions import CallbackConflictError, PayloadTooLargeError, UnknownCallbackError
+from durable.exceptions import CallbackConflictError, PayloadTooLargeError, UnknownCallbackError, ValidationError
 from durable.stores.base import ExecutionStatus
 from tests.conftest import open_callback, wait_until
 from tests.workflows import _mark, _wait_for_file, approval, approval_during_step, approval_with_timeouts
@@ -192,6 +192,21 @@ def test_a_failure_reaches_the_handler_as_the_outside_error(engine: Engine) -> N
     assert record.status is ExecutionStatus.FAILED
     error: Any = record.error
     assert (error.type, error.message) == ("CallbackExternalError", "no")
+
+
+def test_a_failure_outside_the_error_shape_is_refused_and_the_callback_stays_open(engine: Engine) -> None:
+    """The HTTP API refuses these with 400; the CLI and the Python API took them and stored them as given."""
+    engine.register(approval)
+    eid = engine.start("approval")
+    callback_id = open_callback(engine, eid)
+    before = engine.history(eid)
+    with pytest.raises(ValidationError, match="unknown field 'Bogus'"):
+        engine.send_callback_failure(callback_id, {"Bogus": "x", "ErrorType": "Rejected"})
+    with pytest.raises(ValidationError, match="'StackTrace' must be a list of text lines"):
+        engine.send_callback_failure(callback_id, {"StackTrace": "notalist"})
+    assert engine.history(eid) == before
+    engine.send_callback_failure(callback_id, {"ErrorType": "Rejected", "StackTrace": ["at approve"]})
+    assert engine.wait(eid, timeout=10).status is ExecutionStatus.FAILED
 
 
 @durable_execution

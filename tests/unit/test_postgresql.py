@@ -19,7 +19,7 @@ from durable.core.history import HistoryEvent
 from durable.core.records import OperationRecord, OperationStatus, OperationType
 from durable.engine import Engine
 from durable.stores import open_store
-from durable.stores.base import ExecutionStatus, StoreError, WriteSet
+from durable.stores.base import ExecutionQuery, ExecutionStatus, StoreError, WriteSet
 from durable.stores.postgresql import SCHEMA_VERSION, PostgreSQLStore, split_url
 from tests.conftest import PG_SERVER, wait_until
 
@@ -86,6 +86,24 @@ def test_bad_urls_give_one_line_naming_the_host_and_reason() -> None:
     assert "\n" not in str(unreachable.value)
     with pytest.raises(StoreError, match="invalid schema name"):
         open_store(f"{PG_SERVER}?schema=Robert');DROP")
+
+
+def test_a_connect_timeout_that_is_not_a_number_is_refused_at_once() -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="invalid connect_timeout 'abc': a whole number of seconds"):
+        open_store(f"{PG_SERVER}?connect_timeout=abc")
+    assert time.monotonic() - started < 5
+
+
+def test_ids_and_names_holding_nul_find_nothing_instead_of_failing(pg: PostgreSQLStore) -> None:
+    _create(pg, "e-1")
+    assert pg.get_execution("e\x001") is None
+    assert pg.history("e\x001") == [] and pg.load_operations("e\x001") == []
+    assert pg.get_operation("e-1", "1\x00") is None
+    assert pg.page_executions(ExecutionQuery(function_name="f\x00n")) == []
+    assert pg.page_executions(ExecutionQuery(name_prefix="\x00")) == []
+    assert pg.page_executions(ExecutionQuery(before=(time.time() + 60, "e\x00"))) == []
+    assert [r.execution_id for r in pg.page_executions(ExecutionQuery())] == ["e-1"]
 
 
 def test_the_cli_reports_an_unreachable_database_in_one_line() -> None:
