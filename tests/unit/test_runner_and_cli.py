@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from durable import DurableContext, durable_execution
-from durable.config import Duration
+from durable.config import CompletionConfig, Duration, MapConfig
 from durable.core.records import OperationStatus
 from durable.execution import InvocationStatus
 from durable.testing import DurableFunctionTestRunner
+from durable.testing.exceptions import ResourceNotFoundException
 
 pytestmark = pytest.mark.timeout(60)
 REPO = Path(__file__).resolve().parents[2]
@@ -325,6 +326,35 @@ def test_an_empty_callback_result_is_no_result_as_the_testing_library_reads_it(s
         runner.send_callback_success(runner.wait_for_callback(arn, timeout=10), sent)
         result = runner.wait_for_result(arn, timeout=30)
     assert result.status is InvocationStatus.SUCCEEDED and json.loads(result.result or "null") == {"approval": seen}
+
+
+@durable_execution
+def quorum_of_one(event: Any, context: DurableContext) -> list[Any]:
+    def approver(child: DurableContext, who: str, index: int, items: Any) -> Any:
+        return child.create_callback(name=f"approver-{who}").result()
+
+    enough = MapConfig(completion_config=CompletionConfig(min_successful=1))
+    done = context.map(["a", "b", "c"], approver, config=enough)
+    return [item for item in done.get_results() if item is not None]
+
+
+def test_answering_a_callback_its_ended_execution_left_open_is_taken_and_changes_nothing() -> None:
+    """The testing library takes these (a test answering every approver of a quorum of one); a callback
+    that already completed is still refused."""
+    with DurableFunctionTestRunner(quorum_of_one) as runner:
+        arn = runner.run_async(input={})
+        ids = [runner.wait_for_callback(arn, name=f"approver-{who}", timeout=10) for who in "abc"]
+        runner.send_callback_success(ids[0], b'"yes"')
+        result = runner.wait_for_result(arn, timeout=30)
+        assert result.status is InvocationStatus.SUCCEEDED and json.loads(result.result or "null") == ['"yes"']
+        history = runner.get_history(arn)
+        runner.send_callback_success(ids[1], b'"late"')
+        runner.send_callback_failure(ids[2])
+        runner.send_callback_heartbeat(ids[2])
+        assert runner.get_history(arn) == history
+        assert runner.get_result(arn).result == result.result
+        with pytest.raises(ResourceNotFoundException, match="is not in STARTED state"):
+            runner.send_callback_success(ids[0], b'"again"')
 
 
 def test_a_result_has_the_librarys_four_fields_and_compares_as_its_results_do() -> None:
