@@ -333,7 +333,7 @@ def quorum_of_one(event: Any, context: DurableContext) -> list[Any]:
     def approver(child: DurableContext, who: str, index: int, items: Any) -> Any:
         return child.create_callback(name=f"approver-{who}").result()
 
-    enough = MapConfig(completion_config=CompletionConfig(min_successful=1))
+    enough: MapConfig[Any] = MapConfig(completion_config=CompletionConfig(min_successful=1))
     done = context.map(["a", "b", "c"], approver, config=enough)
     return [item for item in done.get_results() if item is not None]
 
