@@ -225,9 +225,13 @@ class _PoolInbox(queue.SimpleQueue[Any]):
     owner: PooledActor | None = None
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        super().put(item, block, timeout)
+        _enqueue(self, item)
         if self.owner is not None:
             self.owner._wake()
+
+
+#: SimpleQueue's own put, called directly where a message is posted (no `super()` object per message)
+_enqueue = queue.SimpleQueue.put
 
 
 class StopFlag:
@@ -257,7 +261,11 @@ class PooledRef(pykka.ActorRef[Any]):
     def tell(self, message: Any) -> None:
         if self.actor_stopped.stopped:  # type: ignore[attr-defined]
             raise ActorDeadError(f"{self} not found")
-        self.actor_inbox.put(message)
+        inbox: _PoolInbox = self.actor_inbox  # type: ignore[assignment]
+        _enqueue(inbox, message)
+        owner = inbox.owner
+        if owner is not None:
+            owner._wake()
 
 
 class PooledActor(TrackedActor):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from durable.core.operation_ids import child_id
-from durable.core.records import OperationSubType, OperationType
+from durable.core.records import TYPE_OF_SUB_TYPE, OperationSubType, OperationType
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,4 +31,5 @@ class OperationIdentifier:
 
     @property
     def type(self) -> OperationType:
-        return OperationType.from_sub_type(self.sub_type)
+        found = TYPE_OF_SUB_TYPE.get(self.sub_type)
+        return found if found is not None else OperationType.from_sub_type(self.sub_type)  # raises, naming it

@@ -39,7 +39,7 @@ class OperationType(_Kind):
     @classmethod
     def from_sub_type(cls, sub_type: OperationSubType) -> OperationType:
         """The operation type a sub-type belongs to (a map is a CONTEXT, a wait_for_condition a STEP)."""
-        found = _TYPE_OF_SUB_TYPE.get(sub_type)
+        found = TYPE_OF_SUB_TYPE.get(sub_type)
         if found is None:
             raise ValueError(f"Unknown operation sub-type {sub_type}")
         return found
@@ -85,7 +85,8 @@ class OperationSubType(_Kind):
     CHAINED_INVOKE = "ChainedInvoke"
 
 
-_TYPE_OF_SUB_TYPE = {
+#: the operation type each sub-type belongs to (a map is a CONTEXT, a wait_for_condition a STEP)
+TYPE_OF_SUB_TYPE = {
     OperationSubType.STEP: OperationType.STEP,
     OperationSubType.WAIT_FOR_CONDITION: OperationType.STEP,
     OperationSubType.WAIT: OperationType.WAIT,
