@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--body-timeout", type=_duration, default=10.0, metavar="DURATION",
                        help="how long a request body may take to arrive before the answer is 408 (default: 10s)")
     serve.add_argument("--max-connections", type=_count("--max-connections", 1, 65535), default=2048,
-                       help="concurrent connections and requests before the answer is 503 (default: 2048)")
+                       help="requests in flight before the answer is 503 (default: 2048; open connections: twice that)")
     _worker_args(serve, "process", dispatch=True)
     serve.set_defaults(command=cmd_serve)
 

@@ -3,8 +3,8 @@
 | route | what |
 |---|---|
 | `GET /` | to the executions list |
-| `GET /console/login?key=…` | the printed login link: sets the session cookie, then to the executions |
-| `POST /console/login` | the same with the bearer token typed into a form |
+| `GET /console/login?key=…` | the printed login link (a key derived from the token): sets the session cookie |
+| `POST /console/login` | the same with the bearer token typed into a form (never taken from a URL) |
 | `POST /console/logout` | ends the session |
 | `GET /console/executions` | the list: `status`, `function`, `name` (prefix), `before` (keyset cursor) |
 | `POST /console/executions/stop` | bulk stop of the checked executions (asks first) |
@@ -17,7 +17,9 @@
 | `GET /topology` | the latest topology sample as JSON (bearer token, like the rest of the API) |
 
 A page without a valid session is answered 303 to the login page, which
-says how to get the link.  Every POST checks the session's CSRF token and,
+says how to get the link; a POST without one (but the login form's) is
+answered so by the guard before its body is read (`admission`), and any
+other request without one may bring at most 4 KiB of body.  Every POST checks the session's CSRF token and,
 when the browser sends one, that the Origin is this server.  Actions make
 the same engine calls as the API, so the same rules hold (a callback
 completed twice: the second is refused, and the page says so).  Errors on
@@ -30,6 +32,7 @@ import base64
 import hashlib
 import json
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
@@ -39,6 +42,9 @@ from urllib.parse import parse_qs, urlsplit
 import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from pydantic import ValidationError as PydanticValidationError
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,13 +54,23 @@ from durable.console.session import COOKIE, Session, Sessions
 from durable.core.records import ErrorObject
 from durable.engine import Engine
 from durable.exceptions import CallbackConflictError, UnknownCallbackError, ValidationError
-from durable.limits import MAX_NAME_LENGTH
+from durable.http_api.bodies import ErrorObject as ErrorFields
+from durable.http_api.guard import Admission
+from durable.limits import MAX_NAME_LENGTH, parse_json
 from durable.stores.base import ExecutionQuery, ExecutionStatus
 
 PREFIX = "/console/"
 ROOT_PATHS = frozenset({"/", "/console"})
+LOGIN = "/console/login"
 PAGE_SIZE = 50
 MAX_BULK = 500
+#: the body a request without a session may bring: at most a login form (one token field)
+ANONYMOUS_BODY_LIMIT = 4 * 1024
+#: fields in the login form, and in any other form (a bulk stop names up to MAX_BULK executions)
+LOGIN_FIELDS = 10
+FORM_FIELDS = 1000
+#: a topology frame's number, as `Last-Event-ID` resumes it
+_EVENT_ID = re.compile(r"[0-9]{1,11}")
 #: the one inline style the vendored Cytoscape.js adds (a <style> making its container position: relative),
 #: allowed by its hash rather than by 'unsafe-inline'
 CYTOSCAPE_STYLE = ".__________cytoscape_container { position: relative; }"
@@ -113,6 +129,28 @@ def html(text: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(text, status_code=status)
 
 
+def admission(sessions: Sessions) -> Callable[[Scope], Admission]:
+    """The guard's question about a console request, from its headers alone: does it carry a session?
+
+    Without one, a POST other than the login form's is sent to the login page with its body unread (and the
+    connection closed, so a body trickled in tiny chunks is not parsed either); the login form and pages
+    may bring at most ANONYMOUS_BODY_LIMIT bytes.  So nobody without the token can make the server read
+    more than a login form.
+    """
+    admitted = Admission()
+    anonymous = Admission(body_limit=ANONYMOUS_BODY_LIMIT)
+
+    def admit(scope: Scope) -> Admission:
+        cookie = Headers(scope=scope).get("cookie")
+        if sessions.open(cookie_parser(cookie).get(COOKIE) if cookie else None) is not None:
+            return admitted
+        if scope["method"] in ("GET", "HEAD") or (scope["method"] == "POST" and scope["path"] == LOGIN):
+            return anonymous
+        return Admission(refusal=RedirectResponse(LOGIN, status_code=303, headers={"Connection": "close"}))
+
+    return admit
+
+
 def mount_console(app: FastAPI, engine: Engine, sessions: Sessions, feed: TopologyFeed) -> None:
     """Add the console's routes, static files, headers and HTML error pages to the API's app."""
     app.add_middleware(SecurityHeaders)
@@ -129,8 +167,8 @@ def mount_console(app: FastAPI, engine: Engine, sessions: Sessions, feed: Topolo
         origin = request.headers.get("origin")
         if origin is not None and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
             raise ConsoleError(403, f"refused: this form came from {origin}, not from this server")
-        form = parse_qs(getattr(request.state, "body_text", None) or "", keep_blank_values=True, max_num_fields=1000)
-        if not Sessions.csrf_ok(session, (form.get("csrf") or [None])[0]):
+        form = _form(request, FORM_FIELDS, keep_blank_values=True)
+        if not Sessions.csrf_ok(session, next(iter(form.get("csrf", [])), None)):
             raise ConsoleError(403, "refused: the form's CSRF token is missing or wrong; reload the page and try again")
         return form
 
@@ -148,14 +186,14 @@ def mount_console(app: FastAPI, engine: Engine, sessions: Sessions, feed: Topolo
     def login_page(request: Request, key: str | None = None) -> Response:
         if key is None:
             return html(pages.login_help())
-        if not sessions.admits(key):
+        if not sessions.admits_link(key):
             return html(pages.login_help("This login link is not valid for this server: it changes with the "
                                          "server's token. Use the link the running `durable serve` printed."), 403)
         return _logged_in(sessions)
 
     @app.post("/console/login", include_in_schema=False)
     def login_form(request: Request) -> Response:
-        form = parse_qs(getattr(request.state, "body_text", None) or "", max_num_fields=10)
+        form = _form(request, LOGIN_FIELDS)
         if not sessions.admits((form.get("token") or [""])[0]):
             return html(pages.login_help("That is not this server's bearer token."), 403)
         return _logged_in(sessions)
@@ -262,11 +300,11 @@ def mount_console(app: FastAPI, engine: Engine, sessions: Sessions, feed: Topolo
         try:
             if action == "succeed":
                 text = (form.get("result") or [""])[0].strip()
+                if text:
+                    parse_json(text, "the result")
                 engine.send_callback_success(op.callback_id, text or None)
             else:
-                error_type = (form.get("error_type") or [""])[0].strip() or None
-                message = (form.get("error_message") or [""])[0].strip() or None
-                engine.send_callback_failure(op.callback_id, ErrorObject(message, error_type))
+                engine.send_callback_failure(op.callback_id, _callback_error(form))
         except CallbackConflictError as error:
             return _execution_response(engine, execution_id, session, problem=f"refused: {error}", status=409)
         except (UnknownCallbackError, ValidationError) as error:
@@ -284,8 +322,9 @@ def mount_console(app: FastAPI, engine: Engine, sessions: Sessions, feed: Topolo
         if sessions.open(request.cookies.get(COOKIE)) is None:
             return Response("no console session: open the login link `durable serve` printed\n", status_code=401,
                             media_type="text/plain")
+        # a malformed Last-Event-ID (not one this feed sent) is treated as none: the stream starts from the recording
         last = request.headers.get("last-event-id", "")
-        start = int(last) if last.isdigit() and len(last) < 12 else 0
+        start = int(last) if _EVENT_ID.fullmatch(last) else 0
         return StreamingResponse(_frames(feed, start, frames), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
@@ -316,6 +355,29 @@ async def _frames(feed: TopologyFeed, seq: int, limit: int | None) -> AsyncItera
             yield ": still here\n\n"
             quiet = 0.0
         await anyio.sleep(feed.interval / 2)
+
+
+def _callback_error(form: dict[str, list[str]]) -> ErrorObject:
+    """The form's error, held to the rules of the API's error body (`durable.http_api.bodies.ErrorObject`),
+    so a callback failed from the page is one the API would have taken."""
+    given = {"ErrorType": (form.get("error_type") or [""])[0].strip(),
+             "ErrorMessage": (form.get("error_message") or [""])[0].strip()}
+    try:
+        fields = ErrorFields.model_validate({name: value for name, value in given.items() if value})
+    except PydanticValidationError as error:
+        problem = error.errors()[0]
+        field = ".".join(str(part) for part in problem.get("loc", ())) or "the error"
+        raise ValidationError(f"the error's {field} is invalid: {problem.get('msg', 'refused')}") from None
+    return ErrorObject.from_dict(fields.model_dump(exclude_none=True))
+
+
+def _form(request: Request, max_fields: int, keep_blank_values: bool = False) -> dict[str, list[str]]:
+    """The form in the body, or a 400 page naming the problem (parse_qs raises ValueError past `max_fields`)."""
+    try:
+        return parse_qs(getattr(request.state, "body_text", None) or "", keep_blank_values=keep_blank_values,
+                        max_num_fields=max_fields)
+    except ValueError:
+        raise ConsoleError(400, f"the form has more than {max_fields:,} fields") from None
 
 
 def _logged_in(sessions: Sessions) -> Response:

@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from durable.console.feed import DEFAULT_INTERVAL, TopologyFeed
-from durable.console.routes import PREFIX, ROOT_PATHS, mount_console
+from durable.console.routes import PREFIX, ROOT_PATHS, admission, mount_console
 from durable.console.session import Sessions
 from durable.engine import Engine
 from durable.http_api import ServerLimits, create_app, server_config
@@ -56,8 +56,9 @@ def create_console_app(
     engine: Engine, token: str, body_timeout: float = DEFAULT_BODY_TIMEOUT, feed_interval: float = DEFAULT_INTERVAL
 ) -> Console:
     """The HTTP API over `engine` with the console at `/`; starts the topology feed."""
-    app = create_app(engine, token, body_timeout, own_auth_prefixes=(PREFIX,), own_auth_paths=ROOT_PATHS)
     sessions = Sessions(token)
+    app = create_app(engine, token, body_timeout, own_auth_prefixes=(PREFIX,), own_auth_paths=ROOT_PATHS,
+                     own_auth_gate=admission(sessions))
     feed = TopologyFeed(engine.topology, feed_interval).start()
     mount_console(app, engine, sessions, feed)
     return Console(app, sessions, feed)

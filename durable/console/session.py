@@ -11,8 +11,9 @@ HMAC-SHA256("csrf." + id); a POST without the right one is refused.
 Opening a session takes the login key: the one `durable serve` prints in its
 login link, HMAC-SHA256 of the API's bearer token under a fixed label, so
 the printed link never shows the bearer token itself and works as long as
-the token does.  The bearer token is accepted too (pasted into the login
-form), and is never put in a page.
+the token does.  The bearer token is accepted too, but only pasted into the
+login form (a POST body): never from a URL, where it would reach the
+browser's history and the logs; and it is never put in a page.
 """
 
 from __future__ import annotations
@@ -62,9 +63,15 @@ class Sessions:
         return self._login_key
 
     def admits(self, presented: str) -> bool:
-        """Whether `presented` opens a session: the login link's key, or the bearer token itself."""
+        """Whether `presented`, typed into the login form, opens a session: the login link's key, or the
+        bearer token itself."""
         given = presented.encode()
         return hmac.compare_digest(given, self._login_key.encode()) | hmac.compare_digest(given, self._token.encode())
+
+    def admits_link(self, presented: str) -> bool:
+        """Whether `presented`, the `key` of a login link, opens a session: the login key only, so the bearer
+        token in a URL is refused like any wrong key."""
+        return hmac.compare_digest(presented.encode(), self._login_key.encode())
 
     def issue(self) -> tuple[str, Session]:
         """A new session and the cookie value that carries it."""

@@ -12,7 +12,8 @@ Errors are one JSON object, `{"error": "..."}`, with the status that names the
 problem: 400 malformed input, 401 no or wrong token, 404 unknown execution,
 callback or route, 405 a method the route does not take, 408 a body that did
 not arrive in time, 409 a callback or execution already closed, 413 a body
-over 256 KiB (refused before it is parsed; nothing is stored).  A 500 means a
+over 256 KiB (refused before it is parsed; nothing is stored), 503 the server
+already answering its limit of requests at once (`RequestCap`).  A 500 means a
 bug: the client gets one line naming the error's type, the server log the
 traceback.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Response
@@ -29,6 +31,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from loguru import logger
 from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from durable import __version__
 from durable.core.records import ErrorObject as RecordedError
@@ -49,7 +52,7 @@ from durable.http_api.bodies import (
     Started,
     StartExecution,
 )
-from durable.http_api.guard import RequestGuard, refuse
+from durable.http_api.guard import Admission, RequestGuard, refuse
 from durable.limits import LIST_BYTES, LIST_LIMIT, MAX_NAME_LENGTH, check_token, parse_count
 from durable.stores.base import ExecutionQuery, ExecutionStatus
 
@@ -96,9 +99,11 @@ def create_app(
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     own_auth_prefixes: tuple[str, ...] = (),
     own_auth_paths: frozenset[str] = frozenset(),
+    own_auth_gate: Callable[[Scope], Admission] | None = None,
 ) -> FastAPI:
     """The API over `engine`.  Routes that another layer adds under `own_auth_prefixes` (or at
-    `own_auth_paths`) authenticate themselves (the console's session cookie) and take non-JSON bodies."""
+    `own_auth_paths`) authenticate themselves (the console's session cookie) and take non-JSON bodies;
+    `own_auth_gate` judges their requests from the headers, before a byte of body is read."""
     check_token(token)
     app = FastAPI(
         title="durable",
@@ -114,7 +119,7 @@ def create_app(
     )
     app.add_middleware(
         RequestGuard, token=token, body_timeout=body_timeout, open_paths=OPEN_PATHS,
-        own_auth_prefixes=own_auth_prefixes, own_auth_paths=own_auth_paths,
+        own_auth_prefixes=own_auth_prefixes, own_auth_paths=own_auth_paths, own_auth_gate=own_auth_gate,
     )
 
     @app.post(
@@ -211,7 +216,13 @@ _LIST_PAGE = 20
 
 
 def _known_query_parameters_only(request: Request) -> None:
-    """A parameter the route does not declare is a mistake worth naming (`?limt=5`), not something to ignore."""
+    """A parameter the route does not declare is a mistake worth naming (`?limt=5`), not something to ignore;
+    so is one given twice (`?limit=abc&limit=5`), which readers would take as the first or the last."""
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name in seen:
+            raise ValidationError(f"query parameter {name[:40]!r} is given more than once")
+        seen.add(name)
     route = request.scope.get("route")
     known = {param.alias for param in route.dependant.query_params} if isinstance(route, APIRoute) else set()
     unknown = sorted(set(request.query_params) - known)
