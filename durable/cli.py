@@ -489,12 +489,14 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     store = _open_store(args)
     status = ExecutionStatus(args.status) if args.status else None
-    records = store.list_executions(status, args.limit)
+    records = store.list_executions(status, args.limit + 1)
     if not records:
         print("no executions", file=sys.stderr)
         return 0
-    for record in records:
+    for record in records[:args.limit]:
         print(f"{record.execution_id}  {record.status.value:<9}  {_when(record.created)}  {record.function_name}")
+    if len(records) > args.limit:
+        print(f"the newest {args.limit:,} shown; more exist (--limit N shows more)", file=sys.stderr)
     return 0
 
 

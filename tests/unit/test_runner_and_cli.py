@@ -127,6 +127,17 @@ def test_cli_run_status_history_list_and_viz(tmp_path: Path) -> None:
     assert "CheckpointWriter" in text and "ExecutionState" in text and "->" in text
 
 
+def test_cli_list_says_when_more_executions_exist_than_it_shows(tmp_path: Path) -> None:
+    store = tmp_path / "cli.db"
+    for n in range(3):
+        assert _cli("start", "examples.hello:handler", "--input", f'"{n}"', store=store).returncode == 0
+    cut = _cli("list", "--limit", "2", store=store)
+    assert cut.returncode == 0 and len(cut.stdout.splitlines()) == 2
+    assert cut.stderr == "the newest 2 shown; more exist (--limit N shows more)\n"
+    whole = _cli("list", "--limit", "3", store=store)
+    assert len(whole.stdout.splitlines()) == 3 and whole.stderr == ""
+
+
 def test_cli_start_then_resume(tmp_path: Path) -> None:
     store = tmp_path / "cli.db"
     started = _cli("start", "tests.workflows:step_wait_step", "--input",
