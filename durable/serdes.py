@@ -41,6 +41,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from loguru import logger
 
 from durable.core.batch import BatchResult
+from durable.core.history import plain_json_encoder
 from durable.exceptions import DurableExecutionsError, ExecutionError, SerDesError
 
 __all__ = [
@@ -357,8 +358,10 @@ class JsonSerDes(SerDes[T]):
         return cast(T, json.loads(data))
 
 
-#: json.dumps with separators builds a new encoder per call; a poll's state is serialized on every check
-_compact = json.JSONEncoder(separators=(",", ":")).encode
+#: json.dumps with separators builds a new encoder per call; a poll's state is serialized on every check, a
+#: step's result once per step.  What reaches it is plain JSON types built here (scalars and lists of them,
+#: or envelopes), so no cycle check is needed: a list holding itself fails `is_primitive` first.
+_compact = plain_json_encoder(",", ":")
 
 
 class ExtendedTypeSerDes(SerDes[T]):

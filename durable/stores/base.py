@@ -190,7 +190,7 @@ class FenceState:
         """Accept or reject `ws`; an accepted one moves this state on (token, status, event ids)."""
         if ws.token is not None and ws.token != self.token:
             return CommitResult(False, f"invocation token {ws.token} is fenced (current {self.token})")
-        if self.status != ExecutionStatus.RUNNING.value:
+        if self.status != _RUNNING:
             return CommitResult(False, f"execution already {self.status}")
         change = ws.execution
         if change is not None:
@@ -200,6 +200,10 @@ class FenceState:
                 self.status = change.status.value
         self.next_event_id += len(ws.events)
         return CommitResult(True, token=self.token)
+
+
+#: the stored text of a running execution's status
+_RUNNING = ExecutionStatus.RUNNING.value
 
 
 class StoreError(Exception):

@@ -14,7 +14,6 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +96,23 @@ def path_from_url(url: str) -> Path:
     if not url.startswith("sqlite:///"):
         raise StoreError(f"not a SQLite store URL: {url!r} (expected sqlite:///path/to/file.db)")
     return Path(url[len("sqlite:///"):])
+
+
+class _Transaction:
+    """`SQLiteStore._transaction`'s block: a plain object, since every commit enters one (a generator-based
+    context manager costs five calls)."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self.conn.execute("ROLLBACK" if kind is not None else "COMMIT")
 
 
 class SQLiteStore(Store):
@@ -290,18 +306,10 @@ class SQLiteStore(Store):
             (f"engine:{key}", value),
         )
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> _Transaction:
         """The writer connection inside `BEGIN IMMEDIATE`: committed when the block ends, however it returns;
         rolled back if it raises."""
-        conn = self._writer
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        return _Transaction(self._writer)
 
     def create_execution(
         self,
