@@ -261,11 +261,7 @@ class PooledRef(pykka.ActorRef[Any]):
     def tell(self, message: Any) -> None:
         if self.actor_stopped.stopped:  # type: ignore[attr-defined]
             raise ActorDeadError(f"{self} not found")
-        inbox: _PoolInbox = self.actor_inbox  # type: ignore[assignment]
-        _enqueue(inbox, message)
-        owner = inbox.owner
-        if owner is not None:
-            owner._wake()
+        self.actor_inbox.put(message)
 
 
 class PooledActor(TrackedActor):

@@ -1,19 +1,27 @@
-"""Shared fixtures: a real SQLite engine in a temporary directory, and waiting on conditions."""
+"""Shared fixtures: a real SQLite engine in a temporary directory, the HTTP API and console served over it,
+and waiting on conditions."""
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import settings
 
 from durable import DurableContext, durable_execution
+from durable.console import Console, create_console_app
 from durable.engine import Engine
+from durable.http_api import serving_in_background
 from durable.testing import DurableFunctionTestResult, DurableFunctionTestRunner
+from tests.workflows import approval
 
 REPO = Path(__file__).resolve().parents[1]
 #: files beside the repository that a test opened: a plain clone has nothing beside it
@@ -121,6 +129,72 @@ def store_url(tmp_path: Path) -> str:
 def engine(store_url: str) -> Iterator[Engine]:
     with Engine(store=store_url) as running:
         yield running
+
+
+#: the bearer token of the HTTP API and the console that the fixtures serve
+TOKEN = "test-token-0123456789abcdef-0123456789"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+def api(engine: Engine) -> Iterator[httpx.Client]:
+    """The HTTP API over `engine` (the approval workflow registered), and a client holding the token."""
+    engine.register(approval)
+    with serving_in_background(engine, TOKEN) as url, httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def console(engine: Engine) -> Iterator[Console]:
+    engine.register(approval)
+    made = create_console_app(engine, TOKEN, feed_interval=0.05)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.fixture
+def anonymous(console: Console) -> Iterator[TestClient]:
+    with TestClient(console.app, raise_server_exceptions=False, follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+def client(console: Console, anonymous: TestClient) -> TestClient:
+    """A console client whose session was opened with the printed login link."""
+    opened = anonymous.get(console.login_url("http://testserver"))
+    assert opened.status_code == 303, opened.text
+    return anonymous
+
+
+def csrf_of(client: TestClient, page: str = "/console/executions") -> str:
+    found = CSRF.search(client.get(page).text)
+    assert found is not None, f"no CSRF field on {page}"
+    return found.group(1)
+
+
+def closed_by_server(conn: socket.socket) -> bool:
+    """True once the server has closed the connection (EOF or reset), within the socket's timeout."""
+    try:
+        return conn.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+
+
+def closed_by_server_now(conn: socket.socket) -> bool:
+    """Whether the server has closed the connection already, without waiting."""
+    conn.setblocking(False)
+    try:
+        return conn.recv(1024) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+    finally:
+        conn.setblocking(True)
 
 
 def run_call(call: Callable[[DurableContext], object]) -> DurableFunctionTestResult:

@@ -42,7 +42,6 @@ from urllib.parse import parse_qs, urlsplit
 import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
-from pydantic import ValidationError as PydanticValidationError
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.staticfiles import StaticFiles
@@ -54,7 +53,6 @@ from durable.console.session import COOKIE, Session, Sessions
 from durable.core.records import ErrorObject
 from durable.engine import Engine
 from durable.exceptions import CallbackConflictError, UnknownCallbackError, ValidationError
-from durable.http_api.bodies import ErrorObject as ErrorFields
 from durable.http_api.guard import Admission
 from durable.limits import MAX_NAME_LENGTH, parse_json
 from durable.stores.base import ExecutionQuery, ExecutionStatus
@@ -304,7 +302,9 @@ def mount_console(app: FastAPI, engine: Engine, sessions: Sessions, feed: Topolo
                     parse_json(text, "the result")
                 engine.send_callback_success(op.callback_id, text or None)
             else:
-                engine.send_callback_failure(op.callback_id, _callback_error(form))
+                error_type = (form.get("error_type") or [""])[0].strip() or None
+                message = (form.get("error_message") or [""])[0].strip() or None
+                engine.send_callback_failure(op.callback_id, ErrorObject(message, error_type))
         except CallbackConflictError as error:
             return _execution_response(engine, execution_id, session, problem=f"refused: {error}", status=409)
         except (UnknownCallbackError, ValidationError) as error:
@@ -355,20 +355,6 @@ async def _frames(feed: TopologyFeed, seq: int, limit: int | None) -> AsyncItera
             yield ": still here\n\n"
             quiet = 0.0
         await anyio.sleep(feed.interval / 2)
-
-
-def _callback_error(form: dict[str, list[str]]) -> ErrorObject:
-    """The form's error, held to the rules of the API's error body (`durable.http_api.bodies.ErrorObject`),
-    so a callback failed from the page is one the API would have taken."""
-    given = {"ErrorType": (form.get("error_type") or [""])[0].strip(),
-             "ErrorMessage": (form.get("error_message") or [""])[0].strip()}
-    try:
-        fields = ErrorFields.model_validate({name: value for name, value in given.items() if value})
-    except PydanticValidationError as error:
-        problem = error.errors()[0]
-        field = ".".join(str(part) for part in problem.get("loc", ())) or "the error"
-        raise ValidationError(f"the error's {field} is invalid: {problem.get('msg', 'refused')}") from None
-    return ErrorObject.from_dict(fields.model_dump(exclude_none=True))
 
 
 def _form(request: Request, max_fields: int, keep_blank_values: bool = False) -> dict[str, list[str]]:

@@ -14,8 +14,7 @@ from durable.console.routes import CSP
 from durable.console.session import COOKIE, Sessions, login_key
 from durable.engine import Engine
 from durable.stores.base import ExecutionStatus
-from tests.conftest import open_callback, wait_until
-from tests.console.conftest import TOKEN, csrf_of
+from tests.conftest import TOKEN, csrf_of, open_callback, wait_until
 from tests.workflows import approval
 
 pytestmark = pytest.mark.timeout(60)

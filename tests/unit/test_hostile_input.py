@@ -31,7 +31,7 @@ from durable.engine import Engine
 from durable.exceptions import CallbackConflictError, ValidationError
 from durable.http_api import ServerLimits, create_app, serving_in_background
 from durable.stores.base import ExecutionStatus
-from tests.conftest import wait_until
+from tests.conftest import closed_by_server, closed_by_server_now, wait_until
 from tests.workflows import approval
 
 TOKEN = "hostile-test-token-0123456789abcdef-0123"
@@ -182,14 +182,6 @@ def test_slow_and_lying_bodies_time_out_with_408_while_other_routes_answer(api: 
     assert len(timed_out) == 260 and all("\n" not in line for line in timed_out)
 
 
-def _closed_by_server(conn: socket.socket) -> bool:
-    """True once the server has closed the connection (EOF), within the socket's timeout."""
-    try:
-        return conn.recv(1024) == b""
-    except ConnectionResetError:
-        return True
-
-
 def test_connections_that_never_finish_their_headers_are_closed_while_other_routes_answer(
     api: httpx.Client,
 ) -> None:
@@ -205,7 +197,7 @@ def test_connections_that_never_finish_their_headers_are_closed_while_other_rout
         started = time.monotonic()
         for n, conn in enumerate(partial[:5]):
             conn.sendall(b"X-Trickle-%d: 1\r\n" % n)
-        assert all(_closed_by_server(conn) for conn in silent + partial)
+        assert all(closed_by_server(conn) for conn in silent + partial)
         assert time.monotonic() - started < 5, "closed at the 1 s deadline (the fixture's), not held"
     finally:
         for conn in silent + partial:
@@ -226,21 +218,11 @@ def test_past_twice_the_connection_cap_the_longest_idle_connection_makes_room(en
                 conn.sendall(b"GET /executions HTTP/1.1\r\n")
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
                 assert client.get("/executions").status_code == 200, "the 17th is served"
-            assert _closed_by_server(held[0]), "the connection waiting longest was closed to make room"
-            assert not any(_closed_by_server_now(conn) for conn in held[1:]), "the other 15 stay open"
+            assert closed_by_server(held[0]), "the connection waiting longest was closed to make room"
+            assert not any(closed_by_server_now(conn) for conn in held[1:]), "the other 15 stay open"
         finally:
             for conn in held:
                 conn.close()
-
-
-def _closed_by_server_now(conn: socket.socket) -> bool:
-    conn.setblocking(False)
-    try:
-        return conn.recv(1024) == b""
-    except BlockingIOError:
-        return False
-    finally:
-        conn.setblocking(True)
 
 
 def test_a_client_that_leaves_mid_body_is_one_log_line(api: httpx.Client) -> None:

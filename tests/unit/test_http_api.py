@@ -16,25 +16,14 @@ import httpx
 import pytest
 
 from durable.engine import Engine
-from durable.http_api import serving_in_background
 from durable.stores import open_store
 from durable.stores.base import ExecutionStatus
-from tests.conftest import wait_until
+from tests.conftest import TOKEN, wait_until
 from tests.workflows import approval
-
-TOKEN = "test-token-0123456789abcdef-0123456789"
 
 pytestmark = pytest.mark.timeout(60)
 REPO = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture
-def api(engine: Engine) -> Iterator[httpx.Client]:
-    engine.register(approval)
-    with serving_in_background(engine, TOKEN) as url, httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20
-    ) as client:
-        yield client
 
 
 def _waiting(engine: Engine, api: httpx.Client) -> tuple[str, str]:

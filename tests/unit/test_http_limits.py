@@ -21,7 +21,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
-from durable.console import Console, create_console_app, serve_console
+from durable.console import Console, serve_console
 from durable.console.routes import ANONYMOUS_BODY_LIMIT
 from durable.console.session import COOKIE
 from durable.engine import Engine
@@ -29,10 +29,9 @@ from durable.http_api import ServerLimits, create_app, guard, server_config, ser
 from durable.http_api.guard import MAX_BODY_PIECES, RequestGuard
 from durable.http_api.server import DeadlinedH11Protocol, RequestCap
 from durable.stores.base import ExecutionStatus
-from tests.conftest import open_callback, wait_until
+from tests.conftest import TOKEN, closed_by_server, closed_by_server_now, csrf_of, open_callback, wait_until
 from tests.workflows import approval
 
-TOKEN = "limits-test-token-0123456789abcdef-01234"
 AUTH = f"Authorization: Bearer {TOKEN}\r\n"
 pytestmark = pytest.mark.timeout(60)
 
@@ -48,25 +47,6 @@ def _answer(conn: socket.socket) -> bytes:
     while chunk := conn.recv(65536):
         data += chunk
     return data
-
-
-def _closed_by_server(conn: socket.socket) -> bool:
-    try:
-        return conn.recv(1024) == b""
-    except ConnectionResetError:
-        return True
-
-
-def _closed_by_server_now(conn: socket.socket) -> bool:
-    conn.setblocking(False)
-    try:
-        return conn.recv(1024) == b""
-    except BlockingIOError:
-        return False
-    except ConnectionResetError:
-        return True
-    finally:
-        conn.setblocking(True)
 
 
 def _slow_body(url: str) -> socket.socket:
@@ -182,7 +162,7 @@ def test_idle_connections_past_the_request_cap_do_not_turn_real_requests_away(sm
     idle = [_connect(small_server, timeout=10) for _ in range(12)]
     try:
         assert _get(small_server).status_code == 200, "12 idle connections are not 12 requests"
-        assert not any(_closed_by_server_now(conn) for conn in idle)
+        assert not any(closed_by_server_now(conn) for conn in idle)
     finally:
         for conn in idle:
             conn.close()
@@ -220,9 +200,9 @@ def test_a_newcomer_is_closed_only_when_every_connection_is_mid_request(engine: 
         try:
             wait_until(lambda: cap.in_flight == 4, what="the four requests to be under way")
             extra = _connect(url)
-            assert _closed_by_server(extra), "no connection waits for headers, so the newcomer is closed"
+            assert closed_by_server(extra), "no connection waits for headers, so the newcomer is closed"
             extra.close()
-            assert not any(_closed_by_server_now(conn) for conn in slow), "requests under way are never cut"
+            assert not any(closed_by_server_now(conn) for conn in slow), "requests under way are never cut"
         finally:
             for conn in slow:
                 conn.close()
@@ -235,33 +215,6 @@ def test_a_newcomer_is_closed_only_when_every_connection_is_mid_request(engine: 
 # ----- 3 to 6: the console's forms, feed and login link
 
 
-@pytest.fixture
-def console(engine: Engine) -> Iterator[Console]:
-    engine.register(approval)
-    made = create_console_app(engine, TOKEN, feed_interval=0.05)
-    try:
-        yield made
-    finally:
-        made.close()
-
-
-@pytest.fixture
-def anonymous(console: Console) -> Iterator[TestClient]:
-    with TestClient(console.app, raise_server_exceptions=False, follow_redirects=False) as client:
-        yield client
-
-
-@pytest.fixture
-def client(console: Console, anonymous: TestClient) -> TestClient:
-    assert anonymous.get(console.login_url("http://testserver")).status_code == 303
-    return anonymous
-
-
-def _csrf(client: TestClient) -> str:
-    page = client.get("/console/executions").text
-    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-
-
 def test_a_login_form_with_too_many_fields_is_400_not_500(anonymous: TestClient) -> None:
     response = anonymous.post("/console/login", content="&".join(f"f{n}=x" for n in range(11)),
                               headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -270,7 +223,7 @@ def test_a_login_form_with_too_many_fields_is_400_not_500(anonymous: TestClient)
 
 
 def test_an_action_form_with_too_many_fields_is_400_not_500(client: TestClient) -> None:
-    body = f"csrf={_csrf(client)}&" + "&".join(f"execution_id=e{n}" for n in range(1000))
+    body = f"csrf={csrf_of(client)}&" + "&".join(f"execution_id=e{n}" for n in range(1000))
     response = client.post("/console/executions/stop", content=body,
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 400 and "the form has more than 1,000 fields" in response.text
@@ -287,7 +240,7 @@ def test_a_callback_result_the_api_would_refuse_is_refused_on_the_page(
     operation = next(op.operation_id for op in engine.operations(execution_id) if op.callback_id)
     before = engine.history(execution_id)
     response = client.post(f"/console/executions/{execution_id}/callbacks/{operation}/succeed",
-                           data={"csrf": _csrf(client), "result": result})
+                           data={"csrf": csrf_of(client), "result": result})
     assert response.status_code == 400, response.text[:300]
     assert "refused: the result" in response.text
     assert engine.history(execution_id) == before
@@ -317,15 +270,6 @@ def test_the_bearer_token_in_a_login_url_does_not_open_a_session(console: Consol
 
 
 # ----- 7 to 9: the API's bodies and query parameters
-
-
-@pytest.fixture
-def api(engine: Engine) -> Iterator[httpx.Client]:
-    engine.register(approval)
-    with serving_in_background(engine, TOKEN) as url, httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20
-    ) as api_client:
-        yield api_client
 
 
 def test_a_large_body_is_checked_off_the_event_loop(api: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
