@@ -16,9 +16,10 @@ from typing import Any
 import attrs
 
 from durable.core.records import ErrorObject, OperationRecord
+from durable.core.values import value_class
 
 
-@attrs.frozen(slots=True)
+@value_class
 class HistoryEvent:
     event_type: str
     timestamp: float

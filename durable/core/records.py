@@ -1,8 +1,8 @@
 """The operation model: what is checkpointed for every durable operation.
 
 The module keeps the AWS SDK's name so that ported imports work.  Records are
-frozen: an `Operation` is a value, and a new status is a new record made by
-the transitions in `durable.core.transitions`.
+values (`durable.core.values`): an `Operation` never changes, and a new status
+is a new record made by the transitions in `durable.core.transitions`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import attrs
 
+from durable.core.values import value_class
 from durable.exceptions import DurableOperationError
 
 OperationPayload = str
@@ -177,7 +178,7 @@ class ErrorObject:
         )
 
 
-@attrs.frozen(slots=True)
+@value_class
 class OperationRecord:
     """The checkpointed state of one durable operation."""
 
@@ -251,7 +252,7 @@ def next_timer(operations: list[OperationRecord]) -> float | None:
     return min(dues) if dues else None
 
 
-@attrs.frozen(slots=True)
+@value_class
 class RecordUpdate:
     """One checkpoint request: an action on one operation."""
 
