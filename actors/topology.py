@@ -135,6 +135,11 @@ class _Reading:
         self.pending_handled: dict[str, int] = {}
 
 
+def simple_inbox() -> Any:
+    """A C-level SimpleQueue: no Condition to take on every put and get (pykka's default is a queue.Queue)."""
+    return queue.SimpleQueue()
+
+
 class TopologyKeeper(pykka.ThreadingActor):
     """Owns the registry of actors, the notes on them, the counts of stopped ones and each reader's last sample.
 
@@ -146,6 +151,7 @@ class TopologyKeeper(pykka.ThreadingActor):
     """
 
     use_daemon_thread = True
+    _create_actor_inbox = staticmethod(simple_inbox)
 
     def __init__(self) -> None:
         super().__init__()
@@ -364,10 +370,7 @@ class TrackedActor(pykka.ThreadingActor):
         self.gauge = ActorGauge(self.actor_inbox)
         self.topology.register(ActorInfo(self.actor_urn, type(self).__name__, name, parent, self.sent, self.gauge))
 
-    @staticmethod
-    def _create_actor_inbox() -> Any:
-        """A C-level SimpleQueue: no Condition to take on every put and get (pykka's default is a queue.Queue)."""
-        return queue.SimpleQueue()
+    _create_actor_inbox = staticmethod(simple_inbox)
 
     def send(self, ref: pykka.ActorRef[Any], message: Any) -> None:
         urn = ref.actor_urn
