@@ -17,6 +17,7 @@ branches' own checkpoints.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Generic, Protocol, TypeVar
 
 import pykka
@@ -98,7 +99,7 @@ class ConcurrentExecutor(Generic[ResultType]):
         spec = BatchSpec(
             name=label,
             count=len(self.executables),
-            run_branch=lambda index, view: self._run_branch(invocation, executor_context, index, view),
+            run_branch=functools.partial(self._run_branch, invocation, executor_context),
             max_concurrency=self.max_concurrency,
             completion=self.policy,
             started_before=started_before,
@@ -113,23 +114,25 @@ class ConcurrentExecutor(Generic[ResultType]):
     def _run_branch(
         self, invocation: Invocation, executor_context: BranchContexts, index: int, view: RecordsUnder | None = None
     ) -> ResultType:
+        """Branch `index` from its start, replaying from `view` when one is given; a suspension unwinds
+        through here, so the branch's layers are calls made from this one frame (partials, not lambdas)."""
         if view is not None:
             invocation.replay_from(view)
-            try:
-                return self._run_branch(invocation, executor_context, index)
-            finally:
+        try:
+            executable = self.executables[index]
+            operation_id = self.branch_id(index)
+            is_virtual = self.nesting_type is NestingType.FLAT
+            branch_context = executor_context.create_child_context(operation_id, is_virtual=is_virtual)
+            identifier = OperationIdentifier(
+                operation_id, self.sub_type_iteration, _parent_of(executor_context), self.get_iteration_name(index)
+            )
+            config: ChildConfig[ResultType] = ChildConfig(
+                serdes=self.item_serdes or self.serdes, sub_type=self.sub_type_iteration, is_virtual=is_virtual
+            )
+            return child_handler(functools.partial(executable.func, branch_context), invocation, identifier, config)
+        finally:
+            if view is not None:
                 invocation.forget_view()
-        executable = self.executables[index]
-        operation_id = self.branch_id(index)
-        is_virtual = self.nesting_type is NestingType.FLAT
-        branch_context = executor_context.create_child_context(operation_id, is_virtual=is_virtual)
-        identifier = OperationIdentifier(
-            operation_id, self.sub_type_iteration, _parent_of(executor_context), self.get_iteration_name(index)
-        )
-        config: ChildConfig[ResultType] = ChildConfig(
-            serdes=self.item_serdes or self.serdes, sub_type=self.sub_type_iteration, is_virtual=is_virtual
-        )
-        return child_handler(lambda: executable.func(branch_context), invocation, identifier, config)
 
     def replay(
         self, invocation: Invocation, executor_context: BranchContexts, record: OperationRecord | None
