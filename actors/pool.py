@@ -329,14 +329,12 @@ class PooledActor(TrackedActor):
         handled = 0
         while True:
             while not flag.stopped:
-                if limit is not None and handled >= limit and not inbox.empty():
+                if inbox.empty():  # the claim makes this thread the only reader: no race, no Empty raised
+                    break
+                if limit is not None and handled >= limit:
                     self.pool.schedule(self)
                     return
-                try:
-                    envelope = inbox.get_nowait()
-                except queue.Empty:
-                    break
-                self._process(envelope)
+                self._process(inbox.get_nowait())
                 handled += 1
             if flag.stopped:
                 self._fail_leftovers(inbox)
