@@ -433,6 +433,16 @@ DEFAULT_JSON_SERDES: SerDes[Any] = JsonSerDes()
 EXTENDED_TYPES_SERDES: SerDes[Any] = ExtendedTypeSerDes()
 
 
+#: what the built-in serdes is given: it never reads its context, and a poll builds two per check otherwise
+_UNREAD_CONTEXT = SerDesContext()
+
+
+def _context_for(active: SerDes[Any], operation_id: str, durable_execution_arn: str) -> SerDesContext:
+    if active is EXTENDED_TYPES_SERDES:
+        return _UNREAD_CONTEXT
+    return SerDesContext(operation_id, durable_execution_arn)
+
+
 def serialize(serdes: SerDes[T] | None, value: T, operation_id: str, durable_execution_arn: str) -> str:
     """`value` as a payload, by `serdes` (EXTENDED_TYPES_SERDES when None).
 
@@ -442,7 +452,7 @@ def serialize(serdes: SerDes[T] | None, value: T, operation_id: str, durable_exe
     """
     active: SerDes[T] = serdes or EXTENDED_TYPES_SERDES
     try:
-        payload = active.serialize(value, SerDesContext(operation_id, durable_execution_arn))
+        payload = active.serialize(value, _context_for(active, operation_id, durable_execution_arn))
     except Exception as error:
         logger.opt(exception=error).warning("could not serialize the value of operation {}", operation_id)
         raise ExecutionError(f"Serialization failed for id: {operation_id}, error: {error}.") from error
@@ -461,7 +471,7 @@ def deserialize(serdes: SerDes[T] | None, data: str, operation_id: str, durable_
     """
     active: SerDes[T] = serdes or EXTENDED_TYPES_SERDES
     try:
-        return active.deserialize(data, SerDesContext(operation_id, durable_execution_arn))
+        return active.deserialize(data, _context_for(active, operation_id, durable_execution_arn))
     except Exception as error:
         logger.opt(exception=error).warning("could not deserialize the payload of operation {}", operation_id)
         raise ExecutionError(f"Deserialization failed for id: {operation_id}") from error
