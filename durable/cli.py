@@ -308,16 +308,15 @@ def _engine(args: argparse.Namespace, handlers: list[tuple[str, Any]], **options
 
 def cmd_run(args: argparse.Namespace) -> int:
     name, handlers, payload = _load(args)
-    if args.viz:
-        _viz_target(Path(args.viz))
+    fmt = _viz_target(Path(args.viz)) if args.viz else None
     engine = _engine(args, handlers)
     try:
         execution_id = engine.start(name, payload, execution_name=args.name, execution_timeout=args.timeout)
         print(f"execution {execution_id}", file=sys.stderr)
         record = _follow(engine.store, [execution_id], engine)
-        if args.viz:
+        if fmt is not None:
             picture = engine.topology_picture()
-            _write_viz(picture.dot, picture.graph.to_dict(), Path(args.viz))
+            _write_viz(picture.dot, picture.graph.to_dict(), Path(args.viz), fmt)
     finally:
         engine.close()
     return _report(record[0])
@@ -702,7 +701,7 @@ def _await_settled(engine: Any, execution_id: str, invocations_before: int, time
 
 
 def cmd_viz(args: argparse.Namespace) -> int:
-    _viz_target(Path(args.out))
+    fmt = _viz_target(Path(args.out))
     store = _open_store(args)
     try:
         dot = store.get_meta("topology.dot")
@@ -711,7 +710,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
         store.close()
     if dot is None:
         raise CliError("no topology recorded yet: run an execution on this store first")
-    _write_viz(dot, json.loads(graph) if graph else None, Path(args.out))
+    _write_viz(dot, json.loads(graph) if graph else None, Path(args.out), fmt)
     return 0
 
 
@@ -724,20 +723,20 @@ def _viz_target(out: Path) -> str:
     fmt = _VIZ_FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise CliError(f"unknown output format {out.suffix!r}: use .svg, .html or .dot")
-    folder = out.parent if str(out.parent) else Path(".")
-    if out.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
-        where = out if out.is_dir() else folder
-        reason = "it is a directory" if out.is_dir() else "no such directory" if not folder.is_dir() else \
-            "permission denied"
-        raise CliError(f"cannot write {out}: {reason} ({where})")
+    if out.is_dir():
+        raise CliError(f"cannot write {out}: it is a directory ({out})")
+    if not out.parent.is_dir():
+        raise CliError(f"cannot write {out}: no such directory ({out.parent})")
+    if not os.access(out.parent, os.W_OK):
+        raise CliError(f"cannot write {out}: permission denied ({out.parent})")
     return fmt
 
 
-def _write_viz(dot: str, graph: dict[str, Any] | None, out: Path) -> None:
-    """DOT as recorded; SVG and HTML drawn here (no Graphviz needed) from the graph, or from the DOT."""
+def _write_viz(dot: str, graph: dict[str, Any] | None, out: Path, fmt: str) -> None:
+    """DOT as recorded; SVG and HTML drawn here (no Graphviz needed) from the graph, or from the DOT; `fmt` is
+    what `_viz_target` said of `out`."""
     from durable.viz import graph_from_dot, render_html, render_svg
 
-    fmt = _viz_target(out)
     drawn = graph if graph is not None else graph_from_dot(dot)
     if fmt == "dot":
         text = dot

@@ -2,7 +2,7 @@
 
 A frozen attrs class sets each field in `__init__` through `object.__setattr__`, one C call with an
 argument tuple per field. A step builds two operation records (19 fields), two record updates (14)
-and two history events (7): 12% of a checkpoint's instructions went to those calls alone
+and two history events (7): a tenth of a checkpoint's instructions went to those calls alone
 (`docs/performance.md`). Classes decorated here are built with plain slot stores instead. mypy reads
 the decorator as `attrs.frozen`, so an assignment to a field anywhere in this code fails the type
 check; a changed value is a new one, made with `attrs.evolve`. Equality and hashing are by value, as

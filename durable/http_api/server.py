@@ -81,6 +81,9 @@ class RequestCap:
             self.in_flight -= 1
 
 
+_NOTHING = memoryview(b"")
+
+
 class DeadlinedH11Protocol(H11Protocol):
     """uvicorn's h11 connection with the two limits it lacks on connections that never finish a request.
 
@@ -96,7 +99,7 @@ class DeadlinedH11Protocol(H11Protocol):
 
     header_timeout: float = 10.0
     connection_cap: int = 4096
-    _backlog: memoryview = memoryview(b"")  # what a read brought beyond the slice parsed so far
+    _backlog: memoryview = _NOTHING  # what a read brought beyond the slice parsed so far
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -170,7 +173,6 @@ class DeadlinedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-_NOTHING = memoryview(b"")
 #: bytes of a read handed to h11 per turn of the event loop (`DeadlinedH11Protocol.data_received`)
 PARSE_SLICE = 4 * 1024
 #: per server, its connections waiting for request headers, longest-waiting first (a dict keeps insertion order)
