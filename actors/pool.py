@@ -282,11 +282,15 @@ class PooledActor(TrackedActor):
         return actor.actor_ref
 
     def _stop(self) -> None:
+        """Stopped for good; the mailbox lets go of the actor, so the two are freed when the last ref goes
+        rather than by the collector (a map's ten thousand finished branches were a full pass's garbage)."""
         self.actor_stopped.set()
         try:
             self.on_stop()
         except Exception:
             self._handle_failure(*sys.exc_info())
+        finally:
+            self.actor_inbox.owner = None  # type: ignore[attr-defined]
 
     def __init__(self, topology: Topology, pool: ActorPool, name: str, parent: str | None = None) -> None:
         self.pool = pool
