@@ -46,6 +46,7 @@ from urllib.parse import quote
 from durable.constants import CHECKPOINT_SIZE_LIMIT_BYTES
 from durable.exceptions import SerDesError
 from durable.serdes import EXTENDED_TYPES_SERDES, SerDes, SerDesContext
+from durable.types import DurableExecutionArn as DurableExecutionArn
 
 __all__ = [
     "FileSystemPathEncoding",

@@ -31,6 +31,7 @@ from durable.core.records import (
     OperationType,
 )
 from durable.exceptions import CheckpointError, GetExecutionStateError
+from durable.exceptions import DurableOperationError as DurableOperationError
 from durable.identifier import OperationIdentifier
 
 ReplayChildren: TypeAlias = bool

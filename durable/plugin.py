@@ -90,6 +90,10 @@ from durable.core.records import (
     RecordUpdate,
 )
 from durable.identifier import OperationIdentifier
+from durable.lambda_service import DurableExecutionInvocationOutput as DurableExecutionInvocationOutput
+from durable.lambda_service import Operation as Operation
+from durable.lambda_service import OperationUpdate as OperationUpdate
+from durable.types import LambdaContext as LambdaContext
 
 __all__ = [
     "DEFAULT_HOOK_TIMEOUT",

@@ -21,6 +21,9 @@ from durable.core.batch import (
     CompletionRecord,
     branch_error_object,
 )
+from durable.core.batch import BatchResultProtocol as BatchResultProtocol
+from durable.core.records import ErrorObject as ErrorObject
+from durable.exceptions import ChildContextError as ChildContextError
 from durable.exceptions import InvalidStateError
 from durable.types import SummaryGenerator
 

@@ -4,6 +4,8 @@ The runner writes this runtime's own stores, so these are read-only views
 of what one holds: the execution's arn, its operations as the service
 reports them (`durable.lambda_service.Operation`), whether it is complete,
 how it closed, and its result as the handler's last invocation returned it.
+As in the AWS local runner, the first operation is the EXECUTION itself
+(its input, start and end); `get_assertable_operations` leaves it out.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime
 
 import attrs
 
-from durable.core.records import OperationRecord, OperationType
+from durable.core.records import OperationRecord, OperationStatus, OperationType
 from durable.execution import InvocationStatus
 from durable.lambda_service import (
     CallbackDetails,
@@ -25,6 +27,7 @@ from durable.lambda_service import (
     WaitDetails,
 )
 from durable.stores.base import ExecutionRecord, ExecutionStatus, Store
+from durable.testing.exceptions import IllegalStateException
 
 __all__ = ["Execution", "ExecutionStatus", "read_execution", "read_executions", "service_operation", "utc_datetime"]
 
@@ -47,6 +50,16 @@ class Execution:
     def is_complete(self) -> bool:
         return self.close_status is not None
 
+    def get_operation_execution_started(self) -> Operation:
+        """The EXECUTION operation, which every started execution has first."""
+        if not self.operations:
+            raise IllegalStateException("execution not started.")
+        return self.operations[0]
+
+    def get_assertable_operations(self) -> list[Operation]:
+        """The handler's operations: all but the EXECUTION one."""
+        return self.operations[1:]
+
 
 def read_execution(store: Store, execution_id: str) -> Execution | None:
     record = store.get_execution(execution_id)
@@ -64,11 +77,20 @@ def _view(store: Store, record: ExecutionRecord) -> Execution:
     if closed is not None:
         status = _CLOSED_AS.get(closed, InvocationStatus.FAILED)
         result = DurableExecutionInvocationOutput(status, record.result, record.error)
+    started = Operation(
+        operation_id=record.execution_id,
+        operation_type=OperationType.EXECUTION,
+        status=OperationStatus(record.status.value) if closed is not None else OperationStatus.STARTED,
+        name=record.name,
+        start_timestamp=utc_datetime(record.created),
+        end_timestamp=utc_datetime(record.ended),
+        execution_details=ExecutionDetails(record.input),
+    )
     return Execution(
         durable_execution_arn=record.execution_id,
         function_name=record.function_name,
         input=record.input,
-        operations=[service_operation(op) for op in store.load_operations(record.execution_id)],
+        operations=[started, *(service_operation(op) for op in store.load_operations(record.execution_id))],
         close_status=closed,
         result=result,
     )

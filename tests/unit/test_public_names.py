@@ -33,3 +33,20 @@ def test_a_star_import_gives_the_names_the_sdk_module_gives(module: str) -> None
     assert not missing, f"{module}: {missing}"
     loaded = importlib.import_module(module)
     assert all(namespace[name] is getattr(loaded, name) for name in STAR_NAMES[module])
+
+
+#: names the SDK's modules import at their top (so `from <module> import <name>` works there) that are not
+#: in their star import: code written against the SDK imports them from these modules too
+IMPORTED_NAMES = {
+    "durable.plugin": ["Operation", "OperationUpdate", "DurableExecutionInvocationOutput", "LambdaContext"],
+    "durable.concurrency.models": ["ErrorObject", "ChildContextError", "BatchResultProtocol"],
+    "durable.lambda_service": ["DurableOperationError"],
+    "durable.filesystem_serdes": ["DurableExecutionArn"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(IMPORTED_NAMES))
+def test_names_the_sdk_module_imports_can_be_imported_from_it(module: str) -> None:
+    loaded = importlib.import_module(module)
+    missing = [name for name in IMPORTED_NAMES[module] if not hasattr(loaded, name)]
+    assert not missing, f"{module}: {missing}"

@@ -58,6 +58,12 @@ def test_what_the_runner_wrote_reads_back_through_the_store_object(tmp_path: Pat
     bad = store.load(failed.execution_arn)
     assert bad.close_status is ExecutionStatus.FAILED and bad.result is not None
     assert bad.result.status is InvocationStatus.FAILED and bad.result.error is not None
+    started = ok.get_operation_execution_started()
+    assert ok.operations[0] is started and started.operation_type is OperationType.EXECUTION
+    assert started.execution_details is not None and started.execution_details.input_payload == '{"name":"ada"}'
+    assert started.status is OperationStatus.SUCCEEDED and started.end_timestamp is not None
+    assert bad.get_operation_execution_started().status is OperationStatus.FAILED
+    assert [op.name for op in ok.get_assertable_operations()] == ["read", "pause"]
     assert bad.result.error.message == "nobody to greet"
     with pytest.raises(ResourceNotFoundException, match="no-such-arn"):
         store.load("no-such-arn")
