@@ -13,9 +13,9 @@ exported once, when the operation ends: an invocation that suspends drops the
 spans still open instead of ending them, and a later invocation re-opens the
 same span id (or opens it when it only sees the end, as for a wait that
 fired while nothing ran).  So replays add no spans, and a span that outlives
-an invocation or a process keeps its identity and place in the tree.  A
-parent known only by id (its span opened in an earlier invocation) is
-referred to by that deterministic id.
+an invocation or a process keeps its identity and place in the tree.  An
+operation whose enclosing context has no open span in this invocation hangs
+from the Workflow span, as in the SDK's plugin.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import logging
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, StatusCode, TraceFlags
+from opentelemetry.trace import Link, Span, SpanKind, StatusCode
 
 from durable.core.records import InvocationStatus, OperationType
 from durable.otel._base import (
@@ -59,15 +59,10 @@ class ExecutionOtelPlugin(OtelPluginBase):
     """Spans per execution (see the module docstring)."""
 
     def _parent(self, book: InvocationSpans, parent_id: str | None) -> Span | None:
-        """The enclosing operation's span (open here, or known by its id), else the Workflow span."""
-        if parent_id is None:
-            return book.workflow
-        span = book.get(parent_id)
-        if span is not None:
-            return span
-        flags = TraceFlags(TraceFlags.SAMPLED)
-        span_id = operation_id_to_span_id(book.execution_arn, parent_id)
-        return NonRecordingSpan(SpanContext(book.trace_id, span_id, is_remote=False, trace_flags=flags))
+        """The enclosing operation's span if it is open in this invocation, else the Workflow span (as the
+        SDK's plugin resolves it)."""
+        span = None if parent_id is None else book.get(parent_id)
+        return book.workflow if span is None else span
 
     def _start(
         self,
