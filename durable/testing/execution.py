@@ -80,7 +80,7 @@ def _view(store: Store, record: ExecutionRecord) -> Execution:
     started = Operation(
         operation_id=record.execution_id,
         operation_type=OperationType.EXECUTION,
-        status=OperationStatus(record.status.value) if closed is not None else OperationStatus.STARTED,
+        status=OperationStatus.STARTED if closed is None else OperationStatus(closed.value),
         name=record.name,
         start_timestamp=utc_datetime(record.created),
         end_timestamp=utc_datetime(record.ended),

@@ -25,6 +25,7 @@ from opentelemetry.trace import StatusCode
 
 from durable import DurableContext, StepContext, durable_execution
 from durable.config import Duration, JitterStrategy, StepConfig
+from durable.core.records import InvocationStatus, OperationStatus, OperationSubType, OperationType
 from durable.execution import DurableHandler
 from durable.otel import (
     DeterministicIdGenerator,
@@ -41,7 +42,7 @@ from durable.otel import (
 )
 from durable.otel.deterministic_id_generator import execution_trace_id, xray_root_trace_id
 from durable.otel.provider import default_propagators
-from durable.plugin import DurableInstrumentationPlugin
+from durable.plugin import DurableInstrumentationPlugin, InvocationEndInfo, InvocationStartInfo, OperationEndInfo
 from durable.retries import RetryStrategyConfig, create_retry_strategy
 from durable.testing import DurableFunctionTestRunner
 from tests import plugin_workflows
@@ -452,14 +453,10 @@ def _clean_loguru_patcher() -> Iterator[None]:
     logger.configure(patcher=lambda record: None)
 
 
-
 def test_an_operation_whose_context_has_no_open_span_hangs_from_the_workflow(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     """As the SDK's plugin resolves a parent: the enclosing context's span if open here, else the Workflow."""
-    from durable.core.records import InvocationStatus, OperationStatus, OperationSubType, OperationType
-    from durable.plugin import InvocationEndInfo, InvocationStartInfo, OperationEndInfo
-
     plugin = ExecutionOtelPlugin(_config(provider))
     arn = "arn:aws:lambda:us-east-1:123456789012:function:f/durable-execution/e/1"
     now = datetime.datetime.now(datetime.UTC)
