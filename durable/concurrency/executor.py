@@ -105,6 +105,7 @@ class ConcurrentExecutor(Generic[ResultType]):
             started_before=started_before,
             prefix=self.operation_id_namespace.prefix,
             settled_before=settled,
+            new_branches_are_empty=self.nesting_type is not NestingType.FLAT,
         )
         outcome = _coordinate(invocation, spec)
         if isinstance(outcome, BatchSuspended):

@@ -313,6 +313,41 @@ def test_resumed_branches_leave_no_reference_cycles_behind() -> None:
     assert stranded == []
 
 
+def test_a_branch_new_to_this_invocation_asks_the_execution_state_nothing_on_its_first_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A branch not started before has nothing recorded under it: its first run replays from an empty
+    view instead of asking for its context and each operation (an ask each, a wait on the actor every
+    branch writes to)."""
+    from actors.execution_state import ExecutionState
+    from actors.messages import Lookup
+
+    asked: list[str] = []
+    handle = ExecutionState.handle
+
+    def counting(self: ExecutionState, message: Any) -> Any:
+        if isinstance(message, Lookup):
+            asked.append(message.operation_id)
+        return handle(self, message)
+
+    monkeypatch.setattr(ExecutionState, "handle", counting)
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        def item(ctx: DurableContext, value: int, _index: int, _items: Any) -> Any:
+            doubled = ctx.step(lambda _: value * 2, name="double")
+            return ctx.step(lambda _: doubled + 1, name="plus one")
+
+        return context.map(list(range(20)), item, name="fan").get_results()
+
+    with DurableFunctionTestRunner(handler) as runner:
+        result = runner.run(input=None, timeout=30)
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result or "null") == [value * 2 + 1 for value in range(20)]
+    assert len(result.invocations) == 1
+    assert [op for op in asked if op.count("-") >= 1] == []
+
+
 def test_more_branches_running_nested_maps_than_pool_threads_all_finish() -> None:
     """Each outer branch holds a pool thread while it waits for its nested map; the nested branches still run."""
 
