@@ -102,10 +102,11 @@ class BatchSpec:
     #: branches whose record is already final (their outcome replays without running user code): the
     #: parent replays them itself instead of starting a Branch for each
     settled_before: frozenset[int] = frozenset()
-    #: a branch not started before this invocation has nothing recorded at or under its id (its context
-    #: record comes first, and the writer commits in order), so its first run replays from an empty view
-    #: and asks the ExecutionState nothing; False where branches have no record of their own (FLAT)
-    new_branches_are_empty: bool = False
+    #: the batch had no record when it began, so nothing is recorded under it (its record comes first,
+    #: and the writer commits in order): each branch's first run replays from an empty view, asking the
+    #: ExecutionState nothing.  Not so for a batch met again in the same invocation (in a resumed branch),
+    #: whose branches may have written since the invocation's snapshot
+    new_batch: bool = False
 
 
 def run_one(index: int, run: Callable[[int, RecordsUnder | None], Any], view: RecordsUnder | None) -> Any:
@@ -188,8 +189,8 @@ class BatchParent(PooledActor):
         self.errors: dict[int, ErrorObject] = {}
         self.resume_at: dict[int, float | None] = {}
         first = [i for i in spec.started_before if 0 <= i < spec.count]
-        self.started_before = frozenset(first)
-        self.queue = collections.deque(first + [i for i in range(spec.count) if i not in self.started_before])
+        chosen = set(first)
+        self.queue = collections.deque(first + [i for i in range(spec.count) if i not in chosen])
         self.branches: dict[int, pykka.ActorRef[Any]] = {}
         self.timers: pykka.ActorRef[Any] | None = None
         self.in_flight = 0
@@ -349,7 +350,7 @@ class BatchParent(PooledActor):
         branch = Branch.start(self.topology, self.pool, self.actor_ref, index, self.spec.run_branch, self.depth)
         self.branches[index] = branch
         prefix, view = self.spec.prefix, None
-        if self.spec.new_branches_are_empty and prefix is not None and index not in self.started_before:
+        if self.spec.new_batch and prefix is not None:
             view = RecordsUnder(child_id(prefix, index + 1), {})
         self.send(branch, RunBranch(view))
 

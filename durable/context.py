@@ -349,6 +349,11 @@ class DurableContext(DurableContextProtocol):
             and operation_id == self._operation_id_namespace.create_id_for_step(self._issued)
         )
 
+    def _is_new(self, identifier: OperationIdentifier) -> bool:
+        """Whether nothing is recorded at `identifier` yet, so nothing is under it either (a batch's
+        branches then replay from empty views: BatchSpec.new_batch)."""
+        return identifier.known_new or self.state.lookup(identifier.operation_id) is None
+
     def _replay_aware(self) -> _ReplayAware:
         """Keep the replay status right around one operation (a `with` block; see `_ReplayAware`)."""
         return _ReplayAware(self)
@@ -453,11 +458,12 @@ class DurableContext(DurableContextProtocol):
             operation_id = self._create_step_id()
             identifier = self._identifier(operation_id, OperationSubType.MAP, map_name)
             map_context = self.create_child_context(operation_id)
+            new = self._is_new(identifier)
 
             def map_in_child_context() -> BatchResult[T]:
                 return map_handler(
                     inputs, func, config, self.state, map_context, self.state.lookup(operation_id),
-                    OperationIdNamespace(operation_id),
+                    OperationIdNamespace(operation_id), new,
                 )
 
             summary = envelope_summary_generator("MapResult", config.summary_generator if config else None)
@@ -484,11 +490,12 @@ class DurableContext(DurableContextProtocol):
             operation_id = self._create_step_id()
             parallel_context = self.create_child_context(operation_id)
             identifier = self._identifier(operation_id, OperationSubType.PARALLEL, name)
+            new = self._is_new(identifier)
 
             def parallel_in_child_context() -> BatchResult[T]:
                 return parallel_handler(
                     functions, config, self.state, parallel_context, self.state.lookup(operation_id),
-                    OperationIdNamespace(operation_id),
+                    OperationIdNamespace(operation_id), new,
                 )
 
             summary = envelope_summary_generator("ParallelResult", config.summary_generator if config else None)

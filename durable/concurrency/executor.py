@@ -83,8 +83,12 @@ class ConcurrentExecutor(Generic[ResultType]):
     def branch_id(self, index: int) -> str:
         return self.operation_id_namespace.create_id_for_step(index + 1)
 
-    def execute(self, invocation: Invocation, executor_context: BranchContexts) -> BatchResult[ResultType]:
-        """Run every branch under the completion policy; suspend the invocation when nothing can run."""
+    def execute(
+        self, invocation: Invocation, executor_context: BranchContexts, new: bool = False
+    ) -> BatchResult[ResultType]:
+        """Run every branch under the completion policy; suspend the invocation when nothing can run.
+
+        `new`: the batch had no record when its operation began (see BatchSpec.new_batch)."""
         if not self.executables:
             return BatchResult([], self.policy.reason(0, 0))
         started_before = tuple(
@@ -105,7 +109,7 @@ class ConcurrentExecutor(Generic[ResultType]):
             started_before=started_before,
             prefix=self.operation_id_namespace.prefix,
             settled_before=settled,
-            new_branches_are_empty=self.nesting_type is not NestingType.FLAT,
+            new_batch=new,
         )
         outcome = _coordinate(invocation, spec)
         if isinstance(outcome, BatchSuspended):

@@ -47,8 +47,9 @@ def map_handler(
     map_context: BranchContexts,
     record: OperationRecord | None,
     operation_id_namespace: OperationIdNamespace,
+    new: bool = False,
 ) -> BatchResult[R]:
     executor: MapExecutor[R] = MapExecutor.from_items(items, func, config or MapConfig(), operation_id_namespace)
     if record is not None and record.status is OperationStatus.SUCCEEDED:
         return executor.replay(invocation, map_context, record)
-    return executor.execute(invocation, map_context)
+    return executor.execute(invocation, map_context, new)

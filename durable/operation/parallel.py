@@ -41,10 +41,11 @@ def parallel_handler(
     parallel_context: BranchContexts,
     record: OperationRecord | None,
     operation_id_namespace: OperationIdNamespace,
+    new: bool = False,
 ) -> BatchResult[R]:
     executor: ParallelExecutor[R] = ParallelExecutor.from_callables(
         callables, config or ParallelConfig(), operation_id_namespace
     )
     if record is not None and record.status is OperationStatus.SUCCEEDED:
         return executor.replay(invocation, parallel_context, record)
-    return executor.execute(invocation, parallel_context)
+    return executor.execute(invocation, parallel_context, new)

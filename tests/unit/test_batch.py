@@ -348,6 +348,37 @@ def test_a_branch_new_to_this_invocation_asks_the_execution_state_nothing_on_its
     assert [op for op in asked if op.count("-") >= 1] == []
 
 
+def test_a_nested_map_met_again_in_a_branch_resumed_in_the_same_invocation_replays_what_it_did() -> None:
+    """An outer branch suspends on its inner map's timers and resumes in the same invocation: the inner
+    map's branches started since the invocation's snapshot, and their replay must see what they wrote."""
+    runs: list[str] = []
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        def inner(ctx: DurableContext, value: int, index: int, _items: Any) -> Any:
+            def first_step(_: Any) -> int:
+                runs.append(f"{value}-{index}")
+                return value * 10 + index
+
+            first = ctx.step(first_step, name="first")
+            ctx.wait(Duration.from_seconds(1), name="pause")
+            return first
+
+        def outer(ctx: DurableContext, value: int, _index: int, _items: Any) -> Any:
+            if value < 0:
+                return ctx.step(lambda _: threading.Event().wait(4) or "kept", name="keeper")
+            return sum(ctx.map([value] * 3, inner, name="inner").get_results())
+
+        return context.map([-1, 1, 2], outer, name="outer").get_results()
+
+    with DurableFunctionTestRunner(handler, skip_time=False) as runner:
+        result = runner.run(input=None, timeout=30)
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result or "null") == ["kept", 33, 63]
+    assert len(result.invocations) == 1
+    assert sorted(runs) == ["1-0", "1-1", "1-2", "2-0", "2-1", "2-2"]
+
+
 def test_more_branches_running_nested_maps_than_pool_threads_all_finish() -> None:
     """Each outer branch holds a pool thread while it waits for its nested map; the nested branches still run."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime
 import hashlib
 import json
@@ -456,14 +457,20 @@ def _clean_loguru_patcher() -> Iterator[None]:
 def test_an_operation_whose_context_has_no_open_span_hangs_from_the_workflow(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
-    """As the SDK's plugin resolves a parent: the enclosing context's span if open here, else the Workflow."""
+    """As the SDK's plugin resolves a parent: the enclosing context's span if open here, else the Workflow.
+    The hooks run in a fresh context: this thread may have fired another invocation's hooks last."""
     plugin = ExecutionOtelPlugin(_config(provider))
     arn = "arn:aws:lambda:us-east-1:123456789012:function:f/durable-execution/e/1"
     now = datetime.datetime.now(datetime.UTC)
-    plugin.on_invocation_start(InvocationStartInfo("r1", arn, False, now))
-    plugin.on_operation_end(OperationEndInfo(
-        "1-1", OperationType.WAIT, OperationSubType.WAIT, "w", "1", now, False, OperationStatus.SUCCEEDED, end_time=now
-    ))
-    plugin.on_invocation_end(InvocationEndInfo("r1", arn, False, now, status=InvocationStatus.SUCCEEDED))
+
+    def hooks() -> None:
+        plugin.on_invocation_start(InvocationStartInfo("r1", arn, False, now))
+        plugin.on_operation_end(OperationEndInfo(
+            "1-1", OperationType.WAIT, OperationSubType.WAIT, "w", "1", now, False, OperationStatus.SUCCEEDED,
+            end_time=now,
+        ))
+        plugin.on_invocation_end(InvocationEndInfo("r1", arn, False, now, status=InvocationStatus.SUCCEEDED))
+
+    contextvars.Context().run(hooks)
     spans = _by_name(list(exporter.get_finished_spans()))
     assert _parent(spans["w"][0]) == _id(spans["Workflow"][0])
