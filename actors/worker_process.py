@@ -31,6 +31,7 @@ from typing import Any
 import pykka
 from loguru import logger
 
+from actors.collector import YOUNG_THRESHOLD, raise_young_threshold
 from actors.messages import ChildExited, InvocationOutcome, Received, RunHandler, RunInProcess
 from actors.pool import ActorPool
 from actors.process_link import ChildLink, ParentLink, WorkerProcessError, call
@@ -64,12 +65,16 @@ def import_handler(module: str, qualname: str) -> Any:
 class WorkerProcess:
     """The engine's handle on one worker process; used by the InvocationWorker that owns it."""
 
-    def __init__(self, topology: Topology, services: dict[str, Any], name: str, run_job: JobRunner) -> None:
+    def __init__(
+        self, topology: Topology, services: dict[str, Any], name: str, run_job: JobRunner,
+        collector_threshold: int | None = YOUNG_THRESHOLD,
+    ) -> None:
         """`services`: what the engine lends the handler by name (what ChildEngine calls), run in the engine.
 
         `run_job` runs one RunHandler inside the process: a module-level function (the process imports it by
-        name), so that what a handler is stays above the actors.
+        name), so that what a handler is stays above the actors.  `collector_threshold`: see actors.collector.
         """
+        self.collector_threshold = collector_threshold
         self.topology = topology
         self.services = services
         self.name = name
@@ -87,7 +92,8 @@ class WorkerProcess:
         conn, child_conn = context.Pipe()
         logs, child_logs = context.Pipe(duplex=False)
         self.process = context.Process(
-            target=child_main, args=(child_conn, child_logs, self.run_job), name=f"durable-{self.name}", daemon=True
+            target=child_main, args=(child_conn, child_logs, self.run_job, self.collector_threshold),
+            name=f"durable-{self.name}", daemon=True,
         )
         self.process.start()
         child_conn.close()
@@ -224,8 +230,11 @@ class ChildEngine:
         return self._pool
 
 
-def child_main(conn: Connection, logs: Connection, run_job: JobRunner) -> None:
+def child_main(
+    conn: Connection, logs: Connection, run_job: JobRunner, collector_threshold: int | None = YOUNG_THRESHOLD
+) -> None:
     """The worker process: forward logs, run jobs as they come, exit when the engine hangs up."""
+    raise_young_threshold(collector_threshold)
     logger.remove()
     logger.enable("durable")
     logger.enable("actors")

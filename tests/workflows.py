@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import sys
@@ -177,3 +178,9 @@ def logged_entry(event: dict[str, Any], context: DurableContext) -> str:
         raise InvocationError("run me again")
     context.wait(Duration.from_seconds(1))
     return context.step(lambda _: "done", name="finish")
+
+
+@durable_execution
+def collector_thresholds(event: Any, context: DurableContext) -> list[int]:
+    """The thresholds of the collector in the process the handler runs in."""
+    return list(gc.get_threshold())

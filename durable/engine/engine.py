@@ -26,6 +26,7 @@ from actors.alarm_client import AlarmClient
 from actors.alarm_manager import AlarmManager
 from actors.checkpoint_writer import CheckpointWriter
 from actors.cluster_member import ClusterMember, WakeListener
+from actors.collector import YOUNG_THRESHOLD, raise_young_threshold
 from actors.completion_board import CompletionBoard
 from actors.dispatcher import DISPATCH_TIMEOUT, Dispatcher
 from actors.external_events import ExternalEvents
@@ -102,6 +103,7 @@ class Engine:
         isolation: str = "thread",
         lambda_context: Callable[[Any], Any] | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        collector_threshold: int | None = YOUNG_THRESHOLD,
     ) -> None:
         """`execute=False` makes a record-only engine: `start` writes the execution and runs nothing.
 
@@ -114,9 +116,18 @@ class Engine:
         function, so worker processes can use it too); by default a LocalLambdaContext.
         `lease_seconds`: on a shared store (PostgreSQL), how long this engine may go without a heartbeat
         before the others declare it dead and take its executions over (10 s by default).
+        `collector_threshold`: the cyclic collector's young-generation threshold this process (and each
+        worker process) runs with, set only where Python's defaults are still in effect (None: leave the
+        collector alone); see actors.collector.
         """
         if workers < 1:
             raise ValidationError(f"workers must be at least 1, got {workers}")
+        if collector_threshold is not None and (type(collector_threshold) is not int or collector_threshold < 1):
+            raise ValidationError(
+                f"collector_threshold must be a positive integer or None, got {collector_threshold!r}"
+            )
+        self.collector_threshold = collector_threshold
+        raise_young_threshold(collector_threshold)
         if isolation not in ISOLATIONS:
             raise ValidationError(f"isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
         self.isolation = isolation
@@ -187,7 +198,7 @@ class Engine:
                 "start_chained": self.start_chained,
                 "subscribe_ticks": self.subscribe_ticks,
             }
-            process = WorkerProcess(self.topology, services, name, run_job)
+            process = WorkerProcess(self.topology, services, name, run_job, self.collector_threshold)
         return InvocationWorker.start(self.topology, dispatcher, self.invoker, name, process)
 
     # ----- functions
