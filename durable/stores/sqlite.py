@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import sqlite3
@@ -90,6 +91,34 @@ _PAGE_INDEXES = (
 
 
 _FEW_NAMES = 2000
+
+_UPSERT_OPERATIONS = (
+    "INSERT INTO operations(execution_id, operation_id, body) VALUES {rows} "
+    "ON CONFLICT(execution_id, operation_id) DO UPDATE SET body=excluded.body"
+)
+_INSERT_EVENTS = "INSERT INTO events(execution_id, event_id, body) VALUES {rows}"
+#: rows per statement at most: 3 parameters each stays under the 999 of SQLite builds older than 3.32
+_MOST_ROWS = 256
+
+
+def _insert_rows(conn: sqlite3.Connection, statement: str, values: list[Any]) -> None:
+    """Insert rows of three values (given one after another) with multi-row VALUES, not executemany.
+
+    executemany steps once per row and lets go of the GIL around each step;
+    with branch threads waiting for it, each row then costs a hand-off back.
+    Chunks of a power of two rows keep the distinct statements few (cached).
+    """
+    start, rows = 0, len(values) // 3
+    while rows:
+        size = min(_MOST_ROWS, 1 << (rows.bit_length() - 1))
+        end = start + 3 * size
+        conn.execute(_rows_statement(statement, size), values[start:end])
+        start, rows = end, rows - size
+
+
+@functools.lru_cache(maxsize=32)
+def _rows_statement(statement: str, size: int) -> str:
+    return statement.format(rows=",".join(["(?,?,?)"] * size))
 
 
 def path_from_url(url: str) -> Path:
@@ -381,7 +410,7 @@ class SQLiteStore(Store):
         state = FenceState(*row)
         results: list[CommitResult] = []
         operations: dict[str, OperationRecord] = {}
-        events: list[tuple[str, int, str]] = []
+        events: list[Any] = []  # execution id, event id and body of each event, one after another
         columns: dict[str, Any] = {}
         alarm: Any = UNCHANGED
 
@@ -401,21 +430,18 @@ class SQLiteStore(Store):
                 continue
             for op in ws.operations:
                 operations[op.operation_id] = op
-            events.extend(
-                (execution_id, first_event_id + i, event_to_json(event, first_event_id + i))
-                for i, event in enumerate(ws.events)
-            )
+            for event_id, event in enumerate(ws.events, first_event_id):
+                events += (execution_id, event_id, event_to_json(event, event_id))
             columns.update(execution_columns(ws))
             if ws.alarm is not UNCHANGED:
                 alarm = ws.alarm
         if operations:
-            conn.executemany(
-                "INSERT INTO operations(execution_id, operation_id, body) VALUES (?,?,?) "
-                "ON CONFLICT(execution_id, operation_id) DO UPDATE SET body=excluded.body",
-                [(execution_id, op_id, operation_to_json(op)) for op_id, op in operations.items()],
-            )
+            values: list[Any] = []
+            for op_id, op in operations.items():
+                values += (execution_id, op_id, operation_to_json(op))
+            _insert_rows(conn, _UPSERT_OPERATIONS, values)
         if events:
-            conn.executemany("INSERT INTO events(execution_id, event_id, body) VALUES (?,?,?)", events)
+            _insert_rows(conn, _INSERT_EVENTS, events)
         if any(r.ok for r in results):
             # only what moved: assigning `status` would rewrite its two indexes on every step
             for name, value in zip(("status", "token", "next_event_id"), row, strict=True):

@@ -89,6 +89,28 @@ def test_operations_and_events_keep_their_order(store: Store) -> None:
     assert [e.get("Id") for e in history[1:]] == ids
 
 
+def test_a_large_group_lands_whole_and_a_record_written_twice_keeps_its_last_form(store: Store) -> None:
+    """Past the rows one statement carries (a 10,000-branch wave commits thousands at once)."""
+    _create(store)
+    token = store.begin_invocation("e1", 5.0).token
+    count = 613
+    started = WriteSet("e1", token, tuple(_step(f"1-{i}", OperationStatus.STARTED) for i in range(count)),
+                       tuple(HistoryEvent("StepStarted", 3.0, operation_id=f"1-{i}") for i in range(count)))
+    done = WriteSet("e1", token, tuple(_step(f"1-{i}", OperationStatus.SUCCEEDED, str(i)) for i in range(0, count, 2)),
+                    tuple(HistoryEvent("StepSucceeded", 4.0, operation_id=f"1-{i}") for i in range(0, count, 2)))
+    assert all(r.ok for r in store.commit([started, done]))
+    operations = {op.operation_id: op for op in store.load_operations("e1")}
+    assert len(operations) == count
+    assert all(
+        (operations[f"1-{i}"].status, operations[f"1-{i}"].result)
+        == ((OperationStatus.SUCCEEDED, str(i)) if i % 2 == 0 else (OperationStatus.STARTED, None))
+        for i in range(count)
+    )
+    history = store.history("e1")
+    assert [e["EventId"] for e in history] == list(range(1, 2 + count + (count + 1) // 2))
+    assert [e.get("Id") for e in history[1:count + 1]] == [f"1-{i}" for i in range(count)]
+
+
 def test_an_outside_completion_applies_at_most_once(store: Store) -> None:
     _create(store)
     token = store.begin_invocation("e1", 5.0).token
