@@ -309,6 +309,15 @@ class DurableContext(DurableContextProtocol):
             known_new=self._is_known_new(operation_id), underlying_logger=self._logs_to(),
         )
 
+    def _operation_logger(self, info: LogInfo) -> Logger:
+        """`self.logger.with_log_info(info)`, without building this context's own logger when it has none
+        yet (a branch's context is new on every resume, and its step's logger is all it needs)."""
+        if self._logger is not None:
+            return self._logger.with_log_info(info)
+        if self._inherited_logger is not None:
+            return Logger.from_log_info(self._inherited_logger.get_logger(), info, self._replay)
+        return Logger.from_log_info(self._underlying_logger or root_logger(), info, self._replay)
+
     def _logs_to(self) -> LoggerInterface:
         """The logger this context's records finally go to (a child's go to the same)."""
         if self._logger is not None:
@@ -371,7 +380,7 @@ class DurableContext(DurableContextProtocol):
         name = self._resolve_step_name(name, func)
         with self._replay_aware():
             identifier = self._identifier(self._create_step_id(), OperationSubType.STEP, name)
-            return run_step(func, config or StepConfig(), self.state, identifier, self.logger)
+            return run_step(func, config or StepConfig(), self.state, identifier, self._operation_logger)
 
     def wait(self, duration: Duration, name: str | None = None) -> None:
         if not isinstance(duration, Duration):
@@ -394,7 +403,7 @@ class DurableContext(DurableContextProtocol):
             raise ValidationError("`config` is required for wait_for_condition")
         with self._replay_aware():
             identifier = self._identifier(self._create_step_id(), OperationSubType.WAIT_FOR_CONDITION, name)
-            return run_wait_for_condition(check, config, self.state, identifier, self.logger)
+            return run_wait_for_condition(check, config, self.state, identifier, self._operation_logger)
 
     def create_callback(self, name: str | None = None, config: CallbackConfig | None = None) -> Callback[Any]:
         config = config or CallbackConfig()

@@ -35,7 +35,7 @@ def run_step(
     config: StepConfig,
     invocation: Invocation,
     identifier: OperationIdentifier,
-    context_logger: Logger,
+    operation_logger: Callable[[LogInfo], Logger],
 ) -> T:
     record = recorded(invocation, identifier)
     arn = invocation.execution_arn
@@ -63,7 +63,7 @@ def run_step(
         at_most_once = config.step_semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY
         invocation.checkpoint(update(identifier, OperationAction.START), wait=at_most_once)
     step_context = StepContext(
-        logger=context_logger.with_log_info(LogInfo.from_operation_identifier(invocation, identifier, attempt)),
+        logger=operation_logger(LogInfo.from_operation_identifier(invocation, identifier, attempt)),
         attempt=attempt,
     )
     try:

@@ -37,7 +37,7 @@ def run_wait_for_condition(
     config: WaitForConditionConfig[T],
     invocation: Invocation,
     identifier: OperationIdentifier,
-    context_logger: Logger,
+    operation_logger: Callable[[LogInfo], Logger],
 ) -> T:
     record = recorded(invocation, identifier)
     arn, operation_id = invocation.execution_arn, identifier.operation_id
@@ -61,7 +61,7 @@ def run_wait_for_condition(
             invocation.checkpoint(started, wait=False)
             started = None
     check_context = WaitForConditionCheckContext(
-        logger=context_logger.with_log_info(LogInfo.from_operation_identifier(invocation, identifier, attempt)),
+        logger=operation_logger(LogInfo.from_operation_identifier(invocation, identifier, attempt)),
         attempt=attempt,
     )
     try:
