@@ -258,7 +258,6 @@ class DurableContext(DurableContextProtocol):
         self._issued = 0
         self._replay = _ReplayFlag(replay_status)
         self._known_new = known_new
-        self._log_info = LogInfo(execution_state=state, parent_id=parent_id)
         self._inherited_logger = logger
         self._underlying_logger = underlying_logger
         self._logger: Logger | None = None
@@ -270,7 +269,7 @@ class DurableContext(DurableContextProtocol):
             if self._inherited_logger is not None:
                 self._logger = self._inherited_logger.with_is_replaying(self._replay)
             else:
-                self._logger = Logger.from_log_info(self._logs_to(), self._log_info, self._replay)
+                self._logger = Logger.from_log_info(self._logs_to(), self._log_info(), self._replay)
         return self._logger
 
     @logger.setter
@@ -309,6 +308,10 @@ class DurableContext(DurableContextProtocol):
             known_new=self._is_known_new(operation_id), underlying_logger=self._logs_to(),
         )
 
+    def _log_info(self) -> LogInfo:
+        """What this context's own log records say of where they come from (made when a logger is)."""
+        return LogInfo(execution_state=self.state, parent_id=self._parent_id)
+
     def _operation_logger(self, info: LogInfo) -> Logger:
         """`self.logger.with_log_info(info)`, without building this context's own logger when it has none
         yet (a branch's context is new on every resume, and its step's logger is all it needs)."""
@@ -328,7 +331,7 @@ class DurableContext(DurableContextProtocol):
 
     def set_logger(self, new_logger: LoggerInterface) -> None:
         """Log through `new_logger` (any logger with the stdlib call shape), keeping the fields and replay rule."""
-        self.logger = Logger.from_log_info(new_logger, self._log_info, self._replay)
+        self.logger = Logger.from_log_info(new_logger, self._log_info(), self._replay)
 
     def is_replaying(self) -> bool:
         return self._replay.status is ReplayStatus.REPLAY

@@ -75,6 +75,11 @@ class ConcurrentExecutor(Generic[ResultType]):
         self.operation_id_namespace = operation_id_namespace
         self.nesting_type = nesting_type
         self.policy = CompletionPolicy.from_config(len(executables), completion_config)
+        #: every branch's child context config (frozen: made once, not on every resume)
+        self.branch_config: ChildConfig[ResultType] = ChildConfig(
+            serdes=item_serdes or serdes, sub_type=sub_type_iteration,
+            is_virtual=nesting_type is NestingType.FLAT,
+        )
 
     def get_iteration_name(self, index: int) -> str:
         name = self.executables[index].name
@@ -131,10 +136,9 @@ class ConcurrentExecutor(Generic[ResultType]):
             identifier = OperationIdentifier(
                 operation_id, self.sub_type_iteration, _parent_of(executor_context), self.get_iteration_name(index)
             )
-            config: ChildConfig[ResultType] = ChildConfig(
-                serdes=self.item_serdes or self.serdes, sub_type=self.sub_type_iteration, is_virtual=is_virtual
+            return child_handler(
+                functools.partial(executable.func, branch_context), invocation, identifier, self.branch_config
             )
-            return child_handler(functools.partial(executable.func, branch_context), invocation, identifier, config)
         finally:
             if view is not None:
                 invocation.forget_view()
