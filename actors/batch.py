@@ -206,7 +206,12 @@ class BatchParent(PooledActor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case BranchSucceeded() | BranchFailed() | BranchSuspended():
+            case BranchSuspended():
+                # a suspension frees no slot and settles nothing: only whether everything now waits can change
+                if self._take(message):
+                    self._suspend_if_idle()
+                return None
+            case BranchSucceeded() | BranchFailed():
                 if not self._take(message):
                     return None
             case BranchFatal(_index, error):
@@ -308,7 +313,11 @@ class BatchParent(PooledActor):
         if self.replay_seconds is None:
             started = self.invocation_started
             self.replay_seconds = 0.0 if started is None else self.clock.now() - started
-        if self.running == 0:
+        self._suspend_if_idle()
+
+    def _suspend_if_idle(self) -> None:
+        """With nothing running, answer BatchSuspended unless a branch's timer is due within the hold."""
+        if self.running == 0 and not self.done:
             dues = [due for i, due in self.resume_at.items() if self.status[i] == SUSPENDED and due is not None]
             resume_at = min(dues) if dues else None
             now = self.clock.now()
