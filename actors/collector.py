@@ -22,10 +22,8 @@ PYTHON_DEFAULTS = (700, 10, 10)
 YOUNG_THRESHOLD = 10_000
 
 
-def raise_young_threshold(young: int | None = YOUNG_THRESHOLD) -> bool:
+def raise_young_threshold(young: int | None = YOUNG_THRESHOLD) -> None:
     """Set the youngest generation's threshold to `young` if the process still has Python's defaults
-    (None: leave the collector alone).  True if it set it."""
-    if young is None or gc.get_threshold() != PYTHON_DEFAULTS:
-        return False
-    gc.set_threshold(young, *PYTHON_DEFAULTS[1:])
-    return True
+    (None: leave the collector alone)."""
+    if young is not None and gc.get_threshold() == PYTHON_DEFAULTS:
+        gc.set_threshold(young, *PYTHON_DEFAULTS[1:])

@@ -74,11 +74,11 @@ class WorkerProcess:
         `run_job` runs one RunHandler inside the process: a module-level function (the process imports it by
         name), so that what a handler is stays above the actors.  `collector_threshold`: see actors.collector.
         """
-        self.collector_threshold = collector_threshold
         self.topology = topology
         self.services = services
         self.name = name
         self.run_job = run_job
+        self.collector_threshold = collector_threshold
         self.process: Any = None
         self.link: pykka.ActorRef[Any] | None = None
         self.conn: Connection | None = None

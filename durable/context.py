@@ -317,9 +317,7 @@ class DurableContext(DurableContextProtocol):
         yet (a branch's context is new on every resume, and its step's logger is all it needs)."""
         if self._logger is not None:
             return self._logger.with_log_info(info)
-        if self._inherited_logger is not None:
-            return Logger.from_log_info(self._inherited_logger.get_logger(), info, self._replay)
-        return Logger.from_log_info(self._underlying_logger or root_logger(), info, self._replay)
+        return Logger.from_log_info(self._logs_to(), info, self._replay)
 
     def _logs_to(self) -> LoggerInterface:
         """The logger this context's records finally go to (a child's go to the same)."""

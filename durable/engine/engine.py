@@ -126,12 +126,12 @@ class Engine:
             raise ValidationError(
                 f"collector_threshold must be a positive integer or None, got {collector_threshold!r}"
             )
-        self.collector_threshold = collector_threshold
-        raise_young_threshold(collector_threshold)
         if isolation not in ISOLATIONS:
             raise ValidationError(f"isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
         self.isolation = isolation
         lock_timeout = check_setting_seconds(dispatch_lock_timeout, "dispatch_lock_timeout")
+        self.collector_threshold = collector_threshold
+        raise_young_threshold(collector_threshold)
         self.store = store if isinstance(store, Store) else open_store(store)
         self.shared = self.store.shared and execute
         lease_seconds = check_setting_seconds(lease_seconds, "lease_seconds")
